@@ -1,0 +1,40 @@
+package authz
+
+import "strings"
+
+// SessionState says what the session lookup found for a request.
+type SessionState int
+
+const (
+	// NoSession: the request carries no session cookie.
+	NoSession SessionState = iota
+	// InvalidSession: a cookie was sent but is tampered, expired or unknown.
+	InvalidSession
+	// ValidSession: the cookie names a live session; Identity is set.
+	ValidSession
+	// StoreFailed: the session store could not answer in time.
+	StoreFailed
+)
+
+// Identity is who a valid session belongs to, as the provider asserted.
+type Identity struct {
+	Subject           string
+	User              string // value of the configured username claim
+	Email             string
+	EmailVerified     bool
+	PreferredUsername string
+	Groups            []string
+}
+
+// validEmail reports whether e is a single-@ address with a non-empty local
+// part and domain, the only form that may match an allow-list.
+func validEmail(e string) (local, domain string, ok bool) {
+	at := strings.IndexByte(e, '@')
+	if at <= 0 || at == len(e)-1 || strings.IndexByte(e[at+1:], '@') >= 0 {
+		return "", "", false
+	}
+	if strings.ContainsAny(e, " \t\r\n\x00") {
+		return "", "", false
+	}
+	return e[:at], e[at+1:], true
+}

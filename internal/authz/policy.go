@@ -1,0 +1,120 @@
+package authz
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// HeaderNames are the request headers that carry identity to the upstream.
+type HeaderNames struct {
+	User              string
+	Email             string
+	Groups            string
+	PreferredUsername string
+}
+
+// DefaultHeaderNames are the X-Auth-Request-* headers nginx and oauth2-proxy
+// users expect.
+func DefaultHeaderNames() HeaderNames {
+	return HeaderNames{
+		User:              "X-Auth-Request-User",
+		Email:             "X-Auth-Request-Email",
+		Groups:            "X-Auth-Request-Groups",
+		PreferredUsername: "X-Auth-Request-Preferred-Username",
+	}
+}
+
+// All returns the configured identity header names in a fixed order.
+func (h HeaderNames) All() []string {
+	return []string{h.User, h.Email, h.Groups, h.PreferredUsername}
+}
+
+// Route selects requests that need no login. Every non-empty field must
+// match. Routes look at the path only, never the query or fragment.
+type Route struct {
+	Methods    []string       // upper-case; empty means any
+	Host       string         // canonical host; empty means any
+	PathPrefix string         // e.g. "/healthz"; empty means any
+	PathRegexp *regexp.Regexp // matched against the path only
+}
+
+// Matches reports whether r is selected by the route. host must be the
+// request's CanonicalHost.
+func (rt *Route) Matches(method, host, path string) bool {
+	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, method) {
+		return false
+	}
+	if rt.Host != "" && rt.Host != host {
+		return false
+	}
+	if rt.PathPrefix != "" && !pathHasPrefix(path, rt.PathPrefix) {
+		return false
+	}
+	if rt.PathRegexp != nil && !rt.PathRegexp.MatchString(path) {
+		return false
+	}
+	return true
+}
+
+// pathHasPrefix matches prefix on segment boundaries when prefix does not
+// end in "/": "/api" matches "/api" and "/api/x" but not "/apiary".
+func pathHasPrefix(path, prefix string) bool {
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	if len(path) == len(prefix) || strings.HasSuffix(prefix, "/") {
+		return true
+	}
+	return path[len(prefix)] == '/'
+}
+
+// Policy is an immutable snapshot of who may pass. Build it once per
+// configuration load and share it between requests.
+type Policy struct {
+	// LoginURL is where unauthenticated browsers are sent, e.g.
+	// "https://auth.example.com/oauth2/start"; "?rd=<original URL>" is added.
+	LoginURL string
+	// Skip routes are allowed without a login, and without identity.
+	Skip []Route
+	// EmailDomains admits verified emails at these lower-case domains.
+	// "*" admits every domain.
+	EmailDomains []string
+	// Emails admits these lower-case verified addresses.
+	Emails map[string]struct{}
+	// Groups admits members of any of these groups.
+	Groups map[string]struct{}
+	// AllowAnyAuthenticated admits every signed-in user; without it empty
+	// allow-lists admit nobody.
+	AllowAnyAuthenticated bool
+	// Headers names the identity headers sent upstream.
+	Headers HeaderNames
+}
+
+// admits reports whether the identity is on the policy's allow-lists.
+func (p *Policy) admits(id *Identity) bool {
+	if p.AllowAnyAuthenticated {
+		return true
+	}
+	for _, g := range id.Groups {
+		if _, ok := p.Groups[g]; ok {
+			return true
+		}
+	}
+	if !id.EmailVerified {
+		return false
+	}
+	_, domain, ok := validEmail(id.Email)
+	if !ok {
+		return false
+	}
+	if _, ok := p.Emails[strings.ToLower(id.Email)]; ok {
+		return true
+	}
+	for _, d := range p.EmailDomains {
+		if d == "*" || strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	return false
+}

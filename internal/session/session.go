@@ -1,0 +1,87 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors a Store returns for expected states; callers test with errors.Is.
+var (
+	// ErrNotFound: no live session has this ID (never existed, expired or revoked).
+	ErrNotFound = errors.New("session not found")
+	// ErrInvalidID: the ID is not a well-formed session ID.
+	ErrInvalidID = errors.New("invalid session id")
+)
+
+// IDBytes is the size of a session ID's randomness: 256 bits.
+const IDBytes = 32
+
+// Session is one signed-in browser. Token fields are encrypted at rest by
+// every Store.
+type Session struct {
+	ID string `json:"-"` // base64url of IDBytes random bytes; never stored in clear
+
+	Issuer            string    `json:"iss"`
+	Subject           string    `json:"sub"`
+	SID               string    `json:"sid,omitempty"` // the provider's session ID, for back-channel logout
+	User              string    `json:"user"`
+	Email             string    `json:"email"`
+	EmailVerified     bool      `json:"email_verified"`
+	PreferredUsername string    `json:"preferred_username,omitempty"`
+	Groups            []string  `json:"groups,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	ExpiresAt         time.Time `json:"expires_at"`
+
+	IDToken      string    `json:"-"`
+	AccessToken  string    `json:"-"`
+	RefreshToken string    `json:"-"`
+	TokenExpiry  time.Time `json:"token_expiry,omitzero"`
+}
+
+// Store keeps sessions. Implementations must be safe for concurrent use and
+// must honour ctx deadlines.
+type Store interface {
+	// Save creates or replaces s; it lives until s.ExpiresAt.
+	Save(ctx context.Context, s *Session) error
+	// Load returns the live session with this ID, or ErrNotFound.
+	Load(ctx context.Context, id string) (*Session, error)
+	// Delete removes the session; deleting a missing session is not an error.
+	Delete(ctx context.Context, id string) error
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+}
+
+// NewID returns a fresh random session ID.
+func NewID() (string, error) {
+	b := make([]byte, IDBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session: read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// decodeID checks that id is a well-formed session ID and returns its bytes.
+func decodeID(id string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(b) != IDBytes {
+		return nil, ErrInvalidID
+	}
+	return b, nil
+}
+
+// storageKey is the name a session is stored under: a hash of its ID, so the
+// store never holds the bearer value of a cookie.
+func storageKey(id string) (string, error) {
+	b, err := decodeID(id)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
