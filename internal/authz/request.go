@@ -11,7 +11,8 @@ type Request struct {
 	Method   string     // upper-case HTTP method, e.g. "GET"
 	Scheme   string     // "http" or "https"
 	Host     string     // host[:port] as the client asked for it
-	Path     string     // the URL path, starting with "/"
+	Path     string     // the normalized path (NormalizePath), which rules match
+	RawPath  string     // the path as the client sent it; empty means Path
 	RawQuery string     // the query without "?", never used for matching
 	Accept   string     // the client's Accept header, to tell browsers from API clients
 	ClientIP netip.Addr // the original client's address
@@ -20,14 +21,17 @@ type Request struct {
 // URL returns the absolute URL the client asked for, query included.
 func (r *Request) URL() string {
 	var b strings.Builder
-	b.Grow(len(r.Scheme) + 3 + len(r.Host) + len(r.Path) + 1 + len(r.RawQuery))
+	b.Grow(len(r.Scheme) + 3 + len(r.Host) + len(r.Path) + len(r.RawPath) + 1 + len(r.RawQuery))
 	b.WriteString(r.Scheme)
 	b.WriteString("://")
 	b.WriteString(r.Host)
-	if r.Path == "" {
-		b.WriteByte('/')
-	} else {
+	switch {
+	case r.RawPath != "":
+		b.WriteString(r.RawPath)
+	case r.Path != "":
 		b.WriteString(r.Path)
+	default:
+		b.WriteByte('/')
 	}
 	if r.RawQuery != "" {
 		b.WriteByte('?')

@@ -1,0 +1,302 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts the name of every environment variable gatehouse reads.
+const EnvPrefix = "GATEHOUSE_"
+
+// FieldError is one problem with one setting, named by its YAML path.
+type FieldError struct {
+	Path string // e.g. "oidc.issuer_url" or "access.skip[2].path_regex"
+	Msg  string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Errors is every problem found in a configuration.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid configuration (%d problem", len(es))
+	if len(es) != 1 {
+		b.WriteByte('s')
+	}
+	b.WriteString("):")
+	for _, e := range es {
+		b.WriteString("\n  - ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+func (es *Errors) add(path, format string, args ...any) {
+	*es = append(*es, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Load reads the YAML file at path (none when path is ""), applies the
+// environment (lookup, usually os.LookupEnv) and *_file secrets over the
+// defaults, and validates the result. The error, if any, is an Errors that
+// lists every problem.
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	cfg := Default()
+	var errs Errors
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		decodeYAML(data, &cfg, &errs)
+	}
+	if lookup != nil {
+		applyEnv(reflect.ValueOf(&cfg).Elem(), "", lookup, &errs)
+	}
+	readSecretFiles(&cfg, &errs)
+	if len(errs) == 0 {
+		errs = append(errs, cfg.validate()...)
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+// decodeYAML decodes data into cfg key by key, so that unknown keys and
+// badly typed values are reported with their YAML path.
+func decodeYAML(data []byte, cfg *Config, errs *Errors) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return // an empty file means all defaults
+		}
+		errs.add("(file)", "not valid YAML: %v", err)
+		return
+	}
+	if len(root.Content) == 0 {
+		return
+	}
+	decodeNode(root.Content[0], reflect.ValueOf(cfg).Elem(), "", errs)
+}
+
+func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *Errors) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch {
+	case v.Kind() == reflect.Struct && v.Type() != reflect.TypeFor[time.Time]():
+		if n.Kind != yaml.MappingNode {
+			if n.Tag == "!!null" {
+				return
+			}
+			errs.add(orRoot(path), "must be a mapping (line %d)", n.Line)
+			return
+		}
+		fields := yamlFields(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			idx, ok := fields[k.Value]
+			if !ok {
+				errs.add(p, "unknown key (line %d)", k.Line)
+				continue
+			}
+			decodeNode(val, v.Field(idx), p, errs)
+		}
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
+		if n.Tag == "!!null" {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			errs.add(path, "must be a list (line %d)", n.Line)
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+		v.Set(s)
+	default:
+		ptr := reflect.New(v.Type())
+		if err := n.Decode(ptr.Interface()); err != nil {
+			errs.add(path, "want %s (line %d)", kindName(v.Type()), n.Line)
+			return
+		}
+		v.Set(ptr.Elem())
+	}
+}
+
+// applyEnv sets every leaf that has a GATEHOUSE_* variable.
+func applyEnv(v reflect.Value, path string, lookup func(string) (string, bool), errs *Errors) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := yamlName(f)
+		if key == "" {
+			continue
+		}
+		p := join(path, key)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			applyEnv(fv, p, lookup, errs)
+			continue
+		}
+		name := EnvName(p)
+		raw, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		if err := setFromString(fv, raw); err != nil {
+			errs.add(p, "from %s: %v", name, err)
+		}
+	}
+}
+
+// EnvName returns the environment variable for a YAML path.
+func EnvName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+func setFromString(v reflect.Value, raw string) error {
+	switch {
+	case v.Type() == reflect.TypeFor[time.Duration]():
+		d, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("want a duration such as 30s or 12h")
+		}
+		v.SetInt(int64(d))
+	case v.Kind() == reflect.String:
+		v.SetString(raw)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Int:
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("want an integer")
+		}
+		v.SetInt(int64(n))
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		v.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("cannot be set from the environment; use the config file")
+	}
+	return nil
+}
+
+// readSecretFiles fills secrets from their *_file settings.
+func readSecretFiles(c *Config, errs *Errors) {
+	read := func(path, filePath string) (string, bool) {
+		data, err := os.ReadFile(filePath)
+		if err != nil {
+			errs.add(path, "cannot read secret file: %v", unwrapPathError(err))
+			return "", false
+		}
+		return strings.TrimRight(string(data), "\r\n"), true
+	}
+	if c.OIDC.ClientSecretFile != "" {
+		if c.OIDC.ClientSecret != "" {
+			errs.add("oidc.client_secret_file", "set either oidc.client_secret or oidc.client_secret_file, not both")
+		} else if s, ok := read("oidc.client_secret_file", c.OIDC.ClientSecretFile); ok {
+			c.OIDC.ClientSecret = s
+		}
+	}
+	if c.Redis.PasswordFile != "" {
+		if c.Redis.Password != "" {
+			errs.add("redis.password_file", "set either redis.password or redis.password_file, not both")
+		} else if s, ok := read("redis.password_file", c.Redis.PasswordFile); ok {
+			c.Redis.Password = s
+		}
+	}
+	if c.Cookie.SecretsFile != "" {
+		if len(c.Cookie.Secrets) > 0 {
+			errs.add("cookie.secrets_file", "set either cookie.secrets or cookie.secrets_file, not both")
+		} else if s, ok := read("cookie.secrets_file", c.Cookie.SecretsFile); ok {
+			for _, line := range strings.Split(s, "\n") {
+				line = strings.TrimSpace(line)
+				if line != "" && !strings.HasPrefix(line, "#") {
+					c.Cookie.Secrets = append(c.Cookie.Secrets, line)
+				}
+			}
+		}
+	}
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+func yamlFields(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		if name := yamlName(t.Field(i)); name != "" {
+			m[name] = i
+		}
+	}
+	return m
+}
+
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" {
+		return ""
+	}
+	return name
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "a duration such as 30s or 12h"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.Int:
+		return "an integer"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	}
+	return t.String()
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(file)"
+	}
+	return path
+}

@@ -1,0 +1,299 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+)
+
+// validate returns every problem of a decoded configuration.
+func (c *Config) validate() Errors {
+	var errs Errors
+	checkAddr(&errs, "http.addr", c.HTTP.Addr, true)
+	if c.HTTP.PublicURL != "" {
+		if u := checkURL(&errs, "http.public_url", c.HTTP.PublicURL); u != nil && (u.Path != "" && u.Path != "/" || u.RawQuery != "") {
+			errs.add("http.public_url", "must be a base URL without path or query, e.g. https://auth.example.com")
+		}
+	}
+	checkAddr(&errs, "grpc.addr", c.GRPC.Addr, false)
+	positive(&errs, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+
+	// OIDC
+	required(&errs, "oidc.issuer_url", c.OIDC.IssuerURL)
+	if c.OIDC.IssuerURL != "" {
+		checkURL(&errs, "oidc.issuer_url", c.OIDC.IssuerURL)
+	}
+	required(&errs, "oidc.client_id", c.OIDC.ClientID)
+	if c.OIDC.ClientSecret == "" && c.OIDC.ClientSecretFile == "" {
+		errs.add("oidc.client_secret", "required (or oidc.client_secret_file)")
+	}
+	required(&errs, "oidc.redirect_url", c.OIDC.RedirectURL)
+	if c.OIDC.RedirectURL != "" {
+		checkURL(&errs, "oidc.redirect_url", c.OIDC.RedirectURL)
+	}
+	if !slices.Contains(c.OIDC.Scopes, "openid") {
+		errs.add("oidc.scopes", `must include "openid"`)
+	}
+	required(&errs, "oidc.user_claim", c.OIDC.UserClaim)
+	required(&errs, "oidc.email_claim", c.OIDC.EmailClaim)
+	positive(&errs, "oidc.timeout", c.OIDC.Timeout)
+
+	// Cookie
+	if !validToken(c.Cookie.Name) {
+		errs.add("cookie.name", "must be a non-empty cookie name (letters, digits, _ and -)")
+	}
+	if len(c.Cookie.Secrets) == 0 {
+		errs.add("cookie.secrets", "required: at least one base64 key of 32 bytes (generate one with: openssl rand -base64 32)")
+	}
+	for i, s := range c.Cookie.Secrets {
+		if _, err := decodeKey(s); err != nil {
+			errs.add(indexPath("cookie.secrets", i), "%v (generate one with: openssl rand -base64 32)", err)
+		}
+	}
+	if c.Cookie.Domain != "" && strings.ContainsAny(c.Cookie.Domain, "/:@ ") {
+		errs.add("cookie.domain", "must be a domain such as .example.com")
+	}
+
+	// Sessions
+	if c.Session.Lifetime < time.Minute {
+		errs.add("session.lifetime", "must be at least 1m")
+	}
+	positive(&errs, "session.timeout", c.Session.Timeout)
+	switch c.Session.Store {
+	case "memory":
+	case "redis":
+		if len(c.Redis.Addrs) == 0 {
+			errs.add("redis.addrs", `required when session.store is "redis"`)
+		}
+		for i, a := range c.Redis.Addrs {
+			checkAddr(&errs, indexPath("redis.addrs", i), a, true)
+		}
+		if c.Redis.DB < 0 {
+			errs.add("redis.db", "must not be negative")
+		}
+		if c.Redis.DB != 0 && c.Redis.MasterName == "" && len(c.Redis.Addrs) > 1 {
+			errs.add("redis.db", "Redis Cluster has only db 0")
+		}
+	default:
+		errs.add("session.store", `must be "memory" or "redis", not %q`, c.Session.Store)
+	}
+
+	for i, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			errs.add(indexPath("trusted_proxies", i), "not an IP address or CIDR: %q", p)
+		}
+	}
+	for i, d := range c.Redirect.AllowedDomains {
+		if d == "" || d == "." || strings.ContainsAny(d, "/:@\\ *?#") {
+			errs.add(indexPath("redirect.allowed_domains", i), "must be a host (app.example.com) or a suffix (.example.com), not %q", d)
+		}
+	}
+
+	// Access
+	for i, d := range c.Access.EmailDomains {
+		if d == "" || strings.ContainsAny(d, "@ /") {
+			errs.add(indexPath("access.email_domains", i), "must be a domain such as example.com, or *")
+		}
+	}
+	for i, e := range c.Access.Emails {
+		if strings.Count(e, "@") != 1 || strings.HasPrefix(e, "@") || strings.HasSuffix(e, "@") {
+			errs.add(indexPath("access.emails", i), "must be one email address, not %q", e)
+		}
+	}
+	for i, r := range c.Access.Skip {
+		p := indexPath("access.skip", i)
+		if len(r.Methods) == 0 && r.Host == "" && r.Path == "" && r.PathRegex == "" {
+			errs.add(p, "must set at least one of methods, host, path, path_regex")
+		}
+		if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
+			errs.add(p+".path", "must start with /")
+		}
+		if r.PathRegex != "" {
+			if _, err := regexp.Compile(r.PathRegex); err != nil {
+				errs.add(p+".path_regex", "not a valid regular expression: %v", err)
+			}
+		}
+		for j, m := range r.Methods {
+			if !validToken(m) {
+				errs.add(indexPath(p+".methods", j), "not an HTTP method: %q", m)
+			}
+		}
+	}
+
+	// Headers
+	names := map[string]string{}
+	for _, h := range []struct{ path, name string }{
+		{"headers.user", c.Headers.User}, {"headers.email", c.Headers.Email},
+		{"headers.groups", c.Headers.Groups}, {"headers.preferred_username", c.Headers.PreferredUsername},
+	} {
+		if !validToken(h.name) {
+			errs.add(h.path, "must be an HTTP header name")
+			continue
+		}
+		key := strings.ToLower(h.name)
+		if other, dup := names[key]; dup {
+			errs.add(h.path, "same header as %s", other)
+		}
+		names[key] = h.path
+	}
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		errs.add("log.level", "must be debug, info, warn or error")
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		errs.add("log.format", "must be json or text")
+	}
+	return errs
+}
+
+// CookieKeys returns the decoded cookie keys; the first seals.
+func (c *Config) CookieKeys() [][]byte {
+	keys := make([][]byte, 0, len(c.Cookie.Secrets))
+	for _, s := range c.Cookie.Secrets {
+		k, _ := decodeKey(s) // validated by Load
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// TrustedPrefixes returns trusted_proxies as prefixes.
+func (c *Config) TrustedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// LoginURL returns the absolute or host-relative URL of /oauth2/start.
+func (c *Config) LoginURL() string {
+	return strings.TrimSuffix(c.HTTP.PublicURL, "/") + "/oauth2/start"
+}
+
+// Policy compiles the access settings into a decision-core policy snapshot.
+func (c *Config) Policy() *authz.Policy {
+	p := &authz.Policy{
+		LoginURL:              c.LoginURL(),
+		AllowAnyAuthenticated: c.Access.AllowAnyAuthenticated,
+		Emails:                map[string]struct{}{},
+		Groups:                map[string]struct{}{},
+		Headers: authz.HeaderNames{
+			User:              c.Headers.User,
+			Email:             c.Headers.Email,
+			Groups:            c.Headers.Groups,
+			PreferredUsername: c.Headers.PreferredUsername,
+		},
+	}
+	for _, d := range c.Access.EmailDomains {
+		p.EmailDomains = append(p.EmailDomains, strings.ToLower(strings.TrimPrefix(d, ".")))
+	}
+	for _, e := range c.Access.Emails {
+		p.Emails[strings.ToLower(e)] = struct{}{}
+	}
+	for _, g := range c.Access.Groups {
+		p.Groups[g] = struct{}{}
+	}
+	for _, r := range c.Access.Skip {
+		rt := authz.Route{Host: authz.CanonicalHost(r.Host), PathPrefix: r.Path}
+		for _, m := range r.Methods {
+			rt.Methods = append(rt.Methods, strings.ToUpper(m))
+		}
+		if r.PathRegex != "" {
+			rt.PathRegexp = regexp.MustCompile(r.PathRegex) // validated by Load
+		}
+		p.Skip = append(p.Skip, rt)
+	}
+	return p
+}
+
+// AdmitsNobody reports whether the access lists are empty, so that every
+// signed-in user gets 403: valid, but worth a warning at startup.
+func (c *Config) AdmitsNobody() bool {
+	a := c.Access
+	return !a.AllowAnyAuthenticated && len(a.EmailDomains) == 0 && len(a.Emails) == 0 && len(a.Groups) == 0
+}
+
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("key decodes to %d bytes, want 32", len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, errors.New("not valid base64")
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func required(errs *Errors, path, v string) {
+	if strings.TrimSpace(v) == "" {
+		errs.add(path, "required")
+	}
+}
+
+func positive(errs *Errors, path string, d time.Duration) {
+	if d <= 0 {
+		errs.add(path, "must be a positive duration such as 250ms or 10s")
+	}
+}
+
+func checkURL(errs *Errors, path, raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		errs.add(path, "must be an absolute http(s) URL, not %q", raw)
+		return nil
+	}
+	return u
+}
+
+func checkAddr(errs *Errors, path, addr string, req bool) {
+	if addr == "" {
+		if req {
+			errs.add(path, "required, as host:port")
+		}
+		return
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		errs.add(path, "must be host:port, not %q", addr)
+	}
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }

@@ -1,0 +1,282 @@
+// Package forwardauth adapts the HTTP sub-request protocols of Traefik
+// (ForwardAuth), Caddy (forward_auth) and nginx (auth_request) to the
+// decision core. It only translates: proxy request → authz.Request, and
+// authz.Decision → the reply that proxy understands.
+package forwardauth
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/check"
+)
+
+// Paths the Handler serves.
+const (
+	ForwardAuthPath = "/authz/forward-auth"
+	AuthRequestPath = "/authz/auth-request"
+)
+
+// LoginHeader carries the login URL on nginx auth_request 401 replies; the
+// shipped nginx config redirects the browser to it.
+const LoginHeader = "X-Auth-Request-Redirect"
+
+// ReasonHeader carries the decision's reason code on every reply, so nginx
+// can tell a store outage (403 + store_unavailable) from a real denial.
+const ReasonHeader = "X-Gatehouse-Reason"
+
+// Options configure a Handler.
+type Options struct {
+	// TrustedProxies are the peers whose X-Forwarded-* / X-Original-*
+	// headers are believed. A request from any other address is refused.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+}
+
+// Handler serves ForwardAuthPath and AuthRequestPath.
+type Handler struct {
+	checker *check.Checker
+	trusted []netip.Prefix
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// NewHandler returns the HTTP adapter for checker.
+func NewHandler(checker *check.Checker, opts Options) *Handler {
+	h := &Handler{checker: checker, trusted: opts.TrustedProxies, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc(ForwardAuthPath, h.forwardAuth)
+	h.mux.HandleFunc(AuthRequestPath, h.authRequest)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// forwardAuth answers Traefik and Caddy. Their replies for a denial go to the
+// browser as they are, so the decision is written out unchanged.
+func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
+	req, d, ok := h.parse(r, fromForwardedHeaders)
+	if ok {
+		d = h.checker.Check(r.Context(), req, cookieHeader(r))
+	}
+	writeDecision(w, d, d.Status)
+}
+
+// authRequest answers nginx auth_request, which understands only 2xx, 401
+// and 403 (anything else becomes a 500). So: a login redirect becomes 401
+// with the login URL in LoginHeader, and a store outage becomes 403 with
+// ReasonHeader store_unavailable, which the shipped config turns into 503.
+// nginx passes at most one Set-Cookie on, so at most one is sent.
+func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
+	req, d, ok := h.parse(r, fromOriginalURL)
+	if ok {
+		d = h.checker.Check(r.Context(), req, cookieHeader(r))
+	}
+	status := d.Status
+	switch d.Outcome {
+	case authz.Allow:
+		status = http.StatusOK
+	case authz.Unauthenticated:
+		status = http.StatusUnauthorized
+		w.Header().Set(LoginHeader, d.LoginURL)
+	default:
+		if status != http.StatusUnauthorized {
+			status = http.StatusForbidden
+		}
+	}
+	writeDecision(w, d, status)
+}
+
+// parse checks the peer and reads the proxy's view of the original request.
+// When ok is false, d is the refusal to send.
+func (h *Handler) parse(r *http.Request, read func(*http.Request) (*authz.Request, bool)) (*authz.Request, authz.Decision, bool) {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !h.isTrusted(peer.Addr()) {
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
+			slog.String("reason", string(authz.ReasonUntrustedSource)), slog.String("peer", r.RemoteAddr))
+		return nil, authz.Reject(http.StatusForbidden, authz.ReasonUntrustedSource), false
+	}
+	req, ok := read(r)
+	if !ok {
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
+			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("peer", r.RemoteAddr))
+		return nil, authz.Reject(http.StatusBadRequest, authz.ReasonBadRequest), false
+	}
+	req.ClientIP = clientIP(r.Header.Get("X-Forwarded-For"), peer.Addr().Unmap())
+	req.Accept = r.Header.Get("Accept")
+	return req, authz.Decision{}, true
+}
+
+func (h *Handler) isTrusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range h.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// fromForwardedHeaders reads the Traefik / Caddy headers.
+func fromForwardedHeaders(r *http.Request) (*authz.Request, bool) {
+	method := r.Header.Get("X-Forwarded-Method")
+	if method == "" {
+		method = http.MethodGet
+	}
+	return build(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
+}
+
+// fromOriginalURL reads nginx's X-Original-URL, falling back to the
+// X-Forwarded-* headers.
+func fromOriginalURL(r *http.Request) (*authz.Request, bool) {
+	method := r.Header.Get("X-Original-Method")
+	if method == "" {
+		method = r.Header.Get("X-Forwarded-Method")
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	orig := r.Header.Get("X-Original-URL")
+	if orig == "" {
+		return build(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
+	}
+	u, err := url.Parse(orig)
+	if err != nil || u.Host == "" || u.User != nil {
+		return nil, false
+	}
+	uri := u.EscapedPath()
+	if u.RawQuery != "" {
+		uri += "?" + u.RawQuery
+	}
+	return build(method, u.Scheme, u.Host, uri)
+}
+
+// build checks and normalizes the parts of the original request.
+func build(method, scheme, host, uri string) (*authz.Request, bool) {
+	scheme = strings.ToLower(scheme)
+	if scheme == "" {
+		scheme = "https"
+	}
+	if scheme != "http" && scheme != "https" {
+		return nil, false
+	}
+	if !validHost(host) || !validMethod(method) {
+		return nil, false
+	}
+	if uri == "" {
+		uri = "/"
+	}
+	rawPath, query, _ := strings.Cut(uri, "?")
+	rawPath, _, _ = strings.Cut(rawPath, "#")
+	query, _, _ = strings.Cut(query, "#")
+	p, ok := authz.NormalizePath(rawPath)
+	if !ok {
+		return nil, false
+	}
+	req := &authz.Request{Method: strings.ToUpper(method), Scheme: scheme, Host: host, Path: p, RawQuery: query}
+	if p != rawPath {
+		req.RawPath = rawPath
+	}
+	return req, true
+}
+
+// validHost accepts host[:port] made of the characters a hostname, an IPv4
+// or a bracketed IPv6 address can have.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '-', c == ':', c == '[', c == ']', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validMethod(m string) bool {
+	if m == "" || len(m) > 32 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP returns the original client: the right-most X-Forwarded-For entry,
+// which the trusted proxy itself added, or the peer when there is none.
+func clientIP(xff string, peer netip.Addr) netip.Addr {
+	if xff == "" {
+		return peer
+	}
+	last := xff
+	if i := strings.LastIndexByte(xff, ','); i >= 0 {
+		last = xff[i+1:]
+	}
+	last = strings.TrimSpace(last)
+	if a, err := netip.ParseAddr(last); err == nil {
+		return a.Unmap()
+	}
+	if host, _, err := net.SplitHostPort(last); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil {
+			return a.Unmap()
+		}
+	}
+	return peer
+}
+
+// cookieHeader joins the request's Cookie headers.
+func cookieHeader(r *http.Request) string {
+	v := r.Header["Cookie"]
+	switch len(v) {
+	case 0:
+		return ""
+	case 1:
+		return v[0]
+	}
+	return strings.Join(v, "; ")
+}
+
+// writeDecision writes d with the given status. On allow the identity
+// headers are always all present, empty when unknown, so the proxy
+// overwrites whatever the client sent.
+func writeDecision(w http.ResponseWriter, d authz.Decision, status int) {
+	hdr := w.Header()
+	hdr.Set(ReasonHeader, string(d.Reason))
+	hdr.Set("Cache-Control", "no-store")
+	if d.Outcome == authz.Allow {
+		for _, h := range d.UpstreamHeaders {
+			hdr[http.CanonicalHeaderKey(h.Name)] = []string{h.Value}
+		}
+		w.WriteHeader(status)
+		return
+	}
+	for _, h := range d.ResponseHeaders {
+		if strings.EqualFold(h.Name, "Set-Cookie") {
+			hdr.Add("Set-Cookie", h.Value)
+			continue
+		}
+		hdr.Set(h.Name, h.Value)
+	}
+	w.WriteHeader(status)
+	if d.Body != "" {
+		_, _ = w.Write([]byte(d.Body))
+	}
+}
