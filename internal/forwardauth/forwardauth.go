@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
@@ -88,6 +89,11 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 	case authz.Unauthenticated:
 		status = http.StatusUnauthorized
 		w.Header().Set(LoginHeader, d.LoginURL)
+		// nginx ignores Location on a 401; the shipped config redirects
+		// with LoginHeader instead. Keep the reply unambiguous.
+		d.ResponseHeaders = slices.DeleteFunc(slices.Clone(d.ResponseHeaders), func(h authz.Header) bool {
+			return strings.EqualFold(h.Name, "Location")
+		})
 	default:
 		if status != http.StatusUnauthorized {
 			status = http.StatusForbidden
