@@ -1,0 +1,87 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// gatehouseConfig is what differs between the suite's gatehouse configs.
+type gatehouseConfig struct {
+	Addr        string // http.addr
+	Issuer      string
+	RedirectURL string // https://<app host>/oauth2/callback
+	CookieKey   string // base64, 32 bytes; the same for both replicas
+	RedisAddr   string
+	KeyPrefix   string
+}
+
+// yaml renders the configuration file. Both replicas of a proxy's pair get
+// the same file but for http.addr, so a session one makes the other can
+// read. access.skip has one public route, used to show that spoofed
+// X-Forwarded-Uri / X-Original-URL headers cannot reach it.
+func (c gatehouseConfig) yaml() string {
+	return fmt.Sprintf(`http:
+  addr: %q
+oidc:
+  issuer_url: %q
+  client_id: web
+  client_secret: secret
+  redirect_url: %q
+cookie:
+  secrets:
+    - %q
+  secure: true
+session:
+  store: redis
+redis:
+  addrs: [%q]
+  key_prefix: %q
+redirect:
+  allowed_domains: [".localhost"]
+access:
+  email_domains: ["allowed.test"]
+  skip:
+    - path: /public
+log:
+  level: debug
+`, c.Addr, c.Issuer, c.RedirectURL, c.CookieKey, c.RedisAddr, c.KeyPrefix)
+}
+
+// newCookieKey returns a fresh base64-encoded 32-byte key.
+func newCookieKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// startGatehouse writes cfg to dir/name.yaml and runs `gatehouse serve`,
+// waiting for /readyz.
+func startGatehouse(ctx context.Context, dir, name, bin string, cfg gatehouseConfig) (*proc, error) {
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg.yaml()), 0o600); err != nil {
+		return nil, err
+	}
+	p, err := startProc(dir, name, nil, bin, "serve", "--config", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitReady(ctx, "/readyz", httpOK("http://"+cfg.Addr+"/readyz")); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// logHas reports whether a process log contains s (used to show that no
+// secret ever reaches a log).
+func logHas(p *proc, s string) bool {
+	b, err := os.ReadFile(p.log)
+	return err == nil && strings.Contains(string(b), s)
+}

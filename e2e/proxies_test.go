@@ -1,0 +1,187 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// proxySetup is everything a proxy overlay needs to know.
+type proxySetup struct {
+	Dir           string // private working directory
+	Host          string // the app's host name, e.g. app.nginx.localhost
+	HTTPPort      int
+	HTTPSPort     int
+	AdminPort     int    // Caddy's admin API
+	GatehouseAddr string // replica A
+	AppAddr       string // the echo app
+	IPv6          bool   // [::1] is usable
+}
+
+// proxyKind starts one proxy from its shipped configuration.
+type proxyKind struct {
+	name  string
+	start func(ctx context.Context, s proxySetup, bin string) (*proc, error)
+}
+
+// substitute applies old→new pairs to the shipped text. Every old string
+// must occur, so a change to a shipped file that the overlay no longer
+// matches fails loudly instead of silently testing something else.
+func substitute(src string, pairs ...string) (string, error) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(src, pairs[i]) {
+			return "", fmt.Errorf("overlay: %q not found in the shipped file", pairs[i])
+		}
+		src = strings.ReplaceAll(src, pairs[i], pairs[i+1])
+	}
+	return src, nil
+}
+
+// overlayFile reads deploy/<rel>, substitutes and writes it to dst.
+func overlayFile(rel, dst string, pairs ...string) error {
+	b, err := os.ReadFile(filepath.Join("..", "deploy", rel))
+	if err != nil {
+		return fmt.Errorf("read shipped config: %w", err)
+	}
+	out, err := substitute(string(b), pairs...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	return os.WriteFile(dst, []byte(out), 0o644)
+}
+
+var proxyKinds = []proxyKind{
+	{name: "nginx", start: startNginx},
+	{name: "caddy", start: startCaddy},
+	{name: "traefik", start: startTraefik},
+}
+
+// startNginx runs deploy/nginx/nginx.conf with loopback listeners, a
+// self-signed certificate and files in the working directory.
+func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
+	crt, key, err := selfSignedCert(s.Dir, s.Host)
+	if err != nil {
+		return nil, err
+	}
+	v6 := func(port int, rest string) string {
+		if !s.IPv6 {
+			return "# (no IPv6 loopback in this test)"
+		}
+		return fmt.Sprintf("listen [::1]:%d%s", port, rest)
+	}
+	conf := filepath.Join(s.Dir, "nginx.conf")
+	err = overlayFile("nginx/nginx.conf", conf,
+		"pid /run/nginx.pid;", "pid "+filepath.Join(s.Dir, "nginx.pid")+";",
+		"/var/log/nginx/error.log", filepath.Join(s.Dir, "nginx-error.log"),
+		"/var/log/nginx/access.log", filepath.Join(s.Dir, "nginx-access.log"),
+		"listen 80 default_server;", fmt.Sprintf("listen 127.0.0.1:%d default_server;", s.HTTPPort),
+		"listen [::]:80 default_server;", v6(s.HTTPPort, " default_server;"),
+		"listen 443 ssl default_server;", fmt.Sprintf("listen 127.0.0.1:%d ssl default_server;", s.HTTPSPort),
+		"listen [::]:443 ssl default_server;", v6(s.HTTPSPort, " ssl default_server;"),
+		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", s.HTTPPort),
+		"listen [::]:80;", v6(s.HTTPPort, ";"),
+		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", s.HTTPSPort),
+		"listen [::]:443 ssl http2;", v6(s.HTTPSPort, " ssl http2;"),
+		"app.example.com", s.Host,
+		"/etc/ssl/certs/"+s.Host+".crt", crt, // names were just rewritten above
+		"/etc/ssl/private/"+s.Host+".key", key,
+		"127.0.0.1:5050", s.AppAddr,
+		"127.0.0.1:4180", s.GatehouseAddr,
+	)
+	if err != nil {
+		return nil, err
+	}
+	return startProc(s.Dir, "nginx", nil, bin,
+		"-e", filepath.Join(s.Dir, "nginx-error.log"), "-p", s.Dir, "-c", conf, "-g", "daemon off;")
+}
+
+// startCaddy runs deploy/caddy/Caddyfile on loopback ports; Caddy's own
+// CA issues the certificate for the *.localhost name (never installed in
+// the system trust store), and its state lives in the working directory.
+func startCaddy(ctx context.Context, s proxySetup, bin string) (*proc, error) {
+	conf := filepath.Join(s.Dir, "Caddyfile")
+	err := overlayFile("caddy/Caddyfile", conf,
+		"admin 127.0.0.1:2019", fmt.Sprintf("admin 127.0.0.1:%d\n\thttp_port %d\n\thttps_port %d\n\tskip_install_trust\n\tdefault_bind 127.0.0.1",
+			s.AdminPort, s.HTTPPort, s.HTTPSPort),
+		"app.example.com {", s.Host+" {",
+		"127.0.0.1:5050", s.AppAddr,
+		"127.0.0.1:4180", s.GatehouseAddr,
+	)
+	if err != nil {
+		return nil, err
+	}
+	home := filepath.Join(s.Dir, "caddy-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	env := []string{"HOME=" + home, "XDG_DATA_HOME=" + home + "/data", "XDG_CONFIG_HOME=" + home + "/config"}
+	return startProc(s.Dir, "caddy", env, bin, "run", "--config", conf, "--adapter", "caddyfile")
+}
+
+// startTraefik runs deploy/traefik/{traefik,dynamic}.yml on loopback ports.
+func startTraefik(ctx context.Context, s proxySetup, bin string) (*proc, error) {
+	dyn := filepath.Join(s.Dir, "dynamic.yml")
+	static := filepath.Join(s.Dir, "traefik.yml")
+	err := overlayFile("traefik/dynamic.yml", dyn,
+		"app.example.com", s.Host,
+		"127.0.0.1:5050", s.AppAddr,
+		"127.0.0.1:4180", s.GatehouseAddr,
+	)
+	if err != nil {
+		return nil, err
+	}
+	err = overlayFile("traefik/traefik.yml", static,
+		`address: ":80"`, fmt.Sprintf(`address: "127.0.0.1:%d"`, s.HTTPPort),
+		`address: ":443"`, fmt.Sprintf(`address: "127.0.0.1:%d"`, s.HTTPSPort),
+		"/etc/traefik/dynamic.yml", dyn,
+	)
+	if err != nil {
+		return nil, err
+	}
+	return startProc(s.Dir, "traefik", nil, bin, "--configFile="+static)
+}
+
+// selfSignedCert writes a fresh ECDSA certificate for host into dir.
+func selfSignedCert(dir, host string) (crtPath, keyPath string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: host},
+		DNSNames:     []string{host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", err
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	crtPath, keyPath = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(crtPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return "", "", err
+	}
+	return crtPath, keyPath, nil
+}
