@@ -76,8 +76,11 @@ func (c *Codec) Open(name, value string) ([]byte, error) {
 	if len(value) == 0 || len(value) > MaxCookieValue {
 		return nil, ErrBadCookie
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil {
+	// Strict decoding plus the length check make the encoding canonical: a
+	// value with stray line breaks or altered padding bits is refused even
+	// though it would decode to the same bytes.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(value)
+	if err != nil || base64.RawURLEncoding.EncodedLen(len(raw)) != len(value) {
 		return nil, ErrBadCookie
 	}
 	for _, aead := range c.aeads {

@@ -43,8 +43,9 @@ func (cs CookieSettings) Clear(name string) *http.Cookie {
 	}
 }
 
-// CookieValue returns the value of cookie name in a Cookie header, or "".
-// It allocates nothing, so it is cheap on the check path.
+// CookieValue returns the value of the first cookie named exactly name in a
+// Cookie header, or "". A value wrapped in one pair of double quotes is
+// unwrapped. It allocates nothing, so it is cheap on the check path.
 func CookieValue(header, name string) string {
 	for len(header) > 0 {
 		var part string
@@ -52,7 +53,10 @@ func CookieValue(header, name string) string {
 		part = strings.TrimSpace(part)
 		k, v, ok := strings.Cut(part, "=")
 		if ok && k == name {
-			return strings.Trim(v, `"`)
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v
 		}
 	}
 	return ""

@@ -17,6 +17,9 @@ var (
 	ErrNotFound = errors.New("session not found")
 	// ErrInvalidID: the ID is not a well-formed session ID.
 	ErrInvalidID = errors.New("invalid session id")
+	// ErrExpired: Save was given a session whose ExpiresAt is not in the
+	// future (a zero ExpiresAt counts as expired).
+	ErrExpired = errors.New("session already expired")
 )
 
 // IDBytes is the size of a session ID's randomness: 256 bits.
@@ -66,9 +69,17 @@ func NewID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// idLen is the length of a session ID's text form (unpadded base64).
+const idLen = (IDBytes*8 + 5) / 6
+
 // decodeID checks that id is a well-formed session ID and returns its bytes.
+// Only the canonical encoding is accepted (exact length, strict padding
+// bits), so one session has exactly one ID string.
 func decodeID(id string) ([]byte, error) {
-	b, err := base64.RawURLEncoding.DecodeString(id)
+	if len(id) != idLen {
+		return nil, ErrInvalidID
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(id)
 	if err != nil || len(b) != IDBytes {
 		return nil, ErrInvalidID
 	}

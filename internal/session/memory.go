@@ -1,0 +1,177 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// DefaultSweepInterval is how often, at most, a MemoryStore drops expired
+// entries while it is being written to.
+const DefaultSweepInterval = time.Minute
+
+// ErrClosed is returned by a store that has been closed.
+var ErrClosed = errors.New("session store closed")
+
+var _ Store = (*MemoryStore)(nil)
+
+// MemoryStore is a Store held in the process: the embedded default for a
+// single replica. It keeps each session as its encoded record (tokens sealed,
+// keyed by the hash of the ID), so callers never share memory with it and a
+// heap dump holds no usable cookie or token.
+//
+// Expired entries are invisible at once and are dropped by a sweep that runs
+// on Save at most once per sweep interval; the store starts no goroutines.
+type MemoryStore struct {
+	now           func() time.Time
+	sweepInterval time.Duration
+
+	mu        sync.RWMutex
+	entries   map[string]memEntry
+	lastSweep time.Time
+	closed    bool
+}
+
+type memEntry struct {
+	data    []byte
+	expires time.Time
+}
+
+// MemoryOption configures a MemoryStore.
+type MemoryOption func(*MemoryStore)
+
+// WithClock makes the store read the time from now (for tests).
+func WithClock(now func() time.Time) MemoryOption {
+	return func(m *MemoryStore) {
+		if now != nil {
+			m.now = now
+		}
+	}
+}
+
+// WithSweepInterval sets how often, at most, Save drops expired entries;
+// d <= 0 means on every Save.
+func WithSweepInterval(d time.Duration) MemoryOption {
+	return func(m *MemoryStore) { m.sweepInterval = max(d, 0) }
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
+	m := &MemoryStore{
+		now:           time.Now,
+		sweepInterval: DefaultSweepInterval,
+		entries:       make(map[string]memEntry),
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	m.lastSweep = m.now()
+	return m
+}
+
+// Save creates or replaces s until s.ExpiresAt. It returns ErrInvalidID for a
+// malformed ID and ErrExpired if s.ExpiresAt is not in the future.
+func (m *MemoryStore) Save(ctx context.Context, s *Session) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	now := m.now()
+	key, data, _, err := prepareSave(s, now)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("session: save: %w", ErrClosed)
+	}
+	m.entries[key] = memEntry{data: data, expires: s.ExpiresAt}
+	if now.Sub(m.lastSweep) >= m.sweepInterval {
+		m.sweepLocked(now)
+	}
+	return nil
+}
+
+// sweepLocked drops every entry expired at now. m.mu must be held for writing.
+func (m *MemoryStore) sweepLocked(now time.Time) {
+	for k, e := range m.entries {
+		if !now.Before(e.expires) {
+			delete(m.entries, k)
+		}
+	}
+	m.lastSweep = now
+}
+
+// Load returns a fresh copy of the live session with this ID, ErrNotFound,
+// or ErrInvalidID.
+func (m *MemoryStore) Load(ctx context.Context, id string) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("session: load: %w", err)
+	}
+	key, err := storageKey(id)
+	if err != nil {
+		return nil, fmt.Errorf("session: load: %w", err)
+	}
+	now := m.now()
+	m.mu.RLock()
+	e, ok := m.entries[key]
+	closed := m.closed
+	m.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, fmt.Errorf("session: load: %w", ErrClosed)
+	case !ok || !now.Before(e.expires):
+		return nil, ErrNotFound
+	}
+	// e.data is never modified after Save, so it is safe to read unlocked.
+	return decodeStored(id, e.data, now)
+}
+
+// Delete removes the session with this ID; a missing session is not an error.
+func (m *MemoryStore) Delete(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("session: delete: %w", err)
+	}
+	key, err := storageKey(id)
+	if err != nil {
+		return fmt.Errorf("session: delete: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("session: delete: %w", ErrClosed)
+	}
+	delete(m.entries, key)
+	return nil
+}
+
+// Ping reports ErrClosed after Close, and ctx's error if it is done.
+func (m *MemoryStore) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("session: ping: %w", err)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return fmt.Errorf("session: ping: %w", ErrClosed)
+	}
+	return nil
+}
+
+// Len returns the number of entries held, live or expired but not yet swept.
+func (m *MemoryStore) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.entries)
+}
+
+// Close drops every session; later calls fail with ErrClosed.
+func (m *MemoryStore) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.entries = nil
+	return nil
+}

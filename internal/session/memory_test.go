@@ -1,0 +1,148 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestMemoryStoreSuite(t *testing.T) {
+	clock := newFakeClock()
+	runStoreSuite(t, suiteOpts{
+		newStore: func(t *testing.T) Store {
+			m := NewMemoryStore(WithClock(clock.Now))
+			t.Cleanup(func() { _ = m.Close() })
+			return m
+		},
+		lifetime: time.Hour,
+		wait:     time.Second,
+		advance:  clock.Advance,
+		now:      clock.Now,
+	})
+}
+
+func TestMemoryStoreSweep(t *testing.T) {
+	clock := newFakeClock()
+	m := NewMemoryStore(WithClock(clock.Now), WithSweepInterval(time.Minute))
+	ctx := t.Context()
+	short := fullSession(t, clock.Now(), clock.Now().Add(10*time.Second))
+	long := fullSession(t, clock.Now(), clock.Now().Add(time.Hour))
+	for _, s := range []*Session{short, long} {
+		if err := m.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(30 * time.Second)
+	if _, err := m.Load(ctx, short.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired session visible: %v", err)
+	}
+	// Within the sweep interval the expired entry is still held...
+	if err := m.Save(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Len(); n != 2 {
+		t.Fatalf("Len = %d before sweep interval, want 2", n)
+	}
+	// ...and the first Save after it drops the entry.
+	clock.Advance(time.Minute)
+	if err := m.Save(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Len(); n != 1 {
+		t.Fatalf("Len = %d after sweep, want 1", n)
+	}
+	if _, err := m.Load(ctx, long.ID); err != nil {
+		t.Fatalf("sweep dropped a live session: %v", err)
+	}
+}
+
+// TestMemoryStoreHoldsNoSecrets: what the memory store keeps (what a heap
+// dump would show) has neither the session ID nor token plaintext.
+func TestMemoryStoreHoldsNoSecrets(t *testing.T) {
+	clock := newFakeClock()
+	m := NewMemoryStore(WithClock(clock.Now))
+	s := fullSession(t, clock.Now(), clock.Now().Add(time.Hour))
+	if err := m.Save(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	idBytes, _ := decodeID(s.ID)
+	for key, e := range m.entries {
+		for name, secret := range map[string][]byte{
+			"id": []byte(s.ID), "id bytes": idBytes,
+			"id token": []byte(s.IDToken), "access token": []byte(s.AccessToken), "refresh token": []byte(s.RefreshToken),
+		} {
+			if bytes.Contains(e.data, secret) || bytes.Contains([]byte(key), secret) {
+				t.Errorf("stored entry contains the %s", name)
+			}
+		}
+	}
+}
+
+func TestMemoryStoreClosed(t *testing.T) {
+	m := NewMemoryStore()
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	ctx := context.Background()
+	if err := m.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Load(ctx, s.ID); !errors.Is(err, ErrClosed) {
+		t.Errorf("Load after Close = %v, want ErrClosed", err)
+	}
+	if err := m.Save(ctx, s); !errors.Is(err, ErrClosed) {
+		t.Errorf("Save after Close = %v, want ErrClosed", err)
+	}
+	if err := m.Delete(ctx, s.ID); !errors.Is(err, ErrClosed) {
+		t.Errorf("Delete after Close = %v, want ErrClosed", err)
+	}
+	if err := m.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ping after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestCorruptRecordIsNotFound: a record that cannot be opened (altered in
+// the store) makes the user sign in again rather than fail forever.
+func TestCorruptRecordIsNotFound(t *testing.T) {
+	clock := newFakeClock()
+	m := NewMemoryStore(WithClock(clock.Now))
+	s := fullSession(t, clock.Now(), clock.Now().Add(time.Hour))
+	if err := m.Save(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := storageKey(s.ID)
+	e := m.entries[key]
+	e.data = append([]byte(nil), e.data...)
+	i := bytes.Index(e.data, []byte(`"tokens":"`)) + len(`"tokens":"`) + 20
+	e.data[i] ^= 'A' ^ 'B'
+	m.entries[key] = e
+	if _, err := m.Load(t.Context(), s.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load(corrupt) = %v, want ErrNotFound", err)
+	}
+}

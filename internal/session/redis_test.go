@@ -1,0 +1,399 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// testRedisAddr is the Redis the tests use: GATEHOUSE_TEST_REDIS or the
+// local default.
+func testRedisAddr() string {
+	if a := os.Getenv("GATEHOUSE_TEST_REDIS"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// uniquePrefix returns a key prefix no other test run uses.
+func uniquePrefix(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "gatehouse-test:" + hex.EncodeToString(b) + ":"
+}
+
+// newTestRedisStore returns a RedisStore on the test Redis with a unique
+// prefix, failing t if Redis is unreachable; its keys are deleted and the
+// client closed when t ends.
+func newTestRedisStore(t testing.TB) (*RedisStore, redis.UniversalClient) {
+	t.Helper()
+	prefix := uniquePrefix(t)
+	st, err := NewRedisStore(RedisOptions{Addrs: []string{testRedisAddr()}, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := st.Ping(ctx); err != nil {
+		_ = st.Close()
+		t.Fatalf("Redis at %s unreachable (set GATEHOUSE_TEST_REDIS): %v", testRedisAddr(), err)
+	}
+	t.Cleanup(func() {
+		defer st.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := st.client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			if err := st.client.Del(ctx, iter.Val()).Err(); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return st, st.client
+}
+
+func TestRedisStoreSuite(t *testing.T) {
+	runStoreSuite(t, suiteOpts{
+		newStore: func(t *testing.T) Store {
+			st, _ := newTestRedisStore(t)
+			return st
+		},
+		lifetime: 1500 * time.Millisecond,
+		wait:     5 * time.Second,
+		now:      time.Now,
+	})
+}
+
+// TestRedisStoreKeyAndValueHoldNoSecrets: a copy of Redis reveals neither a
+// usable session ID nor any token.
+func TestRedisStoreKeyAndValueHoldNoSecrets(t *testing.T) {
+	st, client := newTestRedisStore(t)
+	ctx := t.Context()
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := client.Keys(ctx, st.prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("keys = %q, want exactly one", keys)
+	}
+	key := keys[0]
+	sk, _ := storageKey(s.ID)
+	if want := st.prefix + "session:{" + sk + "}"; key != want {
+		t.Fatalf("key = %q, want %q", key, want)
+	}
+	raw, err := client.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idBytes, _ := decodeID(s.ID)
+	secrets := map[string]string{
+		"session id":        s.ID,
+		"session id (raw)":  string(idBytes),
+		"session id (hex)":  hex.EncodeToString(idBytes),
+		"id token":          s.IDToken,
+		"access token":      s.AccessToken,
+		"refresh token":     s.RefreshToken,
+		"id token part":     "ID-TOKEN-PLAINTEXT",
+		"access token part": "ACCESS-TOKEN-PLAINTEXT",
+		"refresh tok part":  "REFRESH-TOKEN-PLAINTEXT",
+	}
+	for name, secret := range secrets {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("stored value contains the %s", name)
+		}
+		if strings.Contains(key, secret) {
+			t.Errorf("key contains the %s", name)
+		}
+	}
+	// The record still carries the identity the admin API lists.
+	if !bytes.Contains(raw, []byte(s.Email)) {
+		t.Errorf("stored value lacks the email; record format changed?")
+	}
+	// The key expires with the session.
+	ttl, err := client.PTTL(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("PTTL = %v, want about 1h", ttl)
+	}
+}
+
+// TestRedisStoreRecordNeedsID: the stored record cannot be read back under
+// another ID, even by someone who moves it to that ID's key.
+func TestRedisStoreRecordNeedsID(t *testing.T) {
+	st, client := newTestRedisStore(t)
+	ctx := t.Context()
+	victim := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	if err := st.Save(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	vk, _ := storageKey(victim.ID)
+	raw, err := client.Get(ctx, st.key(vk)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := mustID(t)
+	ak, _ := storageKey(attacker)
+	if err := client.Set(ctx, st.key(ak), raw, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := st.Load(ctx, attacker); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load(copied record) = %+v, %v; want ErrNotFound", s, err)
+	}
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return port
+}
+
+// TestRedisDownIsAnError: a Redis that refuses connections makes Load fail
+// within the deadline with an error that is not ErrNotFound (so the caller
+// answers 5xx instead of sending the user to log in again).
+func TestRedisDownIsAnError(t *testing.T) {
+	st, err := NewRedisStore(RedisOptions{Addrs: []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for range 3 { // also once go-redis has started failing fast
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		start := time.Now()
+		_, err := st.Load(ctx, mustID(t))
+		elapsed := time.Since(start)
+		cancel()
+		if err == nil || errors.Is(err, ErrNotFound) {
+			t.Fatalf("Load with Redis down = %v, want a store error", err)
+		}
+		if elapsed > time.Second {
+			t.Fatalf("Load took %v, deadline was 300ms", elapsed)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := st.Ping(ctx); err == nil {
+		t.Fatal("Ping succeeded with Redis down")
+	}
+	if err := st.Save(ctx, fullSession(t, time.Now(), time.Now().Add(time.Hour))); err == nil {
+		t.Fatal("Save succeeded with Redis down")
+	}
+}
+
+// TestRedisHungHonoursDeadline: a server that accepts but never answers must
+// not hold a Load past its ctx deadline (go-redis ignores ctx deadlines
+// unless ContextTimeoutEnabled is set).
+func TestRedisHungHonoursDeadline(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	st, err := NewRedisStore(RedisOptions{
+		Addrs:       []string{l.Addr().String()},
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, DialTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = st.Load(ctx, mustID(t))
+	if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
+		t.Fatalf("Load on a hung server took %v, deadline was 200ms", elapsed)
+	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load on a hung server = %v, want a store error", err)
+	}
+}
+
+// redisServer is a redis-server process the test owns.
+type redisServer struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedisServer(t *testing.T, port int) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server not installed: %v", err)
+	}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rs := &redisServer{t: t, port: port, cmd: cmd}
+	t.Cleanup(rs.stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", rs.addr(), 100*time.Millisecond)
+		if err == nil {
+			_ = c.Close()
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on port %d did not start: %v", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (rs *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(rs.port) }
+
+// stop kills the server and reaps it; calling it twice is harmless.
+func (rs *redisServer) stop() {
+	if rs.cmd.ProcessState != nil {
+		return
+	}
+	_ = rs.cmd.Process.Kill()
+	_ = rs.cmd.Wait()
+}
+
+// TestRedisStoreRecoversAfterRestart: when Redis dies, Load fails fast with a
+// store error; when it comes back on the same address, the same store
+// serves again by itself.
+func TestRedisStoreRecoversAfterRestart(t *testing.T) {
+	port := freePort(t)
+	srv := startRedisServer(t, port)
+	st, err := NewRedisStore(RedisOptions{Addrs: []string{srv.addr()}, KeyPrefix: uniquePrefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	call := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	if err := st.Save(call(), s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(call(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.stop()
+	for range 3 {
+		start := time.Now()
+		_, err := st.Load(call(), s.ID)
+		if err == nil || errors.Is(err, ErrNotFound) {
+			t.Fatalf("Load with Redis killed = %v, want a store error", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("Load with Redis killed took %v", d)
+		}
+	}
+
+	startRedisServer(t, port) // empty: nothing was persisted
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := st.Save(call(), s)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store did not recover within 5s of restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := st.Load(call(), s.ID)
+	if err != nil {
+		t.Fatalf("Load after recovery: %v", err)
+	}
+	sameSession(t, got, s)
+}
+
+// TestRedisErrorsHoldNoSecrets: a store error (which gets logged) names
+// neither the password, the session ID nor its key.
+func TestRedisErrorsHoldNoSecrets(t *testing.T) {
+	const password = "hunter2-super-secret-redis-password"
+	st, err := NewRedisStore(RedisOptions{Addrs: []string{testRedisAddr()}, Password: password, Username: "nobody-" + password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	id := mustID(t)
+	sk, _ := storageKey(id)
+	_, err = st.Load(ctx, id)
+	if err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load with bad credentials = %v, want an auth error", err)
+	}
+	for _, secret := range []string{password, id, sk} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q contains a secret", err)
+		}
+	}
+}
+
+func TestNewRedisStoreOptions(t *testing.T) {
+	bad := map[string]RedisOptions{
+		"no addrs":    {},
+		"empty addr":  {Addrs: []string{" "}},
+		"negative db": {Addrs: []string{"a:1"}, DB: -1},
+		"cluster db":  {Addrs: []string{"a:1", "b:1"}, DB: 2},
+		"pool":        {Addrs: []string{"a:1"}, PoolSize: -1},
+	}
+	for name, o := range bad {
+		if st, err := NewRedisStore(o); err == nil {
+			_ = st.Close()
+			t.Errorf("%s: NewRedisStore succeeded", name)
+		}
+	}
+	for name, o := range map[string]RedisOptions{
+		"standalone": {Addrs: []string{"127.0.0.1:1"}, DB: 3},
+		"sentinel":   {Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "mymaster", DB: 1},
+		"cluster":    {Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}},
+	} {
+		st, err := NewRedisStore(o)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		_ = st.Close()
+	}
+}
