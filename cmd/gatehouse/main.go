@@ -1,0 +1,116 @@
+// Command gatehouse is a forward-auth / single sign-on gate: reverse proxies
+// ask it, for every request, whether the request may pass.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+const usage = `gatehouse puts single sign-on in front of internal web apps.
+
+Usage:
+  gatehouse <command> [flags]
+
+Commands:
+  serve          run the service (forward-auth, auth-request, ext_authz, /oauth2/ login)
+  check-config   validate a configuration file and list every problem
+  version        print the version
+
+Run "gatehouse <command> --help" for a command's flags.
+
+Every setting can also come from an environment variable named GATEHOUSE_
+followed by its YAML path in upper snake case (oidc.issuer_url becomes
+GATEHOUSE_OIDC_ISSUER_URL); secrets can be read from files with the *_file
+settings (oidc.client_secret_file, cookie.secrets_file, redis.password_file).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serveCmd(ctx, rest, stderr, lookup)
+	case "check-config":
+		err = checkConfigCmd(rest, stdout, stderr, lookup)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "gatehouse", buildVersion())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintln(stderr, "gatehouse:", err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// newFlagSet returns a flag set that prints a usage line and its flags.
+func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: gatehouse %s\n\n%s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, mapping flag errors to errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
