@@ -25,6 +25,7 @@ Usage:
 Commands:
   serve          run the service (forward-auth, auth-request, ext_authz, /oauth2/ login)
   check-config   validate a configuration file and list every problem
+  demo           try gatehouse locally: a dev OpenID provider, gatehouse, a demo app (not for production)
   version        print the version
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	switch cmd {
 	case "serve":
 		err = serveCmd(ctx, rest, stderr, lookup)
+	case "demo":
+		err = demoCmd(ctx, rest, stdout, stderr)
 	case "check-config":
 		err = checkConfigCmd(rest, stdout, stderr, lookup)
 	case "version", "--version":
