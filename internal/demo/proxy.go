@@ -165,4 +165,6 @@ var appPage = template.Must(template.New("app").Parse(`<!doctype html>
 `))
 
 // String describes the proxy, for logs.
-func (p *ForwardAuthProxy) String() string { return fmt.Sprintf("forward-auth proxy via %s", p.authURL) }
+func (p *ForwardAuthProxy) String() string {
+	return fmt.Sprintf("forward-auth proxy via %s", p.authURL)
+}
