@@ -181,6 +181,10 @@ func checkUser(u User) error {
 // Issuer returns the issuer URL, e.g. "http://127.0.0.1:41234".
 func (p *Provider) Issuer() string { return p.issuer }
 
+// ListenURL returns "http://" + the address the provider listens on; it
+// differs from Issuer when Options.Issuer is set (a proxy in front).
+func (p *Provider) ListenURL() string { return "http://" + p.listener.Addr().String() }
+
 // Client returns the registered client, with its current redirect URIs.
 func (p *Provider) Client() Client {
 	p.storage.mu.Lock()

@@ -1,0 +1,295 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// loginState is what the login cookie carries from start to callback.
+type loginState struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Return   string `json:"r"`
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// start sends the browser to the provider. rd, if safe, is where the
+// callback will send it afterwards.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
+	}
+	p, err := h.disc.get(r.Context())
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+	}
+	ls := loginState{Verifier: oauth2.GenerateVerifier(), Return: h.redirects.Safe(r.URL.Query().Get("rd"))}
+	if ls.State, err = randomToken(); err != nil {
+		return fail(http.StatusInternalServerError, ReasonInternal, err)
+	}
+	if ls.Nonce, err = randomToken(); err != nil {
+		return fail(http.StatusInternalServerError, ReasonInternal, err)
+	}
+	expires := h.cfg.Now().Add(LoginCookieTTL)
+	value, err := h.sealLogin(ls, expires)
+	if err != nil {
+		return fail(http.StatusInternalServerError, ReasonInternal, err)
+	}
+	http.SetCookie(w, h.cookies.New(h.loginCookie, value, expires))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.oauth.AuthCodeURL(ls.State, oauth2.S256ChallengeOption(ls.Verifier), oidc.Nonce(ls.Nonce)), http.StatusFound)
+	return nil
+}
+
+// sealLogin seals ls for the login cookie; a return URL too long for a
+// cookie is dropped in favour of "/".
+func (h *Handler) sealLogin(ls loginState, expires time.Time) (string, error) {
+	for {
+		payload, err := json.Marshal(ls)
+		if err != nil {
+			return "", fmt.Errorf("encode login state: %w", err)
+		}
+		value, err := h.codec.Seal(h.loginCookie, payload, expires)
+		if err != nil {
+			return "", err
+		}
+		if len(value) <= session.MaxCookieValue || ls.Return == "/" {
+			return value, nil
+		}
+		ls.Return = "/"
+	}
+}
+
+// openLogin returns the login state of r's login cookie.
+func (h *Handler) openLogin(r *http.Request) (loginState, *failure) {
+	var ls loginState
+	c, err := r.Cookie(h.loginCookie)
+	if err != nil || c.Value == "" {
+		return ls, fail(http.StatusBadRequest, ReasonMissingLoginCookie, nil)
+	}
+	payload, err := h.codec.Open(h.loginCookie, c.Value)
+	if err != nil {
+		return ls, fail(http.StatusBadRequest, ReasonInvalidLoginCookie, err)
+	}
+	if err := json.Unmarshal(payload, &ls); err != nil || ls.State == "" || ls.Nonce == "" || ls.Verifier == "" {
+		return ls, fail(http.StatusBadRequest, ReasonInvalidLoginCookie, errors.New("malformed login state"))
+	}
+	return ls, nil
+}
+
+// callback finishes the sign-in: it checks state, redeems the code with the
+// PKCE verifier, verifies the ID token and nonce, completes the identity
+// from userinfo if needed, and stores a fresh session.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	ls, f := h.openLogin(r)
+	if e := q.Get("error"); e != "" {
+		// Reported before cookie problems: it is what actually happened.
+		return fail(http.StatusBadRequest, ReasonProviderError, errors.New("provider error "+sanitize(e)))
+	}
+	if f != nil {
+		return f
+	}
+	if state := q.Get("state"); state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(ls.State)) != 1 {
+		return fail(http.StatusBadRequest, ReasonStateMismatch, nil)
+	}
+	code := q.Get("code")
+	if code == "" {
+		return fail(http.StatusBadRequest, ReasonMissingCode, nil)
+	}
+	p, err := h.disc.get(ctx)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+	}
+
+	tok, rawID, idt, fl := h.redeem(ctx, p, code, ls)
+	if fl != nil {
+		return fl
+	}
+	id, fl := h.identity(ctx, p, tok, idt)
+	if fl != nil {
+		return fl
+	}
+
+	sid, err := session.NewID()
+	if err != nil {
+		return fail(http.StatusInternalServerError, ReasonInternal, err)
+	}
+	now := h.cfg.Now()
+	s := &session.Session{
+		ID:                sid,
+		Issuer:            idt.Issuer,
+		Subject:           idt.Subject,
+		SID:               id.sid,
+		User:              id.user,
+		Email:             id.email,
+		EmailVerified:     id.emailVerified,
+		PreferredUsername: id.preferredUsername,
+		Groups:            id.groups,
+		CreatedAt:         now,
+		ExpiresAt:         now.Add(h.cfg.SessionLifetime),
+		IDToken:           rawID,
+		AccessToken:       tok.AccessToken,
+		RefreshToken:      tok.RefreshToken,
+		TokenExpiry:       tok.Expiry,
+	}
+	h.dropOldSession(ctx, r)
+	sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	err = h.store.Save(sctx, s)
+	cancel()
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+	}
+	value, err := h.codec.SealID(h.cookies.Name, sid, s.ExpiresAt)
+	if err != nil {
+		return fail(http.StatusInternalServerError, ReasonInternal, err)
+	}
+	http.SetCookie(w, h.cookies.New(h.cookies.Name, value, s.ExpiresAt))
+	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
+	w.Header().Set("Cache-Control", "no-store")
+	h.log.LogAttrs(ctx, slog.LevelInfo, "signed in",
+		slog.String("user", s.User), slog.String("subject", s.Subject), slog.String("issuer", s.Issuer))
+	http.Redirect(w, r, h.redirects.Safe(ls.Return), http.StatusFound)
+	return nil
+}
+
+// redeem exchanges the code and verifies the ID token it brings.
+func (h *Handler) redeem(ctx context.Context, p *provider, code string, ls loginState) (*oauth2.Token, string, *oidc.IDToken, *failure) {
+	cctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+	defer cancel()
+	tok, err := p.oauth.Exchange(cctx, code, oauth2.VerifierOption(ls.Verifier))
+	if err != nil {
+		return nil, "", nil, providerFailure(ReasonCodeExchangeFailed, err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	if rawID == "" {
+		return nil, "", nil, fail(http.StatusBadGateway, ReasonMissingIDToken, nil)
+	}
+	vctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+	defer cancel()
+	idt, err := p.verifier.Verify(vctx, rawID)
+	if err != nil {
+		if unreachable(err) {
+			return nil, "", nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+		}
+		return nil, "", nil, fail(http.StatusBadRequest, ReasonInvalidIDToken, err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(ls.Nonce)) != 1 {
+		return nil, "", nil, fail(http.StatusBadRequest, ReasonNonceMismatch, nil)
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, "", nil, fail(http.StatusBadRequest, ReasonInvalidIDToken, err)
+		}
+	}
+	return tok, rawID, idt, nil
+}
+
+// dropOldSession deletes the session the browser had before this sign-in,
+// if any; the new one always gets a fresh ID. Failures are only logged.
+func (h *Handler) dropOldSession(ctx context.Context, r *http.Request) {
+	c, err := r.Cookie(h.cookies.Name)
+	if err != nil {
+		return
+	}
+	old, err := h.codec.OpenID(h.cookies.Name, c.Value)
+	if err != nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	defer cancel()
+	if err := h.store.Delete(sctx, old); err != nil {
+		h.log.LogAttrs(ctx, slog.LevelWarn, "could not delete the previous session",
+			slog.String("reason", string(ReasonStoreUnavailable)), slog.String("error", err.Error()))
+	}
+}
+
+// signOut ends the session: it deletes it from the store, clears the
+// cookies, and sends the browser to the provider's end_session_endpoint
+// (when there was a session with an ID token and provider logout is on) or
+// straight to the safe return URL.
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
+	}
+	rd := r.URL.Query().Get("rd")
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err == nil && r.PostForm.Has("rd") {
+			rd = r.PostForm.Get("rd")
+		}
+	}
+	rd = h.redirects.Safe(rd)
+	ctx := r.Context()
+	http.SetCookie(w, h.cookies.Clear(h.cookies.Name))
+	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
+	w.Header().Set("Cache-Control", "no-store")
+
+	var idToken string
+	if c, err := r.Cookie(h.cookies.Name); err == nil {
+		if id, err := h.codec.OpenID(h.cookies.Name, c.Value); err == nil {
+			sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+			defer cancel()
+			s, err := h.store.Load(sctx, id)
+			switch {
+			case err == nil:
+				idToken = s.IDToken
+			case !errors.Is(err, session.ErrNotFound):
+				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+			}
+			if err := h.store.Delete(sctx, id); err != nil {
+				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+			}
+			if s != nil {
+				h.log.LogAttrs(ctx, slog.LevelInfo, "signed out", slog.String("user", s.User), slog.String("subject", s.Subject))
+			}
+		}
+	}
+
+	target := rd
+	if idToken != "" && !h.cfg.SkipProviderLogout {
+		if p, err := h.disc.get(ctx); err == nil && p.endSession != "" {
+			target = h.endSessionURL(p, idToken, rd)
+		}
+	}
+	http.Redirect(w, r, target, http.StatusFound)
+	return nil
+}
+
+// endSessionURL is the provider's end_session_endpoint with the RP-initiated
+// logout parameters.
+func (h *Handler) endSessionURL(p *provider, idToken, rd string) string {
+	u, _ := url.Parse(p.endSession) // checked at discovery
+	q := u.Query()
+	q.Set("id_token_hint", idToken)
+	q.Set("client_id", h.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", h.absolute(rd))
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,206 @@
+// Package login signs users in through an OpenID Connect provider: the
+// authorization-code flow with PKCE (S256), state and nonce, via go-oidc and
+// x/oauth2. It serves /oauth2/start, /oauth2/callback and /oauth2/sign_out,
+// writes sessions to a session.Store and sets the session cookie.
+//
+// Provider discovery is lazy: New does no I/O; the first request (or Ready)
+// discovers the provider with a deadline, and failures are retried with
+// backoff. While the provider is unreachable every endpoint answers 503,
+// never a redirect loop.
+package login
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/redirect"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// The endpoints Handler serves. The callback is also served at the path of
+// Config.RedirectURL.
+const (
+	StartPath    = "/oauth2/start"
+	CallbackPath = "/oauth2/callback"
+	SignOutPath  = "/oauth2/sign_out"
+)
+
+// LoginCookieTTL is how long a sign-in may take, from /oauth2/start to the
+// callback.
+const LoginCookieTTL = 10 * time.Minute
+
+// Config configures a Handler. Zero fields take the documented defaults.
+type Config struct {
+	// IssuerURL is the provider's issuer; discovery reads
+	// IssuerURL/.well-known/openid-configuration.
+	IssuerURL    string
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the absolute URL of the callback, as registered at the
+	// provider, e.g. https://auth.example.com/oauth2/callback.
+	RedirectURL string
+	// Scopes requested; default openid, email, profile. Must include openid.
+	Scopes []string
+	// UserClaim names the claim that becomes Session.User; default "sub".
+	UserClaim string
+	// EmailClaim names the email claim; default "email".
+	EmailClaim string
+	// GroupsClaim names the groups claim; default "groups".
+	GroupsClaim string
+	// AllowUnverifiedEmail admits users whose email is not verified (or
+	// whose provider does not say). Off by default: such sign-ins fail.
+	AllowUnverifiedEmail bool
+	// SessionLifetime is how long a session lives; default 168h.
+	SessionLifetime time.Duration
+	// Timeout bounds each call to the provider; default 10s.
+	Timeout time.Duration
+	// StoreTimeout bounds each session store call; default 2s.
+	StoreTimeout time.Duration
+	// SkipProviderLogout makes sign_out end only the local session. By
+	// default, when the provider advertises end_session_endpoint, sign_out
+	// also sends the browser there with id_token_hint and the return URL
+	// as post_logout_redirect_uri (which the provider must accept).
+	SkipProviderLogout bool
+	// HTTPClient, if set, carries the calls to the provider (for a custom
+	// CA, say). Its Timeout is replaced by Timeout.
+	HTTPClient *http.Client
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns c with defaults filled in and every problem found.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Scopes) == 0 {
+		c.Scopes = []string{"openid", "email", "profile"}
+	}
+	c.Scopes = slices.Clone(c.Scopes)
+	if c.UserClaim == "" {
+		c.UserClaim = "sub"
+	}
+	if c.EmailClaim == "" {
+		c.EmailClaim = "email"
+	}
+	if c.GroupsClaim == "" {
+		c.GroupsClaim = "groups"
+	}
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = 168 * time.Hour
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.StoreTimeout <= 0 {
+		c.StoreTimeout = 2 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	var errs []error
+	if _, err := absoluteHTTP(c.IssuerURL); err != nil {
+		errs = append(errs, fmt.Errorf("login: issuer URL: %w", err))
+	}
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("login: client ID is required"))
+	}
+	if _, err := absoluteHTTP(c.RedirectURL); err != nil {
+		errs = append(errs, fmt.Errorf("login: redirect URL: %w", err))
+	}
+	if !slices.Contains(c.Scopes, "openid") {
+		errs = append(errs, errors.New(`login: scopes must include "openid"`))
+	}
+	return c, errors.Join(errs...)
+}
+
+func absoluteHTTP(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return u, nil
+}
+
+// Handler serves the sign-in and sign-out endpoints.
+type Handler struct {
+	cfg          Config
+	store        session.Store
+	codec        *session.Codec
+	cookies      session.CookieSettings
+	loginCookie  string
+	redirects    *redirect.Validator
+	log          *slog.Logger
+	callbackPath string
+	origin       string // scheme://host of RedirectURL, for absolute return URLs
+	disc         *discovery
+}
+
+// New returns a Handler. It does no I/O: the provider is discovered on first
+// use. logger may be nil.
+func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, logger *slog.Logger) (*Handler, error) {
+	cfg, err := cfg.withDefaults()
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if store == nil || codec == nil || redirects == nil {
+		errs = append(errs, errors.New("login: store, codec and redirect validator are required"))
+	}
+	if cookies.Name == "" {
+		errs = append(errs, errors.New("login: cookie name is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ru, _ := url.Parse(cfg.RedirectURL) // checked above
+	h := &Handler{
+		cfg:          cfg,
+		store:        store,
+		codec:        codec,
+		cookies:      cookies,
+		loginCookie:  cookies.Name + "_login",
+		redirects:    redirects,
+		log:          logger,
+		callbackPath: ru.EscapedPath(),
+		origin:       ru.Scheme + "://" + ru.Host,
+	}
+	h.disc = newDiscovery(cfg, logger)
+	return h, nil
+}
+
+// LoginCookieName is the name of the short-lived cookie that binds a
+// sign-in to the browser that started it.
+func (h *Handler) LoginCookieName() string { return h.loginCookie }
+
+// ServeHTTP routes StartPath, the callback and SignOutPath; anything else is 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == StartPath:
+		h.serve(w, r, h.start)
+	case p == CallbackPath || p == h.callbackPath:
+		h.serve(w, r, h.callback)
+	case p == SignOutPath:
+		h.serve(w, r, h.signOut)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// absolute turns a safe return URL into an absolute one: paths are taken
+// relative to the origin of RedirectURL.
+func (h *Handler) absolute(rd string) string {
+	if strings.HasPrefix(rd, "/") {
+		return h.origin + rd
+	}
+	return rd
+}
