@@ -369,3 +369,13 @@ func TestReadyzNamesTheFailedDependency(t *testing.T) {
 		t.Error("allowed with store down")
 	}
 }
+
+// TestShippedExampleConfigIsValid keeps examples/gatehouse.yaml, which the
+// README points at, valid.
+func TestShippedExampleConfigIsValid(t *testing.T) {
+	t.Chdir("../..")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"check-config", "--config", "examples/gatehouse.yaml"}, &out, &errb, func(string) (string, bool) { return "", false }); code != 0 {
+		t.Fatalf("examples/gatehouse.yaml: %s", errb.String())
+	}
+}
