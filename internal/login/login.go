@@ -5,8 +5,8 @@
 //
 // Provider discovery is lazy: New does no I/O; the first request (or Ready)
 // discovers the provider with a deadline, and failures are retried with
-// backoff. While the provider is unreachable every endpoint answers 503,
-// never a redirect loop.
+// backoff. While the provider is unreachable, start and callback answer 503
+// (never a redirect loop) and sign_out still ends the local session.
 package login
 
 import (
