@@ -1,0 +1,255 @@
+package envoy_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/envoy"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+const (
+	cookieName = "_gatehouse"
+	loginURL   = "https://auth.example.com/oauth2/start"
+)
+
+// fakeStore is a session.Store held in a map. err makes every Load fail;
+// hang makes every Load block until its context ends.
+type fakeStore struct {
+	mu       sync.Mutex
+	sessions map[string]*session.Session
+	err      error
+	hang     bool
+}
+
+var _ session.Store = (*fakeStore)(nil)
+
+func (f *fakeStore) Save(_ context.Context, s *session.Session) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sessions == nil {
+		f.sessions = map[string]*session.Session{}
+	}
+	c := *s
+	f.sessions[s.ID] = &c
+	return nil
+}
+
+func (f *fakeStore) Load(ctx context.Context, id string) (*session.Session, error) {
+	f.mu.Lock()
+	hang, err, s := f.hang, f.err, f.sessions[id]
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, session.ErrNotFound
+	}
+	c := *s
+	return &c, nil
+}
+
+func (f *fakeStore) Delete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.sessions, id)
+	return nil
+}
+
+func (f *fakeStore) Ping(context.Context) error { return nil }
+
+// env is a Checker over a fakeStore with a real cookie codec.
+type env struct {
+	store   *fakeStore
+	codec   *session.Codec
+	checker *check.Checker
+}
+
+func testPolicy() *authz.Policy {
+	return &authz.Policy{
+		LoginURL:     loginURL,
+		Skip:         []authz.Route{{PathPrefix: "/public"}},
+		EmailDomains: []string{"example.com"},
+		Headers:      authz.DefaultHeaderNames(),
+	}
+}
+
+func newEnv(t *testing.T, timeout time.Duration) *env {
+	t.Helper()
+	key := make([]byte, session.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	codec, err := session.NewCodec([][]byte{key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeStore{}
+	c := check.New(st, codec, session.CookieSettings{Name: cookieName, Secure: true}, testPolicy(), check.Options{Timeout: timeout})
+	return &env{store: st, codec: codec, checker: c}
+}
+
+// login saves a session for email and returns the Cookie header naming it.
+func (e *env) login(t *testing.T, email string, verified bool, groups ...string) string {
+	t.Helper()
+	id, err := session.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	s := &session.Session{ID: id, Subject: "sub-" + email, User: strings.Split(email, "@")[0], Email: email, EmailVerified: verified, Groups: groups, ExpiresAt: exp}
+	if err := e.store.Save(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.codec.SealID(cookieName, id, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "theme=dark; " + cookieName + "=" + v
+}
+
+// serve starts svc on 127.0.0.1 and returns a client connection to it.
+func serve(t *testing.T, svc *envoy.Service, opts envoy.ServerOptions, dial ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	srv, _ := envoy.NewServer(svc, opts)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	if len(dial) == 0 {
+		dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	conn, err := grpc.NewClient(lis.Addr().String(), dial...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// checkReq builds the CheckRequest Envoy sends for a request.
+func checkReq(method, host, path string, headers map[string]string) *authv3.CheckRequest {
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
+			SocketAddress: &corev3.SocketAddress{Address: "203.0.113.7", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 51234}},
+		}}},
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Id: "1", Method: method, Host: host, Path: path, Scheme: "https", Protocol: "HTTP/1.1", Headers: headers,
+		}},
+	}}
+}
+
+// applyOK applies an OkHttpResponse to request headers the way Envoy does:
+// removals first, then each header by its append action.
+func applyOK(t *testing.T, in map[string]string, ok *authv3.OkHttpResponse) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for k, v := range in {
+		out[strings.ToLower(k)] = []string{v}
+	}
+	for _, k := range ok.GetHeadersToRemove() {
+		delete(out, k)
+	}
+	for _, h := range ok.GetHeaders() {
+		k := strings.ToLower(h.GetHeader().GetKey())
+		switch h.GetAppendAction() {
+		case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD:
+			out[k] = []string{h.GetHeader().GetValue()}
+		default:
+			t.Fatalf("identity header %q set with append action %v", k, h.GetAppendAction())
+		}
+	}
+	return out
+}
+
+// certs is a throwaway CA with a server and a client certificate.
+type certs struct {
+	pool   *x509.CertPool
+	server tls.Certificate
+	client tls.Certificate
+}
+
+func newCerts(t *testing.T) *certs {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "gatehouse test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: cn},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			DNSNames:     []string{"gatehouse.test"},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &certs{
+		pool:   pool,
+		server: leaf(2, "gatehouse", x509.ExtKeyUsageServerAuth),
+		client: leaf(3, "envoy", x509.ExtKeyUsageClientAuth),
+	}
+}
+
+func tlsDial(cfg *tls.Config) grpc.DialOption {
+	return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
+}
+
+var errStoreDown = errors.New("redis: connection refused")

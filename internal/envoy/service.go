@@ -1,0 +1,114 @@
+package envoy
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/check"
+)
+
+// ServiceName is the full gRPC name of the ext_authz service, also the
+// health-check service name Envoy's grpc_health_check should ask about.
+const ServiceName = "envoy.service.auth.v3.Authorization"
+
+// reasonInternal labels the denial given when the adapter itself failed.
+const reasonInternal authz.Reason = "internal_error"
+
+// Service implements envoy.service.auth.v3.Authorization. It is safe for
+// concurrent use.
+type Service struct {
+	authv3.UnimplementedAuthorizationServer
+
+	checker *check.Checker
+	log     *slog.Logger
+	health  *health.Server
+}
+
+var _ authv3.AuthorizationServer = (*Service)(nil)
+
+// NewService returns an ext_authz service that decides with checker. Its
+// health status starts NOT_SERVING: the caller reports readiness with
+// SetServing once the session store answers. logger may be nil.
+func NewService(checker *check.Checker, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{checker: checker, log: logger, health: health.NewServer()}
+	s.SetServing(false)
+	return s
+}
+
+// Health returns the grpc.health.v1 server that reports this service's
+// readiness; NewServer registers it.
+func (s *Service) Health() *health.Server { return s.health }
+
+// SetServing sets the health status of both the server as a whole ("") and
+// ServiceName: SERVING when serving is true, NOT_SERVING otherwise. Envoy's
+// gRPC health check stops sending checks to a NOT_SERVING replica, so call
+// SetServing(false) before draining on shutdown.
+func (s *Service) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(ServiceName, st)
+}
+
+// Check answers one ext_authz request. A gRPC error is never returned: every
+// outcome, including malformed input and a failing session store, is an
+// explicit CheckResponse, so Envoy's failure_mode_allow never comes into
+// play and the client sees gatehouse's own status and body.
+func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check panicked", slog.String("reason", string(reasonInternal)), slog.Any("panic", r))
+			d := authz.Reject(500, reasonInternal)
+			d.Outcome = authz.Unavailable
+			resp = toResponse(&d, "")
+		}
+	}()
+
+	in, err := toRequest(cr)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "ext_authz bad request", slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()))
+		d := authz.Reject(400, authz.ReasonBadRequest)
+		return toResponse(&d, in.route), nil
+	}
+
+	ctx, cancel := withHeadroom(ctx)
+	defer cancel()
+	d := s.checker.Check(ctx, &in.req, in.cookie)
+	s.log.LogAttrs(ctx, slog.LevelDebug, "ext_authz check",
+		slog.String("outcome", d.Outcome.String()),
+		slog.String("reason", string(d.Reason)),
+		slog.String("user", d.User),
+		slog.String("route", in.route),
+		slog.String("method", in.req.Method),
+		slog.String("host", in.req.Host),
+		slog.String("path", in.req.Path),
+	)
+	return toResponse(&d, in.route), nil
+}
+
+// withHeadroom shortens the caller's deadline (Envoy sends its ext_authz
+// timeout as the gRPC deadline) by a tenth, at most 20ms, so that a slow
+// session store yields gatehouse's own 503 before Envoy gives up on the
+// call and answers with its generic error status.
+func withHeadroom(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	margin := min(time.Until(dl)/10, 20*time.Millisecond)
+	if margin <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
