@@ -1,0 +1,37 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Filter selects sessions; empty fields match anything. Issuer with
+// Subject names one user; Issuer with SID one provider session.
+type Filter struct {
+	Issuer  string
+	Subject string
+	SID     string
+	Email   string
+}
+
+// Manager is what sign-out everywhere, back-channel logout, token refresh
+// and the admin API need beyond Store. Sessions are named there by their
+// Handle (the hash the store keys them by), never by their ID: the ID is a
+// bearer secret that only the browser holds.
+type Manager interface {
+	Store
+	// List returns up to limit sessions matching f, without tokens, after
+	// cursor ("" for the first page), and the cursor of the next page ("" at
+	// the end).
+	List(ctx context.Context, f Filter, cursor string, limit int) ([]*Session, string, error)
+	// LoadByHandle returns a session without its tokens, or ErrNotFound.
+	LoadByHandle(ctx context.Context, handle string) (*Session, error)
+	// DeleteByHandle ends one session; a missing one is not an error.
+	DeleteByHandle(ctx context.Context, handle string) error
+	// DeleteMatching ends every session matching f (which must set SID or
+	// Subject, with Issuer) and returns how many ended.
+	DeleteMatching(ctx context.Context, f Filter) (int, error)
+	// TryLock takes the named lock for at most ttl, across every replica
+	// sharing the store. ok is false when another holder has it.
+	TryLock(ctx context.Context, name string, ttl time.Duration) (release func(), ok bool, err error)
+}
