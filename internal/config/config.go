@@ -11,6 +11,7 @@ import "time"
 type Config struct {
 	HTTP           HTTP     `yaml:"http"`
 	GRPC           GRPC     `yaml:"grpc"`
+	Admin          Admin    `yaml:"admin"`
 	OIDC           OIDC     `yaml:"oidc"`
 	Cookie         Cookie   `yaml:"cookie"`
 	Session        Session  `yaml:"session"`
@@ -34,7 +35,30 @@ type HTTP struct {
 
 // GRPC configures the Envoy ext_authz listener; empty Addr disables it.
 type GRPC struct {
-	Addr string `yaml:"addr"`
+	Addr                 string        `yaml:"addr"`
+	Reflection           bool          `yaml:"reflection"`
+	MaxConcurrentStreams int           `yaml:"max_concurrent_streams"`
+	MaxRecvMsgSize       int           `yaml:"max_recv_msg_size"`
+	KeepaliveTime        time.Duration `yaml:"keepalive_time"`
+	KeepaliveTimeout     time.Duration `yaml:"keepalive_timeout"`
+	TLS                  ServerTLS     `yaml:"tls"`
+}
+
+// ServerTLS configures TLS on a listener; with ClientCAFile, clients must
+// present a certificate signed by it (mTLS).
+type ServerTLS struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Admin configures the admin listener (session API, metrics, pprof); empty
+// Addr disables it. It is never served on the public port.
+type Admin struct {
+	Addr      string    `yaml:"addr"`
+	TokenFile string    `yaml:"token_file"`
+	TLS       ServerTLS `yaml:"tls"`
+	Pprof     bool      `yaml:"pprof"`
 }
 
 // OIDC configures the OpenID Connect provider and client.

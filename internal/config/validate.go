@@ -26,6 +26,23 @@ func (c *Config) validate() Errors {
 		}
 	}
 	checkAddr(&errs, "grpc.addr", c.GRPC.Addr, false)
+	if c.GRPC.MaxConcurrentStreams <= 0 {
+		errs.add("grpc.max_concurrent_streams", "must be positive")
+	}
+	if c.GRPC.MaxRecvMsgSize < 4096 {
+		errs.add("grpc.max_recv_msg_size", "must be at least 4096 bytes")
+	}
+	positive(&errs, "grpc.keepalive_time", c.GRPC.KeepaliveTime)
+	positive(&errs, "grpc.keepalive_timeout", c.GRPC.KeepaliveTimeout)
+	checkServerTLS(&errs, "grpc.tls", c.GRPC.TLS)
+	checkAddr(&errs, "admin.addr", c.Admin.Addr, false)
+	checkServerTLS(&errs, "admin.tls", c.Admin.TLS)
+	if c.Admin.Addr != "" && c.Admin.TokenFile == "" && c.Admin.TLS.ClientCAFile == "" {
+		errs.add("admin.addr", "the admin API needs admin.token_file or admin.tls.client_ca_file (mTLS)")
+	}
+	if c.Admin.Addr != "" && c.Admin.Addr == c.HTTP.Addr {
+		errs.add("admin.addr", "must differ from http.addr: the admin API is never served on the public port")
+	}
 	positive(&errs, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
 
 	// OIDC
@@ -248,6 +265,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func checkServerTLS(errs *Errors, path string, t ServerTLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs.add(path, "set both cert_file and key_file, or neither")
+	}
+	if t.ClientCAFile != "" && t.CertFile == "" {
+		errs.add(path+".client_ca_file", "needs cert_file and key_file: mTLS runs over TLS")
+	}
 }
 
 func required(errs *Errors, path, v string) {
