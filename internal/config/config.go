@@ -158,6 +158,12 @@ type Log struct {
 func Default() Config {
 	return Config{
 		HTTP: HTTP{Addr: "127.0.0.1:4180", ShutdownTimeout: 10 * time.Second},
+		GRPC: GRPC{
+			MaxConcurrentStreams: 1000,
+			MaxRecvMsgSize:       1 << 20,
+			KeepaliveTime:        2 * time.Minute,
+			KeepaliveTimeout:     20 * time.Second,
+		},
 		OIDC: OIDC{
 			Scopes:      []string{"openid", "email", "profile"},
 			UserClaim:   "sub",
