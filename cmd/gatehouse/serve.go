@@ -36,6 +36,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer, lookup func(
 		return err
 	}
 	logger := newLogger(cfg.Log, stderr)
+	routeLibraryLogs(logger)
 	a, err := newApp(cfg, logger)
 	if err != nil {
 		return err
