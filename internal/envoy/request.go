@@ -68,7 +68,7 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	}
 	in.req.Host = host
 
-	path, query, err := splitPath(h.GetPath())
+	path, rawPath, query, err := splitPath(h.GetPath())
 	if err != nil {
 		return checkInput{}, err
 	}
@@ -80,7 +80,7 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 			return checkInput{}, errors.Join(errBadRequest, errors.New("bad query"))
 		}
 	}
-	in.req.Path, in.req.RawQuery = path, query
+	in.req.Path, in.req.RawPath, in.req.RawQuery = path, rawPath, query
 
 	in.req.Accept = header(h, "accept", ", ")
 	in.cookie = header(h, "cookie", "; ")
@@ -93,32 +93,28 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	return in, nil
 }
 
-// splitPath splits Envoy's request target into path and raw query and
-// rejects what no normalizing proxy would forward: a target that is not
-// origin-form, control characters, backslashes, dot segments and encoded
-// slashes or dots, all of which an upstream may resolve differently from
-// the prefix match on skip routes (e.g. "/public/../admin").
-func splitPath(target string) (path, query string, err error) {
+// splitPath splits Envoy's request target into the normalized path (the
+// one rules match, by authz.NormalizePath, as every adapter does), the raw
+// path when it differs, and the raw query. It rejects a target that is not
+// origin-form, holds control characters, spaces or a fragment, or a path
+// that cannot be normalized without ambiguity (encoded slashes,
+// backslashes, bad escapes).
+func splitPath(target string) (path, rawPath, query string, err error) {
 	if target == "" || target[0] != '/' || len(target) > maxPathLen {
-		return "", "", errors.Join(errBadRequest, errors.New("bad path"))
+		return "", "", "", errors.Join(errBadRequest, errors.New("bad path"))
 	}
 	if hasCTL(target) || strings.ContainsAny(target, " #") {
-		return "", "", errors.Join(errBadRequest, errors.New("bad character in path"))
+		return "", "", "", errors.Join(errBadRequest, errors.New("bad character in path"))
 	}
-	path, query, _ = strings.Cut(target, "?")
-	if strings.ContainsRune(path, '\\') {
-		return "", "", errors.Join(errBadRequest, errors.New("backslash in path"))
+	raw, query, _ := strings.Cut(target, "?")
+	path, ok := authz.NormalizePath(raw)
+	if !ok {
+		return "", "", "", errors.Join(errBadRequest, errors.New("path cannot be normalized"))
 	}
-	lower := strings.ToLower(path)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e") {
-		return "", "", errors.Join(errBadRequest, errors.New("encoded slash or dot in path"))
+	if path != raw {
+		rawPath = raw
 	}
-	for seg := range strings.SplitSeq(path, "/") {
-		if seg == "." || seg == ".." {
-			return "", "", errors.Join(errBadRequest, errors.New("dot segment in path"))
-		}
-	}
-	return path, query, nil
+	return path, rawPath, query, nil
 }
 
 // header returns the request header name (lower case), joining repeated

@@ -166,6 +166,20 @@ func TestQueryIsNotMatchedAgainstRoutes(t *testing.T) {
 	}
 }
 
+func TestDotSegmentsCannotReachProtectedPathThroughSkipRoute(t *testing.T) {
+	e := newEnv(t, 0)
+	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	for _, p := range []string{"/public/../admin", "/public/%2E%2e/admin", "/public/./../admin", "//public/../admin"} {
+		resp := call(t, conn, checkReq("GET", "app.example.com", p, map[string]string{"accept": apiAccept}))
+		wantDenied(t, resp, codes.Unauthenticated, 401)
+	}
+	// Normalization that stays inside the skip route still passes.
+	resp := call(t, conn, checkReq("GET", "app.example.com", "/admin/../public/x", map[string]string{"accept": apiAccept}))
+	if resp.GetOkResponse() == nil {
+		t.Errorf("/admin/../public/x: want skip-route allow, got %v", resp.GetStatus())
+	}
+}
+
 func TestUnauthenticated(t *testing.T) {
 	e := newEnv(t, 0)
 	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
@@ -293,28 +307,28 @@ func TestMalformedRequestsAreDenied(t *testing.T) {
 		return r
 	}
 	cases := map[string]*authv3.CheckRequest{
-		"empty request":       {},
-		"no request":          {Attributes: &authv3.AttributeContext{}},
-		"no http":             {Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{}}},
-		"empty path":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "" }),
-		"relative path":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "admin" }),
-		"absolute-form path":  mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "https://evil.com/" }),
-		"asterisk path":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "*" }),
-		"space in path":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a b" }),
-		"newline in path":     mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a\r\nx-auth: y" }),
-		"nul in query":        mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a?x=\x00" }),
-		"dot segment":         mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/public/../admin" }),
-		"encoded dot segment": mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/public/%2E%2e/admin" }),
-		"encoded slash":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/public%2f..%2fadmin" }),
-		"backslash":           mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/public\\..\\admin" }),
-		"huge path":           mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/" + strings.Repeat("a", 9000) }),
-		"empty host":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "" }),
-		"host with slash":     mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "evil.com/x" }),
-		"host with userinfo":  mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "app.example.com@evil.com" }),
-		"empty method":        mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "" }),
-		"method with space":   mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "GE T" }),
-		"scheme ftp":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Scheme = "ftp" }),
-		"no scheme":           mod(func(r *authv3.AttributeContext_HttpRequest) { r.Scheme = "" }),
+		"empty request":      {},
+		"no request":         {Attributes: &authv3.AttributeContext{}},
+		"no http":            {Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{}}},
+		"empty path":         mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "" }),
+		"relative path":      mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "admin" }),
+		"absolute-form path": mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "https://evil.com/" }),
+		"asterisk path":      mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "*" }),
+		"space in path":      mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a b" }),
+		"newline in path":    mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a\r\nx-auth: y" }),
+		"nul in query":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a?x=\x00" }),
+		"bad escape":         mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a%zz" }),
+		"fragment":           mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a#b" }),
+		"encoded slash":      mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/public%2f..%2fadmin" }),
+		"backslash":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/public\\..\\admin" }),
+		"huge path":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/" + strings.Repeat("a", 9000) }),
+		"empty host":         mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "" }),
+		"host with slash":    mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "evil.com/x" }),
+		"host with userinfo": mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "app.example.com@evil.com" }),
+		"empty method":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "" }),
+		"method with space":  mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "GE T" }),
+		"scheme ftp":         mod(func(r *authv3.AttributeContext_HttpRequest) { r.Scheme = "ftp" }),
+		"no scheme":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Scheme = "" }),
 	}
 	for name, req := range cases {
 		t.Run(name, func(t *testing.T) {
