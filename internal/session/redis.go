@@ -23,11 +23,12 @@ const (
 var _ Store = (*RedisStore)(nil)
 
 // RedisOptions configure a RedisStore. One address is a standalone server;
-// several addresses with MasterName are Sentinels; several without are the
-// seed nodes of a Cluster.
+// several addresses with MasterName are Sentinels; several without (or any
+// number with Cluster set) are the seed nodes of a Cluster.
 type RedisOptions struct {
 	Addrs      []string
 	MasterName string // Sentinel master set name
+	Cluster    bool   // force Cluster mode, e.g. for a single seed address
 	Username   string
 	Password   string // never logged nor put in errors
 	DB         int    // must be 0 for Cluster
@@ -69,23 +70,27 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 	if opts.DB < 0 {
 		return nil, fmt.Errorf("session: redis: db %d is negative", opts.DB)
 	}
-	if opts.DB != 0 && opts.MasterName == "" && len(opts.Addrs) > 1 {
+	if opts.MasterName != "" && opts.Cluster {
+		return nil, errors.New("session: redis: master name (Sentinel) and Cluster are exclusive")
+	}
+	if opts.DB != 0 && opts.MasterName == "" && (len(opts.Addrs) > 1 || opts.Cluster) {
 		return nil, errors.New("session: redis: db must be 0 for Cluster")
 	}
 	if opts.PoolSize < 0 {
 		return nil, fmt.Errorf("session: redis: pool size %d is negative", opts.PoolSize)
 	}
 	uo := &redis.UniversalOptions{
-		Addrs:        opts.Addrs,
-		MasterName:   opts.MasterName,
-		Username:     opts.Username,
-		Password:     opts.Password,
-		DB:           opts.DB,
-		TLSConfig:    opts.TLSConfig,
-		DialTimeout:  orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
-		ReadTimeout:  orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
-		WriteTimeout: orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
-		PoolSize:     opts.PoolSize,
+		Addrs:         opts.Addrs,
+		MasterName:    opts.MasterName,
+		IsClusterMode: opts.Cluster,
+		Username:      opts.Username,
+		Password:      opts.Password,
+		DB:            opts.DB,
+		TLSConfig:     opts.TLSConfig,
+		DialTimeout:   orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
+		ReadTimeout:   orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
+		WriteTimeout:  orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
+		PoolSize:      opts.PoolSize,
 		// Without this go-redis ignores ctx deadlines on reads and writes.
 		ContextTimeoutEnabled: true,
 		// Sentinels usually share the data nodes' credentials.

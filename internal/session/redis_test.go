@@ -253,14 +253,23 @@ type redisServer struct {
 	cmd  *exec.Cmd
 }
 
-func startRedisServer(t *testing.T, port int) *redisServer {
+// startRedisServer starts redis-server on port without persistence, with
+// extra arguments, and waits until it accepts connections.
+func startRedisServer(t *testing.T, port int, extra ...string) *redisServer {
+	t.Helper()
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
+	return startRedisProcess(t, port, args...)
+}
+
+// startRedisProcess runs redis-server with args and waits for port.
+func startRedisProcess(t *testing.T, port int, args ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not installed: %v", err)
 	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
