@@ -54,7 +54,7 @@ fi
 #    as the main module from the downloaded source instead.
 if [ ! -x "$TRAEFIK_BIN" ]; then
 	log "building Traefik $TRAEFIK_VERSION (about 8 minutes cold)"
-	src_dir="$(cd "$CACHE" && GOFLAGS=-mod=mod go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+	src_dir="$(cd "$CACHE" && go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 	work="$CACHE/src/traefik-$TRAEFIK_VERSION"
 	rm -rf "$work"
 	mkdir -p "$CACHE/src"
