@@ -48,6 +48,14 @@ const (
 	ReasonStoreUnavailable Reason = "store_unavailable"
 	ReasonUntrustedSource  Reason = "untrusted_source"
 	ReasonBadRequest       Reason = "bad_request"
+	// ReasonAllowRule: an allow rule let the request pass without login.
+	ReasonAllowRule Reason = "allow_rule"
+	// ReasonDeniedByRule: a deny rule refused the request.
+	ReasonDeniedByRule Reason = "denied_by_rule"
+	// ReasonInvalidToken: a bearer token failed verification.
+	ReasonInvalidToken Reason = "invalid_token"
+	// ReasonAssertionFailed: the identity assertion could not be signed.
+	ReasonAssertionFailed Reason = "assertion_failed"
 )
 
 // Header is one HTTP header name and value.
@@ -63,8 +71,9 @@ type Decision struct {
 	// Status is the HTTP status for the client: 200 on Allow.
 	Status int
 	// UpstreamHeaders go to the upstream on Allow. Every configured identity
-	// header is present, with an empty value when unknown, so a value the
-	// client sent can never survive.
+	// header is present, with an empty value when unknown (meaning: remove
+	// it), so a value the client sent can never survive. Callers must not
+	// modify the slice in place except through SetUpstream.
 	UpstreamHeaders []Header
 	// ResponseHeaders go to the client on a denial: Location,
 	// WWW-Authenticate, Content-Type, Set-Cookie.
@@ -76,18 +85,50 @@ type Decision struct {
 	LoginURL string
 	// User names the signed-in user, for logs; empty when unknown.
 	User string
+	// Rule names what decided: a rule's Name, "skip" for a skip route, or
+	// RuleDefault for the default allow-lists; empty when the request was
+	// decided before any rule was looked at (a store failure).
+	Rule string
+	// RuleIndex is the index of the deciding rule in Policy.Rules (or of
+	// the skip route in Policy.Skip); -1 for the default allow-lists.
+	RuleIndex int
+}
+
+// RuleDefault is Decision.Rule when no rule matched and the default
+// allow-lists decided.
+const RuleDefault = "default"
+
+// RuleSkip is Decision.Rule when a skip route decided.
+const RuleSkip = "skip"
+
+// SetUpstream sets the value of the upstream header named name (compared
+// case-insensitively), which must be one Decide listed. It reports whether
+// the header was found.
+func (d *Decision) SetUpstream(name, value string) bool {
+	for i := range d.UpstreamHeaders {
+		if strings.EqualFold(d.UpstreamHeaders[i].Name, name) {
+			d.UpstreamHeaders[i].Value = value
+			return true
+		}
+	}
+	return false
 }
 
 // Decide is the decision core. The order of the checks below is fixed and
 // is the contract every adapter relies on:
 //
-//  1. the session store failed      → 503, never allow, never redirect;
+//  1. the session store failed        → 503, never allow, never redirect;
 //  2. the request matches a skip route → allow, without identity;
-//  3. no or invalid session         → browsers 302 to login, others 401;
-//  4. signed in but not admitted    → 403;
-//  5. otherwise                     → allow, with identity headers.
+//  3. the first matching rule decides:
+//     allow → allow without identity; deny → 403 for everyone;
+//     authenticate / require → as 4–6 with the rule's allow-list;
+//     no rule matches → as 4–6 with the default allow-lists;
+//  4. no or invalid session / token   → browsers 302 to login, others 401
+//     (always 401 for a bearer token that failed verification);
+//  5. signed in but not admitted      → 403;
+//  6. otherwise                       → allow, with identity headers.
 //
-// Decide performs no I/O.
+// Decide performs no I/O, and matching the rules allocates nothing.
 func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 	// 1. Fail closed when we could not learn who the client is.
 	if state == StoreFailed {
@@ -97,52 +138,120 @@ func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 			Status:          503,
 			ResponseHeaders: []Header{{"Content-Type", "application/json"}, {"Retry-After", "1"}},
 			Body:            `{"error":"session store unavailable"}`,
+			RuleIndex:       -1,
 		}
 	}
+	host := CanonicalHost(r.Host)
 
 	// 2. Routes that need no login.
-	if len(p.Skip) > 0 {
-		host := CanonicalHost(r.Host)
-		for i := range p.Skip {
-			if p.Skip[i].Matches(r.Method, host, r.Path) {
-				return allow(p, ReasonSkipRoute, nil)
-			}
+	for i := range p.Skip {
+		if p.Skip[i].Matches(r.Method, host, r.Path) {
+			return named(allow(p, ReasonSkipRoute, nil), RuleSkip, i)
 		}
 	}
 
-	// 3. Who is this?
+	// 3. The first matching rule, or the default allow-lists.
+	idx := p.matchRule(r, host)
+	name, action := RuleDefault, ActionAuthenticate
+	if idx >= 0 {
+		name, action = p.Rules[idx].Name, p.Rules[idx].Action
+	}
+	switch action {
+	case ActionAllow:
+		return named(allow(p, ReasonAllowRule, nil), name, idx)
+	case ActionDeny:
+		return named(forbidden(r, id, ReasonDeniedByRule), name, idx)
+	}
+
+	// 4. Who is this?
 	if state != ValidSession || id == nil {
 		reason := ReasonNoSession
-		if state == InvalidSession {
+		switch state {
+		case InvalidSession:
 			reason = ReasonInvalidSession
+		case InvalidToken:
+			return named(invalidToken(p, r), name, idx)
 		}
-		return unauthenticated(p, r, reason)
+		return named(unauthenticated(p, r, reason), name, idx)
 	}
 
-	// 4. Signed in, but admitted?
-	if !p.admits(id) {
-		return forbidden(r, id)
+	// 5. Signed in, but admitted?
+	admitted := false
+	if action == ActionRequire {
+		admitted = p.Rules[idx].Require.admits(id)
+	} else {
+		admitted = p.admits(id)
+	}
+	if !admitted {
+		return named(forbidden(r, id, ReasonNotAllowed), name, idx)
 	}
 
-	// 5. Allowed.
-	return allow(p, ReasonAllowed, id)
+	// 6. Allowed.
+	return named(allow(p, ReasonAllowed, id), name, idx)
 }
 
+func named(d Decision, rule string, idx int) Decision {
+	d.Rule, d.RuleIndex = rule, idx
+	return d
+}
+
+// allow builds an allow decision. Its header slice is the one allocation
+// of an allowed request.
 func allow(p *Policy, reason Reason, id *Identity) Decision {
 	h := p.Headers
 	d := Decision{Outcome: Allow, Reason: reason, Status: 200}
-	if id == nil {
-		d.UpstreamHeaders = []Header{{h.User, ""}, {h.Email, ""}, {h.Groups, ""}, {h.PreferredUsername, ""}}
-		return d
+	hs := make([]Header, 4, h.count())
+	hs[0].Name, hs[1].Name, hs[2].Name, hs[3].Name = h.User, h.Email, h.Groups, h.PreferredUsername
+	var token string
+	if id != nil {
+		d.User = id.User
+		hs[0].Value, hs[1].Value, hs[3].Value = id.User, id.Email, id.PreferredUsername
+		hs[2].Value = joinGroups(id.Groups)
+		token = id.Token
 	}
-	d.User = id.User
-	d.UpstreamHeaders = []Header{
-		{h.User, id.User},
-		{h.Email, id.Email},
-		{h.Groups, strings.Join(id.Groups, ",")},
-		{h.PreferredUsername, id.PreferredUsername},
+	if h.AccessToken != "" {
+		hs = append(hs, Header{h.AccessToken, token})
 	}
+	if h.Authorization != "" {
+		v := ""
+		if token != "" {
+			v = "Bearer " + token
+		}
+		hs = append(hs, Header{h.Authorization, v})
+	}
+	if h.Assertion != "" {
+		hs = append(hs, Header{h.Assertion, ""})
+	}
+	d.UpstreamHeaders = hs
 	return d
+}
+
+// joinGroups is strings.Join(groups, ","), without allocating for zero or
+// one group.
+func joinGroups(groups []string) string {
+	switch len(groups) {
+	case 0:
+		return ""
+	case 1:
+		return groups[0]
+	}
+	return strings.Join(groups, ",")
+}
+
+// invalidToken answers a request whose bearer token failed verification:
+// 401 with an RFC 6750 error, never a redirect, whatever the Accept header.
+func invalidToken(p *Policy, r *Request) Decision {
+	return Decision{
+		Outcome: Unauthenticated,
+		Reason:  ReasonInvalidToken,
+		Status:  401,
+		ResponseHeaders: []Header{
+			{"WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`},
+			{"Content-Type", "application/json"},
+		},
+		Body:     `{"error":"invalid_token"}`,
+		LoginURL: p.LoginURL + "?rd=" + url.QueryEscape(r.URL()),
+	}
 }
 
 func unauthenticated(p *Policy, r *Request, reason Reason) Decision {
@@ -169,11 +278,17 @@ func unauthenticated(p *Policy, r *Request, reason Reason) Decision {
 	}
 }
 
-func forbidden(r *Request, id *Identity) Decision {
-	d := Decision{Outcome: Forbidden, Reason: ReasonNotAllowed, Status: 403, User: id.User}
+func forbidden(r *Request, id *Identity, reason Reason) Decision {
+	d := Decision{Outcome: Forbidden, Reason: reason, Status: 403}
+	if id != nil {
+		d.User = id.User
+	}
 	if r.IsBrowser() {
 		d.ResponseHeaders = []Header{{"Content-Type", "text/html; charset=utf-8"}}
 		d.Body = forbiddenPage
+		if reason == ReasonDeniedByRule {
+			d.Body = deniedPage
+		}
 	} else {
 		d.ResponseHeaders = []Header{{"Content-Type", "application/json"}}
 		d.Body = `{"error":"forbidden"}`
@@ -187,6 +302,11 @@ const forbiddenPage = `<!doctype html>
 Ask its owner for access, or <a href="/oauth2/sign_out">sign out</a> and use another account.</p></body></html>
 `
 
+const deniedPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title></head>
+<body><h1>403 Forbidden</h1><p>This address may not be reached through the gateway.</p></body></html>
+`
+
 // Reject is the decision for a request an adapter refuses before the core
 // can judge it (an untrusted source, a malformed request). It never allows.
 func Reject(status int, reason Reason) Decision {
@@ -196,5 +316,6 @@ func Reject(status int, reason Reason) Decision {
 		Status:          status,
 		ResponseHeaders: []Header{{"Content-Type", "application/json"}},
 		Body:            `{"error":"` + string(reason) + `"}`,
+		RuleIndex:       -1,
 	}
 }

@@ -12,8 +12,13 @@ const (
 	InvalidSession
 	// ValidSession: the cookie names a live session; Identity is set.
 	ValidSession
-	// StoreFailed: the session store could not answer in time.
+	// StoreFailed: the session store (or the token issuer's keys) could not
+	// answer in time.
 	StoreFailed
+	// InvalidToken: the request carried a bearer token that failed
+	// verification. It is answered with 401 and WWW-Authenticate, never a
+	// redirect.
+	InvalidToken
 )
 
 // Identity is who a valid session belongs to, as the provider asserted.
@@ -24,6 +29,13 @@ type Identity struct {
 	EmailVerified     bool
 	PreferredUsername string
 	Groups            []string
+	// Claims are the provider's claims as lists of strings (a string claim
+	// is a list of one), for rules that require claim values. May be nil
+	// when no rule uses claims.
+	Claims map[string][]string
+	// Token is the access (or ID) token sent upstream when the policy's
+	// HeaderNames.AccessToken or Authorization is set. Never logged.
+	Token string
 }
 
 // validEmail reports whether e is a single-@ address with a non-empty local

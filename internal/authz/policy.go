@@ -7,11 +7,22 @@ import (
 )
 
 // HeaderNames are the request headers that carry identity to the upstream.
+// The first four are always sent; the others only when named.
 type HeaderNames struct {
 	User              string
 	Email             string
 	Groups            string
 	PreferredUsername string
+	// AccessToken, when set (usually "X-Auth-Request-Access-Token"),
+	// carries Identity.Token.
+	AccessToken string
+	// Authorization, when set (always "Authorization"), carries
+	// "Bearer " + Identity.Token.
+	Authorization string
+	// Assertion, when set (default "X-Gatehouse-Assertion"), carries the
+	// signed identity assertion; Decide lists it with an empty value and
+	// the caller that mints assertions fills it in (see SetUpstream).
+	Assertion string
 }
 
 // DefaultHeaderNames are the X-Auth-Request-* headers nginx and oauth2-proxy
@@ -25,9 +36,27 @@ func DefaultHeaderNames() HeaderNames {
 	}
 }
 
-// All returns the configured identity header names in a fixed order.
+// All returns the configured identity header names in the fixed order in
+// which Decision.UpstreamHeaders lists them.
 func (h HeaderNames) All() []string {
-	return []string{h.User, h.Email, h.Groups, h.PreferredUsername}
+	all := []string{h.User, h.Email, h.Groups, h.PreferredUsername}
+	for _, n := range []string{h.AccessToken, h.Authorization, h.Assertion} {
+		if n != "" {
+			all = append(all, n)
+		}
+	}
+	return all
+}
+
+// count is len(h.All()) without allocating.
+func (h HeaderNames) count() int {
+	n := 4
+	for _, s := range [...]string{h.AccessToken, h.Authorization, h.Assertion} {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Route selects requests that need no login. Every non-empty field must
@@ -75,8 +104,12 @@ type Policy struct {
 	// LoginURL is where unauthenticated browsers are sent, e.g.
 	// "https://auth.example.com/oauth2/start"; "?rd=<original URL>" is added.
 	LoginURL string
-	// Skip routes are allowed without a login, and without identity.
+	// Skip routes are allowed without a login, and without identity. They
+	// are checked before Rules.
 	Skip []Route
+	// Rules are checked in order after Skip; the first that matches decides.
+	// When none matches, the default allow-lists below decide.
+	Rules []Rule
 	// EmailDomains admits verified emails at these lower-case domains.
 	// "*" admits every domain.
 	EmailDomains []string
@@ -91,28 +124,21 @@ type Policy struct {
 	Headers HeaderNames
 }
 
-// admits reports whether the identity is on the policy's allow-lists.
+// admits reports whether the identity is on the policy's default
+// allow-lists.
 func (p *Policy) admits(id *Identity) bool {
 	if p.AllowAnyAuthenticated {
 		return true
 	}
-	for _, g := range id.Groups {
-		if _, ok := p.Groups[g]; ok {
-			return true
-		}
-	}
-	if !id.EmailVerified {
-		return false
-	}
-	_, domain, ok := validEmail(id.Email)
-	if !ok {
-		return false
-	}
-	if _, ok := p.Emails[strings.ToLower(id.Email)]; ok {
-		return true
-	}
-	for _, d := range p.EmailDomains {
-		if d == "*" || strings.EqualFold(d, domain) {
+	q := Requirement{Emails: p.Emails, EmailDomains: p.EmailDomains, Groups: p.Groups}
+	return q.admits(id)
+}
+
+// UsesClaims reports whether any rule requires a claim value, so that a
+// caller knows whether Identity.Claims must be filled.
+func (p *Policy) UsesClaims() bool {
+	for i := range p.Rules {
+		if len(p.Rules[i].Require.Claims) > 0 {
 			return true
 		}
 	}

@@ -1,0 +1,237 @@
+package authz
+
+import (
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Action is what a Rule does with the requests it matches.
+type Action uint8
+
+// The rule actions.
+const (
+	// ActionAllow lets the request pass without a login and without identity.
+	ActionAllow Action = iota + 1
+	// ActionAuthenticate admits the users the policy's default allow-lists
+	// (Policy.EmailDomains, Emails, Groups, AllowAnyAuthenticated) admit.
+	ActionAuthenticate
+	// ActionRequire admits the users the rule's own Requirement admits.
+	ActionRequire
+	// ActionDeny refuses the request with 403, signed in or not.
+	ActionDeny
+)
+
+// String returns the action's name as written in the configuration.
+func (a Action) String() string {
+	switch a {
+	case ActionAllow:
+		return "allow"
+	case ActionAuthenticate:
+		return "authenticate"
+	case ActionRequire:
+		return "require"
+	case ActionDeny:
+		return "deny"
+	}
+	return "unknown"
+}
+
+// ParseAction returns the action named s ("allow", "authenticate",
+// "require", "deny").
+func ParseAction(s string) (Action, bool) {
+	for a := ActionAllow; a <= ActionDeny; a++ {
+		if a.String() == s {
+			return a, true
+		}
+	}
+	return 0, false
+}
+
+// Requirement admits a signed-in user who satisfies any one of its lists.
+type Requirement struct {
+	// Emails are lower-case verified addresses.
+	Emails map[string]struct{}
+	// EmailDomains are lower-case domains of verified addresses; "*" is any.
+	EmailDomains []string
+	// Groups admits members of any of these groups.
+	Groups map[string]struct{}
+	// Claims admits an identity whose claim (the key) has any of the values.
+	Claims map[string][]string
+}
+
+// admits reports whether id satisfies any of the requirement's lists.
+func (q *Requirement) admits(id *Identity) bool {
+	for _, g := range id.Groups {
+		if _, ok := q.Groups[g]; ok {
+			return true
+		}
+	}
+	for name, want := range q.Claims {
+		for _, v := range id.Claims[name] {
+			if slices.Contains(want, v) {
+				return true
+			}
+		}
+	}
+	if !id.EmailVerified {
+		return false
+	}
+	_, domain, ok := validEmail(id.Email)
+	if !ok {
+		return false
+	}
+	if len(q.Emails) > 0 {
+		if _, ok := q.Emails[lowerASCII(id.Email)]; ok {
+			return true
+		}
+	}
+	for _, d := range q.EmailDomains {
+		if d == "*" || strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerASCII lower-cases s like strings.ToLower, allocating only when s
+// has an upper-case ASCII letter or a non-ASCII byte.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' || s[i] >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// Rule is one entry of a policy's ordered rule list: when every condition
+// it sets matches the request, its Action decides. Conditions left empty
+// match every request. A Rule is built once per policy load (the regular
+// expression compiled, hosts canonical) and only read afterwards.
+type Rule struct {
+	// Name labels the rule in decisions, logs and explanations.
+	Name string
+	// Hosts are canonical hosts (CanonicalHost); "*.example.com" matches
+	// every subdomain of example.com at any depth, but not example.com.
+	Hosts []string
+	// Paths are path prefixes matched on segment boundaries: "/api" matches
+	// "/api" and "/api/x" but not "/apiary"; "/api/" matches "/api/x" only.
+	Paths []string
+	// PathRegexp is matched against the normalized path, never the query.
+	PathRegexp *regexp.Regexp
+	// Methods are upper-case HTTP methods.
+	Methods []string
+	// Sources are the client address ranges the rule applies to.
+	Sources []netip.Prefix
+	// Action says what happens to a matching request.
+	Action Action
+	// Require is the rule's own allow-list, used by ActionRequire.
+	Require Requirement
+}
+
+// Condition names the first condition of a rule a request failed.
+type Condition uint8
+
+// The rule conditions, in the order they are tested.
+const (
+	CondMatched Condition = iota
+	CondMethod
+	CondHost
+	CondPath
+	CondPathRegexp
+	CondSource
+)
+
+// String names the condition as the configuration does.
+func (c Condition) String() string {
+	switch c {
+	case CondMatched:
+		return "matched"
+	case CondMethod:
+		return "methods"
+	case CondHost:
+		return "hosts"
+	case CondPath:
+		return "paths"
+	case CondPathRegexp:
+		return "path_regex"
+	case CondSource:
+		return "client_cidrs"
+	}
+	return "unknown"
+}
+
+// Check returns CondMatched when the rule matches the request, or the first
+// condition that did not. host must be the request's CanonicalHost and path
+// its normalized path. Check allocates nothing.
+func (rl *Rule) Check(method, host, path string, client netip.Addr) Condition {
+	if len(rl.Methods) > 0 && !slices.Contains(rl.Methods, method) {
+		return CondMethod
+	}
+	if len(rl.Hosts) > 0 && !hostMatchesAny(rl.Hosts, host) {
+		return CondHost
+	}
+	if len(rl.Paths) > 0 && !pathMatchesAny(rl.Paths, path) {
+		return CondPath
+	}
+	if rl.PathRegexp != nil && !rl.PathRegexp.MatchString(path) {
+		return CondPathRegexp
+	}
+	if len(rl.Sources) > 0 && !sourceMatchesAny(rl.Sources, client) {
+		return CondSource
+	}
+	return CondMatched
+}
+
+// HostMatches reports whether the canonical host matches pattern, an exact
+// canonical host or "*.suffix".
+func HostMatches(pattern, host string) bool {
+	if strings.HasPrefix(pattern, "*.") {
+		suffix := pattern[1:] // ".example.com"
+		return len(host) > len(suffix) && strings.HasSuffix(host, suffix)
+	}
+	return pattern == host
+}
+
+func hostMatchesAny(patterns []string, host string) bool {
+	for _, p := range patterns {
+		if HostMatches(p, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func pathMatchesAny(prefixes []string, path string) bool {
+	for _, p := range prefixes {
+		if pathHasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func sourceMatchesAny(prefixes []netip.Prefix, a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchRule returns the index of the first rule matching the request, or -1.
+func (p *Policy) matchRule(r *Request, host string) int {
+	for i := range p.Rules {
+		if p.Rules[i].Check(r.Method, host, r.Path, r.ClientIP) == CondMatched {
+			return i
+		}
+	}
+	return -1
+}
