@@ -26,6 +26,7 @@ Commands:
   serve          run the service (forward-auth, auth-request, ext_authz, /oauth2/ login)
   check-config   validate a configuration file and list every problem
   demo           try gatehouse locally: a dev OpenID provider, gatehouse, a demo app (not for production)
+  healthcheck    probe a running gatehouse (for container health checks)
   version        print the version
 
 Run "gatehouse <command> --help" for a command's flags.
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = demoCmd(ctx, rest, stdout, stderr)
 	case "check-config":
 		err = checkConfigCmd(rest, stdout, stderr, lookup)
+	case "healthcheck":
+		err = healthcheckCmd(ctx, rest, stdout, stderr, lookup)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gatehouse", buildVersion())
 	case "help", "-h", "--help":
