@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
@@ -37,19 +38,28 @@ type Options struct {
 	// headers are believed. A request from any other address is refused.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// Observer, if set, is told about every decision.
+	Observer Observer
+}
+
+// Observer is told about every decision an adapter answers, for metrics.
+// adapter is "forward_auth" or "auth_request".
+type Observer interface {
+	ObserveDecision(adapter string, d authz.Decision, took time.Duration)
 }
 
 // Handler serves ForwardAuthPath and AuthRequestPath.
 type Handler struct {
-	checker *check.Checker
-	trusted []netip.Prefix
-	log     *slog.Logger
-	mux     *http.ServeMux
+	checker  *check.Checker
+	trusted  []netip.Prefix
+	log      *slog.Logger
+	observer Observer
+	mux      *http.ServeMux
 }
 
 // NewHandler returns the HTTP adapter for checker.
 func NewHandler(checker *check.Checker, opts Options) *Handler {
-	h := &Handler{checker: checker, trusted: opts.TrustedProxies, log: opts.Logger}
+	h := &Handler{checker: checker, trusted: opts.TrustedProxies, log: opts.Logger, observer: opts.Observer}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -65,11 +75,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // forwardAuth answers Traefik and Caddy. Their replies for a denial go to the
 // browser as they are, so the decision is written out unchanged.
 func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	req, d, ok := h.parse(r, fromForwardedHeaders)
 	if ok {
 		d = h.checker.Check(r.Context(), req, cookieHeader(r))
 	}
 	writeDecision(w, d, d.Status)
+	h.observe("forward_auth", d, start)
+}
+
+func (h *Handler) observe(adapter string, d authz.Decision, start time.Time) {
+	if h.observer != nil {
+		h.observer.ObserveDecision(adapter, d, time.Since(start))
+	}
 }
 
 // authRequest answers nginx auth_request, which understands only 2xx, 401
@@ -78,6 +96,7 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 // ReasonHeader store_unavailable, which the shipped config turns into 503.
 // nginx passes at most one Set-Cookie on, so at most one is sent.
 func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	req, d, ok := h.parse(r, fromOriginalURL)
 	if ok {
 		d = h.checker.Check(r.Context(), req, cookieHeader(r))
@@ -100,6 +119,7 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeDecision(w, d, status)
+	h.observe("auth_request", d, start)
 }
 
 // parse checks the peer and reads the proxy's view of the original request.
