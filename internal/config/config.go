@@ -9,18 +9,19 @@ import "time"
 // keys; the environment variable for a key is GATEHOUSE_ followed by its path
 // in upper snake case (oidc.issuer_url → GATEHOUSE_OIDC_ISSUER_URL).
 type Config struct {
-	HTTP           HTTP     `yaml:"http"`
-	GRPC           GRPC     `yaml:"grpc"`
-	Admin          Admin    `yaml:"admin"`
-	OIDC           OIDC     `yaml:"oidc"`
-	Cookie         Cookie   `yaml:"cookie"`
-	Session        Session  `yaml:"session"`
-	Redis          Redis    `yaml:"redis"`
-	TrustedProxies []string `yaml:"trusted_proxies"`
-	Redirect       Redirect `yaml:"redirect"`
-	Access         Access   `yaml:"access"`
-	Headers        Headers  `yaml:"headers"`
-	Log            Log      `yaml:"log"`
+	HTTP           HTTP      `yaml:"http"`
+	GRPC           GRPC      `yaml:"grpc"`
+	Admin          Admin     `yaml:"admin"`
+	OIDC           OIDC      `yaml:"oidc"`
+	Cookie         Cookie    `yaml:"cookie"`
+	Session        Session   `yaml:"session"`
+	Redis          Redis     `yaml:"redis"`
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	Redirect       Redirect  `yaml:"redirect"`
+	Access         Access    `yaml:"access"`
+	Headers        Headers   `yaml:"headers"`
+	Assertion      Assertion `yaml:"assertion"`
+	Log            Log       `yaml:"log"`
 }
 
 // HTTP configures the public HTTP listener (forward-auth, auth-request, /oauth2/).
@@ -122,13 +123,72 @@ type Redirect struct {
 	AllowedDomains []string `yaml:"allowed_domains"`
 }
 
-// Access is the access policy.
+// Access is the access policy. Its decision keys (email_domains, emails,
+// groups, allow_any_authenticated, skip, rules) may instead live in a
+// separate file named by PolicyFile, which is reloaded on change.
 type Access struct {
+	// PolicyFile names a YAML file holding the decision keys; when set,
+	// they must not also be set here. Only in the main configuration.
+	PolicyFile            string      `yaml:"policy_file"`
 	EmailDomains          []string    `yaml:"email_domains"`
 	Emails                []string    `yaml:"emails"`
 	Groups                []string    `yaml:"groups"`
 	AllowAnyAuthenticated bool        `yaml:"allow_any_authenticated"`
 	Skip                  []SkipRoute `yaml:"skip"`
+	// Rules are checked in order after Skip; the first match decides. When
+	// none matches, the lists above decide.
+	Rules []Rule `yaml:"rules"`
+	// Bearer configures API clients' JWTs. Only in the main configuration.
+	Bearer Bearer `yaml:"bearer"`
+}
+
+// Rule is one access rule: every condition it sets must match, then its
+// action decides.
+type Rule struct {
+	Name string `yaml:"name"`
+	// Hosts are exact hosts or "*.example.com" (any subdomain).
+	Hosts []string `yaml:"hosts"`
+	// Paths are path prefixes matched on segment boundaries.
+	Paths []string `yaml:"paths"`
+	// PathRegex is a regular expression matched on the normalized path,
+	// never on the query string.
+	PathRegex   string   `yaml:"path_regex"`
+	Methods     []string `yaml:"methods"`
+	ClientCIDRs []string `yaml:"client_cidrs"`
+	// Action is allow, authenticate, require or deny.
+	Action  string  `yaml:"action"`
+	Require Require `yaml:"require"`
+}
+
+// Require is the allow-list of a "require" rule: a user on any list passes.
+type Require struct {
+	Emails       []string            `yaml:"emails"`
+	EmailDomains []string            `yaml:"email_domains"`
+	Groups       []string            `yaml:"groups"`
+	Claims       map[string][]string `yaml:"claims"`
+}
+
+// Bearer configures API clients that send "Authorization: Bearer <JWT>".
+type Bearer struct {
+	// Enabled accepts tokens of oidc.issuer_url whose audience is one of
+	// Audiences (default: oidc.client_id).
+	Enabled   bool     `yaml:"enabled"`
+	Audiences []string `yaml:"audiences"`
+	// Issuers are further trusted issuers; they are accepted even when
+	// Enabled is false.
+	Issuers []BearerIssuer `yaml:"issuers"`
+	// CacheTTL bounds how long a verified token is remembered (never past
+	// its expiry); CacheSize bounds how many.
+	CacheTTL  time.Duration `yaml:"cache_ttl"`
+	CacheSize int           `yaml:"cache_size"`
+}
+
+// BearerIssuer is one trusted token issuer.
+type BearerIssuer struct {
+	IssuerURL string   `yaml:"issuer_url"`
+	Audiences []string `yaml:"audiences"`
+	// JWKSURL skips discovery and reads the keys from here.
+	JWKSURL string `yaml:"jwks_url"`
 }
 
 // SkipRoute selects requests that need no login. Fields left empty match
@@ -146,6 +206,39 @@ type Headers struct {
 	Email             string `yaml:"email"`
 	Groups            string `yaml:"groups"`
 	PreferredUsername string `yaml:"preferred_username"`
+	// AccessToken sends the token in X-Auth-Request-Access-Token.
+	AccessToken bool `yaml:"access_token"`
+	// Authorization sends "Authorization: Bearer <token>".
+	Authorization bool `yaml:"authorization"`
+	// Token says which of the session's tokens is sent: "access" (default)
+	// or "id". For a bearer request it is the request's own token.
+	Token string `yaml:"token"`
+}
+
+// Assertion configures the signed identity assertion, a short-lived ES256
+// JWT sent to the upstream, whose keys are published at
+// /.well-known/jwks.json.
+type Assertion struct {
+	Enabled bool `yaml:"enabled"`
+	// Header carries the assertion; default X-Gatehouse-Assertion.
+	Header string `yaml:"header"`
+	// Issuer is the "iss" claim; default http.public_url, else "gatehouse".
+	Issuer string `yaml:"issuer"`
+	// Lifetime of one assertion; default 60s.
+	Lifetime time.Duration `yaml:"lifetime"`
+	// KeyFile is one PEM EC P-256 private key. KeyFiles is several: the
+	// first signs, the others are only published (a next key before it is
+	// used, an old one until its assertions expired). Set one of the two.
+	KeyFile  string   `yaml:"key_file"`
+	KeyFiles []string `yaml:"key_files"`
+}
+
+// AssertionKeyFiles returns the configured key files, the signing key first.
+func (a *Assertion) AssertionKeyFiles() []string {
+	if a.KeyFile != "" {
+		return []string{a.KeyFile}
+	}
+	return a.KeyFiles
 }
 
 // Log configures logging.
@@ -182,7 +275,10 @@ func Default() Config {
 			Email:             "X-Auth-Request-Email",
 			Groups:            "X-Auth-Request-Groups",
 			PreferredUsername: "X-Auth-Request-Preferred-Username",
+			Token:             "access",
 		},
-		Log: Log{Level: "info", Format: "json"},
+		Access:    Access{Bearer: Bearer{CacheTTL: time.Minute, CacheSize: 10000}},
+		Assertion: Assertion{Header: "X-Gatehouse-Assertion", Lifetime: 60 * time.Second},
+		Log:       Log{Level: "info", Format: "json"},
 	}
 }

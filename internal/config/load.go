@@ -66,6 +66,9 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	}
 	readSecretFiles(&cfg, &errs)
 	if len(errs) == 0 {
+		loadPolicyFile(&cfg, &errs)
+	}
+	if len(errs) == 0 {
 		errs = append(errs, cfg.validate()...)
 	}
 	if len(errs) > 0 {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,42 +116,29 @@ func (c *Config) validate() Errors {
 	}
 
 	// Access
-	for i, d := range c.Access.EmailDomains {
-		if d == "" || strings.ContainsAny(d, "@ /") {
-			errs.add(indexPath("access.email_domains", i), "must be a domain such as example.com, or *")
-		}
-	}
-	for i, e := range c.Access.Emails {
-		if strings.Count(e, "@") != 1 || strings.HasPrefix(e, "@") || strings.HasSuffix(e, "@") {
-			errs.add(indexPath("access.emails", i), "must be one email address, not %q", e)
-		}
-	}
-	for i, r := range c.Access.Skip {
-		p := indexPath("access.skip", i)
-		if len(r.Methods) == 0 && r.Host == "" && r.Path == "" && r.PathRegex == "" {
-			errs.add(p, "must set at least one of methods, host, path, path_regex")
-		}
-		if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
-			errs.add(p+".path", "must start with /")
-		}
-		if r.PathRegex != "" {
-			if _, err := regexp.Compile(r.PathRegex); err != nil {
-				errs.add(p+".path_regex", "not a valid regular expression: %v", err)
-			}
-		}
-		for j, m := range r.Methods {
-			if !validToken(m) {
-				errs.add(indexPath(p+".methods", j), "not an HTTP method: %q", m)
-			}
-		}
-	}
+	validateAccess(&errs, "access.", &c.Access)
+	validateBearer(&errs, c)
 
 	// Headers
 	names := map[string]string{}
-	for _, h := range []struct{ path, name string }{
+	hdrs := []struct{ path, name string }{
 		{"headers.user", c.Headers.User}, {"headers.email", c.Headers.Email},
 		{"headers.groups", c.Headers.Groups}, {"headers.preferred_username", c.Headers.PreferredUsername},
-	} {
+	}
+	if c.Headers.AccessToken {
+		hdrs = append(hdrs, struct{ path, name string }{"headers.access_token", AccessTokenHeader})
+	}
+	if c.Headers.Authorization {
+		hdrs = append(hdrs, struct{ path, name string }{"headers.authorization", "Authorization"})
+	}
+	if c.Assertion.Enabled {
+		hdrs = append(hdrs, struct{ path, name string }{"assertion.header", c.Assertion.Header})
+	}
+	if c.Headers.Token != "access" && c.Headers.Token != "id" {
+		errs.add("headers.token", `must be "access" or "id"`)
+	}
+	validateAssertion(&errs, &c.Assertion)
+	for _, h := range hdrs {
 		if !validToken(h.name) {
 			errs.add(h.path, "must be an HTTP header name")
 			continue
@@ -199,40 +185,11 @@ func (c *Config) LoginURL() string {
 	return strings.TrimSuffix(c.HTTP.PublicURL, "/") + "/oauth2/start"
 }
 
-// Policy compiles the access settings into a decision-core policy snapshot.
+// Policy compiles the access settings into a decision-core policy
+// snapshot. With access.policy_file, the decision keys are the file's as
+// Load read it; LoadPolicy reads the file again.
 func (c *Config) Policy() *authz.Policy {
-	p := &authz.Policy{
-		LoginURL:              c.LoginURL(),
-		AllowAnyAuthenticated: c.Access.AllowAnyAuthenticated,
-		Emails:                map[string]struct{}{},
-		Groups:                map[string]struct{}{},
-		Headers: authz.HeaderNames{
-			User:              c.Headers.User,
-			Email:             c.Headers.Email,
-			Groups:            c.Headers.Groups,
-			PreferredUsername: c.Headers.PreferredUsername,
-		},
-	}
-	for _, d := range c.Access.EmailDomains {
-		p.EmailDomains = append(p.EmailDomains, strings.ToLower(strings.TrimPrefix(d, ".")))
-	}
-	for _, e := range c.Access.Emails {
-		p.Emails[strings.ToLower(e)] = struct{}{}
-	}
-	for _, g := range c.Access.Groups {
-		p.Groups[g] = struct{}{}
-	}
-	for _, r := range c.Access.Skip {
-		rt := authz.Route{Host: authz.CanonicalHost(r.Host), PathPrefix: r.Path}
-		for _, m := range r.Methods {
-			rt.Methods = append(rt.Methods, strings.ToUpper(m))
-		}
-		if r.PathRegex != "" {
-			rt.PathRegexp = regexp.MustCompile(r.PathRegex) // validated by Load
-		}
-		p.Skip = append(p.Skip, rt)
-	}
-	return p
+	return c.PolicyFor(&c.Access)
 }
 
 // AdmitsNobody reports whether the access lists are empty, so that every
