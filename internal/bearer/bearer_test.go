@@ -1,0 +1,241 @@
+package bearer
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// testIssuer is an OpenID provider as far as tokens go: discovery, JWKS,
+// and a signing key.
+type testIssuer struct {
+	srv   *httptest.Server
+	key   *rsa.PrivateKey
+	kid   string
+	hits  atomic.Int32 // requests to the JWKS
+	ready atomic.Bool  // serve discovery and keys; false answers 503
+}
+
+func newIssuer(t testing.TB) *testIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := &testIssuer{key: key, kid: "k1"}
+	is.ready.Store(true)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		if !is.ready.Load() {
+			http.Error(w, "down", 503)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer": is.srv.URL, "jwks_uri": is.srv.URL + "/keys",
+			"authorization_endpoint": is.srv.URL + "/auth", "token_endpoint": is.srv.URL + "/token",
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	})
+	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
+		is.hits.Add(1)
+		if !is.ready.Load() {
+			http.Error(w, "down", 503)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: is.kid, Algorithm: "RS256", Use: "sig"}}})
+	})
+	is.srv = httptest.NewServer(mux)
+	t.Cleanup(is.srv.Close)
+	return is
+}
+
+// mint signs claims with the issuer's key; iss defaults to the issuer.
+func (is *testIssuer) mint(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	if _, ok := claims["iss"]; !ok {
+		claims["iss"] = is.srv.URL
+	}
+	return sign(t, jose.RS256, is.key, is.kid, claims)
+}
+
+func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.Signed(s).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func claims(aud string, exp time.Time) map[string]any {
+	return map[string]any{
+		"sub": "ci-bot", "aud": aud, "exp": exp.Unix(), "iat": time.Now().Unix(),
+		"email": "bot@example.com", "email_verified": true, "groups": []string{"ci", "deploy"},
+		"role": "writer", "preferred_username": "bot",
+	}
+}
+
+func unsigned(header, payload map[string]any) string {
+	h, _ := json.Marshal(header)
+	p, _ := json.Marshal(payload)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p) + "."
+}
+
+func TestVerify(t *testing.T) {
+	is := newIssuer(t)
+	other := newIssuer(t)
+	ctx := context.Background()
+	v, err := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"gatehouse", "api"}}}, Claims{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := is.mint(t, claims("api", time.Now().Add(time.Hour)))
+	id, err := v.Verify(ctx, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.User != "ci-bot" || id.Email != "bot@example.com" || !id.EmailVerified || strings.Join(id.Groups, ",") != "ci,deploy" ||
+		id.Claims["role"][0] != "writer" || id.Token != good || id.PreferredUsername != "bot" {
+		t.Errorf("identity = %+v", id)
+	}
+
+	hsKey := x509.MarshalPKCS1PublicKey(&is.key.PublicKey) // the public key misused as an HMAC secret
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attackers := map[string]string{
+		"another issuer":                other.mint(t, claims("api", time.Now().Add(time.Hour))),
+		"another issuer's key":          other.mint(t, map[string]any{"iss": is.srv.URL, "sub": "x", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}),
+		"unknown kid, other key":        sign(t, jose.ES256, ecKey, "k2", map[string]any{"iss": is.srv.URL, "sub": "x", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}),
+		"wrong audience":                is.mint(t, claims("someone-else", time.Now().Add(time.Hour))),
+		"expired":                       is.mint(t, claims("api", time.Now().Add(-time.Minute))),
+		"no expiry":                     is.mint(t, map[string]any{"sub": "x", "aud": "api"}),
+		"alg none":                      unsigned(map[string]any{"alg": "none", "typ": "JWT"}, map[string]any{"iss": is.srv.URL, "sub": "x", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}),
+		"alg HS256 with the public key": sign(t, jose.HS256, hsKey, is.kid, map[string]any{"iss": is.srv.URL, "sub": "x", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}),
+		"tampered payload":              tamper(good),
+		"not a JWT":                     "opaque-token",
+		"no user claim":                 is.mint(t, map[string]any{"aud": "api", "exp": time.Now().Add(time.Hour).Unix()}),
+	}
+	for name, tok := range attackers {
+		t.Run(name, func(t *testing.T) {
+			id, err := v.Verify(ctx, tok)
+			if !errors.Is(err, ErrInvalid) || id != nil {
+				t.Fatalf("got %+v, %v; want ErrInvalid", id, err)
+			}
+			if strings.Contains(err.Error(), tok) {
+				t.Error("error message contains the token")
+			}
+		})
+	}
+}
+
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	p, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var m map[string]any
+	_ = json.Unmarshal(p, &m)
+	m["groups"] = []string{"admins"}
+	p, _ = json.Marshal(m)
+	parts[1] = base64.RawURLEncoding.EncodeToString(p)
+	return strings.Join(parts, ".")
+}
+
+func TestCacheAndExpiry(t *testing.T) {
+	is := newIssuer(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}, JWKSURL: is.srv.URL + "/keys"}}, Claims{}, Options{CacheTTL: time.Minute, CacheSize: 2, Now: clock})
+	tok := is.mint(t, claims("api", now.Add(90*time.Second)))
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	// Cached: the issuer can vanish and the token still verifies.
+	is.ready.Store(false)
+	hits := is.hits.Load()
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("cached token refused: %v", err)
+	}
+	if is.hits.Load() != hits {
+		t.Error("cached token fetched keys again")
+	}
+	// Past the TTL it is verified again (keys are cached by go-oidc).
+	now = now.Add(61 * time.Second)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("after TTL: %v", err)
+	}
+	// Past exp it is refused, cache or not.
+	now = now.Add(30 * time.Second)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("expired token: %v", err)
+	}
+	// The cache is bounded.
+	is.ready.Store(true)
+	for range 5 {
+		c := claims("api", now.Add(time.Hour))
+		c["jti"] = rand.Text()
+		if _, err := v.Verify(context.Background(), is.mint(t, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.cache.len(); n > 2 {
+		t.Errorf("cache holds %d entries, max 2", n)
+	}
+}
+
+func TestIssuerDownIsUnavailable(t *testing.T) {
+	is := newIssuer(t)
+	tok := is.mint(t, claims("api", time.Now().Add(time.Hour)))
+	is.ready.Store(false)
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{Timeout: time.Second})
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("discovery down: %v", err)
+	}
+	v, _ = New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}, JWKSURL: is.srv.URL + "/keys"}}, Claims{}, Options{Timeout: time.Second})
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("keys down: %v", err)
+	}
+	is.ready.Store(true)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("issuer back: %v", err)
+	}
+}
+
+func TestToken(t *testing.T) {
+	for in, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "Basic abc": "", "Bearer": "", "Bearer ": "", "": ""} {
+		if got, ok := Token(in); got != want || ok != (want != "") {
+			t.Errorf("Token(%q) = %q, %v", in, got, ok)
+		}
+	}
+}
+
+func BenchmarkVerifyCached(b *testing.B) {
+	is := newIssuer(b)
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{})
+	tok := is.mint(b, claims("api", time.Now().Add(time.Hour)))
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
