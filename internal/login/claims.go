@@ -28,6 +28,13 @@ func (h *Handler) identity(ctx context.Context, p *provider, tok *oauth2.Token, 
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonInvalidIDToken, err)
 	}
+	return h.identityFrom(ctx, p, tok, claims, idt.Subject)
+}
+
+// identityFrom completes claims (those of an ID token, or none) from
+// userinfo when needed and reads the identity from them. subject is whose
+// claims they must be.
+func (h *Handler) identityFrom(ctx context.Context, p *provider, tok *oauth2.Token, claims map[string]any, subject string) (*identity, *failure) {
 	_, hasEmail := claims[h.cfg.EmailClaim]
 	_, hasVerified := claims["email_verified"]
 	_, hasGroups := claims[h.cfg.GroupsClaim]
@@ -41,7 +48,7 @@ func (h *Handler) identity(ctx context.Context, p *provider, tok *oauth2.Token, 
 			}
 			return nil, fail(http.StatusBadGateway, ReasonUserinfoFailed, err)
 		}
-		if ui.Subject != idt.Subject {
+		if ui.Subject != subject {
 			return nil, fail(http.StatusBadRequest, ReasonUserinfoMismatch, errors.New("userinfo sub differs from ID token sub"))
 		}
 		extra := map[string]any{}

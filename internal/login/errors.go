@@ -37,6 +37,14 @@ const (
 	ReasonEmailUnverified     Reason = "email_unverified"
 	ReasonStoreUnavailable    Reason = "store_unavailable"
 	ReasonInternal            Reason = "internal_error"
+	// ReasonRefreshFailed: a token refresh failed; logged when it ends a session.
+	ReasonRefreshFailed Reason = "refresh_failed"
+	// ReasonInvalidLogoutToken: a back-channel logout token was refused.
+	ReasonInvalidLogoutToken Reason = "invalid_logout_token"
+	// ReasonLogoutTokenReplayed: a back-channel logout token's jti was seen before.
+	ReasonLogoutTokenReplayed Reason = "logout_token_replayed"
+	// ReasonBackchannelUnsupported: back-channel logout is not configured.
+	ReasonBackchannelUnsupported Reason = "backchannel_logout_unsupported"
 )
 
 // message is what the error page tells the user for each reason.

@@ -3,6 +3,12 @@
 // x/oauth2. It serves /oauth2/start, /oauth2/callback and /oauth2/sign_out,
 // writes sessions to a session.Store and sets the session cookie.
 //
+// It also keeps sessions in step with the provider: Refresh and
+// MaybeRefresh renew the provider's tokens with the refresh grant before
+// they expire (re-reading the user's claims, so group changes take effect),
+// and /oauth2/backchannel_logout accepts OIDC Back-Channel Logout 1.0
+// logout tokens, ending the sessions they name on every replica.
+//
 // Provider discovery is lazy: New does no I/O; the first request (or Ready)
 // discovers the provider with a deadline, and failures are retried with
 // backoff. While the provider is unreachable, start and callback answer 503
@@ -29,6 +35,8 @@ const (
 	StartPath    = "/oauth2/start"
 	CallbackPath = "/oauth2/callback"
 	SignOutPath  = "/oauth2/sign_out"
+	// BackchannelLogoutPath accepts the provider's POSTed logout tokens.
+	BackchannelLogoutPath = "/oauth2/backchannel_logout"
 )
 
 // LoginCookieTTL is how long a sign-in may take, from /oauth2/start to the
@@ -67,6 +75,16 @@ type Config struct {
 	// also sends the browser there with id_token_hint and the return URL
 	// as post_logout_redirect_uri (which the provider must accept).
 	SkipProviderLogout bool
+	// RefreshMargin is how long before the provider's tokens expire
+	// MaybeRefresh renews them; default 60s.
+	RefreshMargin time.Duration
+	// RefreshWorkers bounds the background refreshes running at once;
+	// default 8. When all are busy, MaybeRefresh skips (a later request
+	// tries again).
+	RefreshWorkers int
+	// LogoutTokenMaxAge is the oldest back-channel logout token (by iat)
+	// accepted; default 5m. Seen token IDs are remembered this long.
+	LogoutTokenMaxAge time.Duration
 	// HTTPClient, if set, carries the calls to the provider (for a custom
 	// CA, say). Its Timeout is replaced by Timeout.
 	HTTPClient *http.Client
@@ -100,6 +118,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RefreshMargin <= 0 {
+		c.RefreshMargin = 60 * time.Second
+	}
+	if c.RefreshWorkers <= 0 {
+		c.RefreshWorkers = 8
+	}
+	if c.LogoutTokenMaxAge <= 0 {
+		c.LogoutTokenMaxAge = 5 * time.Minute
 	}
 	var errs []error
 	if _, err := absoluteHTTP(c.IssuerURL); err != nil {
@@ -140,11 +167,18 @@ type Handler struct {
 	callbackPath string
 	origin       string // scheme://host of RedirectURL, for absolute return URLs
 	disc         *discovery
+
+	// Optional dependencies, set by options.
+	locker  Locker
+	revoker Revoker
+
+	refresh refresher
 }
 
 // New returns a Handler. It does no I/O: the provider is discovered on first
-// use. logger may be nil.
-func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, logger *slog.Logger) (*Handler, error) {
+// use. logger may be nil. opts add optional dependencies (WithLocker,
+// WithRevoker).
+func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, logger *slog.Logger, opts ...Option) (*Handler, error) {
 	cfg, err := cfg.withDefaults()
 	var errs []error
 	if err != nil {
@@ -175,6 +209,12 @@ func New(cfg Config, store session.Store, codec *session.Codec, cookies session.
 		origin:       ru.Scheme + "://" + ru.Host,
 	}
 	h.disc = newDiscovery(cfg, logger)
+	h.refresh.init(cfg.RefreshWorkers)
+	for _, o := range opts {
+		if o != nil {
+			o(h)
+		}
+	}
 	return h, nil
 }
 
@@ -182,7 +222,8 @@ func New(cfg Config, store session.Store, codec *session.Codec, cookies session.
 // sign-in to the browser that started it.
 func (h *Handler) LoginCookieName() string { return h.loginCookie }
 
-// ServeHTTP routes StartPath, the callback and SignOutPath; anything else is 404.
+// ServeHTTP routes StartPath, the callback, SignOutPath and
+// BackchannelLogoutPath; anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == StartPath:
@@ -191,6 +232,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, h.callback)
 	case p == SignOutPath:
 		h.serve(w, r, h.signOut)
+	case p == BackchannelLogoutPath:
+		h.backchannelLogout(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -121,19 +121,23 @@ func (b *syncBuffer) String() string {
 }
 
 type env struct {
-	op    *oidctest.Provider
-	h     *login.Handler
-	srv   *httptest.Server
-	store *memStore
-	codec *session.Codec
-	clock *clock
-	logs  *syncBuffer
+	op     *oidctest.Provider
+	h      *login.Handler
+	srv    *httptest.Server
+	store  *memStore
+	codec  *session.Codec
+	clock  *clock
+	logs   *syncBuffer
+	cfg    login.Config
+	rv     *redirect.Validator
+	logger *slog.Logger
 }
 
 type envOptions struct {
 	op     oidctest.Options
 	issuer string // overrides the provider's issuer in the login config
 	config func(*login.Config)
+	opts   []login.Option
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -173,11 +177,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.h, err = login.New(cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, v, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.cfg, e.rv = cfg, v
+	e.h = e.newHandler(t, o.opts...)
 	mux := http.NewServeMux()
 	mux.Handle("/oauth2/", e.h)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "home") })
@@ -185,6 +187,24 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// newHandler returns another Handler on e's provider, store and config: a
+// second replica.
+func (e *env) newHandler(t *testing.T, opts ...login.Option) *login.Handler {
+	t.Helper()
+	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return h
 }
 
 func (e *env) startURL(rd string) string {

@@ -1,6 +1,7 @@
 package oidctest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -39,6 +40,10 @@ type Client struct {
 	RedirectURIs []string
 	// PostLogoutRedirectURIs lists the accepted post_logout_redirect_uri values.
 	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI, if set, receives a logout token (OIDC
+	// Back-Channel Logout 1.0) for each provider session ended at the
+	// end_session endpoint; see LogoutDeliveries.
+	BackchannelLogoutURI string
 }
 
 // The client registered when Options.Client.ID is empty.
@@ -141,7 +146,11 @@ func New(opts Options) (*Provider, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		SupportedScopes:          []string{"openid", "profile", "email", "groups", "offline_access"},
+		// Logout tokens come from LogoutToken and, with
+		// Client.BackchannelLogoutURI, from end_session.
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+		SupportedScopes:                   []string{"openid", "profile", "email", "groups", "offline_access"},
 	}, st, op.StaticIssuer(issuer), op.WithAllowInsecure())
 	if err != nil {
 		ln.Close()
@@ -149,6 +158,11 @@ func New(opts Options) (*Provider, error) {
 	}
 
 	p := &Provider{issuer: issuer, listener: ln, op: provider, storage: st, served: make(chan struct{})}
+	st.onTerminate = func(ctx context.Context, subject string, sids []string) {
+		if uri := p.Client().BackchannelLogoutURI; uri != "" {
+			p.sendLogouts(ctx, uri, subject, sids)
+		}
+	}
 	mux := http.NewServeMux()
 	page, err := template.New("login").Parse(loginHTML)
 	if err != nil {
@@ -236,6 +250,23 @@ func (p *Provider) EndedSessions() []string {
 // TokenRequests returns how many requests the token endpoint granted
 // (code and refresh), a way for tests to see whether a client called it.
 func (p *Provider) TokenRequests() int64 { return p.storage.granted.Load() }
+
+// RefreshRequests returns how many refresh-token grants reached the
+// provider, granted or refused.
+func (p *Provider) RefreshRequests() int64 { return p.storage.refreshTried.Load() }
+
+// Revoke drops every access and refresh token of the user with subject,
+// as an administrator disabling the account would: refreshes then fail
+// with invalid_grant. It sends no logout tokens.
+func (p *Provider) Revoke(subject string) { p.storage.revoke(subject, "") }
+
+// SetBackchannelLogoutURI sets (or, with "", clears) the client's
+// back-channel logout URI; see Client.BackchannelLogoutURI.
+func (p *Provider) SetBackchannelLogoutURI(uri string) {
+	p.storage.mu.Lock()
+	defer p.storage.mu.Unlock()
+	p.storage.client.BackchannelLogoutURI = uri
+}
 
 // Close stops the server at once, dropping open connections.
 func (p *Provider) Close() error {

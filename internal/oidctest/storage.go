@@ -33,6 +33,10 @@ type storage struct {
 	rtLifetime   time.Duration
 	userinfoOnly atomic.Bool
 	granted      atomic.Int64
+	refreshTried atomic.Int64
+	// onTerminate, if set, is called after a session ends at end_session,
+	// with the provider session IDs that ended.
+	onTerminate func(ctx context.Context, subject string, sids []string)
 
 	mu       sync.Mutex
 	client   Client
@@ -42,6 +46,7 @@ type storage struct {
 	access   map[string]*grant // access token ID → grant
 	refresh  map[string]*grant // refresh token → grant
 	ended    []string
+	logouts  []LogoutDelivery
 }
 
 // grant is what an access or refresh token stands for.
@@ -234,6 +239,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 }
 
 func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (op.RefreshTokenRequest, error) {
+	s.refreshTried.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.refresh[token]
@@ -245,21 +251,35 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 	return &refreshRequest{g: &c}, nil
 }
 
-func (s *storage) TerminateSession(_ context.Context, userID, clientID string) error {
+func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	sids := s.revoke(userID, clientID)
+	s.mu.Lock()
+	s.ended = append(s.ended, userID)
+	s.mu.Unlock()
+	if s.onTerminate != nil {
+		s.onTerminate(ctx, userID, sids)
+	}
+	return nil
+}
+
+// revoke drops every token of subject (for clientID, or for any client
+// when it is empty) and returns the provider session IDs they belonged to.
+func (s *storage) revoke(subject, clientID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, g := range s.access {
-		if g.subject == userID && g.clientID == clientID {
-			delete(s.access, k)
+	var sids []string
+	for _, m := range []map[string]*grant{s.access, s.refresh} {
+		for k, g := range m {
+			if g.subject == subject && (clientID == "" || g.clientID == clientID) {
+				if g.sid != "" && !slices.Contains(sids, g.sid) {
+					sids = append(sids, g.sid)
+				}
+				delete(m, k)
+			}
 		}
 	}
-	for k, g := range s.refresh {
-		if g.subject == userID && g.clientID == clientID {
-			delete(s.refresh, k)
-		}
-	}
-	s.ended = append(s.ended, userID)
-	return nil
+	slices.Sort(sids)
+	return sids
 }
 
 func (s *storage) RevokeToken(_ context.Context, tokenOrID, _, _ string) *oidc.Error {
