@@ -280,5 +280,6 @@ func Default() Config {
 		Access:    Access{Bearer: Bearer{CacheTTL: time.Minute, CacheSize: 10000}},
 		Assertion: Assertion{Header: "X-Gatehouse-Assertion", Lifetime: 60 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
+		Tracing:   Tracing{SampleRatio: 1},
 	}
 }

@@ -190,6 +190,12 @@ func setFromString(v reflect.Value, raw string) error {
 			return fmt.Errorf("want true or false")
 		}
 		v.SetBool(b)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return fmt.Errorf("want a number")
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Int:
 		n, err := strconv.Atoi(strings.TrimSpace(raw))
 		if err != nil {

@@ -153,6 +153,12 @@ func (c *Config) validate() Errors {
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.add("log.level", "must be debug, info, warn or error")
 	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		errs.add("tracing.sample_ratio", "must be between 0 and 1")
+	}
+	if c.Tracing.Endpoint != "" {
+		checkURL(&errs, "tracing.endpoint", c.Tracing.Endpoint)
+	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		errs.add("log.format", "must be json or text")
 	}
