@@ -22,6 +22,16 @@ type Config struct {
 	Headers        Headers   `yaml:"headers"`
 	Assertion      Assertion `yaml:"assertion"`
 	Log            Log       `yaml:"log"`
+	Tracing        Tracing   `yaml:"tracing"`
+}
+
+// Tracing configures OpenTelemetry tracing; off by default.
+type Tracing struct {
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the OTLP/HTTP collector base URL, e.g. http://otel-collector:4318;
+	// empty means the OTEL_EXPORTER_OTLP_* environment variables decide.
+	Endpoint    string  `yaml:"endpoint"`
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // HTTP configures the public HTTP listener (forward-auth, auth-request, /oauth2/).
