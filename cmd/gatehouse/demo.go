@@ -134,7 +134,7 @@ func runDemo(ctx context.Context, addr, providerAddr string, logw io.Writer, sta
 	ghCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ghCtx, ghLn) }()
+	go func() { done <- a.Serve(ghCtx, Listeners{HTTP: ghLn}) }()
 	started(demoSetup{URL: frontURL, Provider: provider})
 	err = <-done
 	if errors.Is(err, context.Canceled) {

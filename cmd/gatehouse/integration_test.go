@@ -86,7 +86,7 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &instance{url: base, cancel: cancel, done: make(chan error, 1)}
-	go func() { inst.done <- a.Serve(ctx, ln); a.Close() }()
+	go func() { inst.done <- a.Serve(ctx, Listeners{HTTP: ln}); a.Close() }()
 	t.Cleanup(func() { inst.stop(t) })
 	return inst
 }

@@ -18,8 +18,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/tracing"
 )
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer, lookup func(string) (string, bool)) error {
@@ -42,11 +44,11 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer, lookup func(
 		return err
 	}
 	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ls, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("http.addr: %w", err)
+		return err
 	}
-	return a.Serve(ctx, ln)
+	return a.Serve(ctx, ls)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -67,19 +69,34 @@ type app struct {
 	closers []io.Closer
 	checker *check.Checker
 	login   *login.Handler
+	metrics *metrics.Metrics
+	tracer  *tracing.Tracer
 }
 
 // newApp wires the concrete types a configuration names. It does no I/O
 // beyond reading files the configuration points at.
 func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: logger}
+	a := &app{cfg: cfg, log: logger, metrics: metrics.New()}
 	store, err := newStore(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.store = store
 	if c, ok := store.(io.Closer); ok {
 		a.closers = append(a.closers, c)
+	}
+	if mg, ok := store.(session.Manager); ok {
+		store = a.metrics.InstrumentStore(mg)
+	}
+	a.store = store
+	a.tracer, err = tracing.New(context.Background(), tracing.Config{
+		Enabled:     cfg.Tracing.Enabled,
+		Endpoint:    cfg.Tracing.Endpoint,
+		SampleRatio: cfg.Tracing.SampleRatio,
+		Version:     buildVersion(),
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("tracing: %w", err)
 	}
 	codec, err := session.NewCodec(cfg.CookieKeys(), nil)
 	if err != nil {
@@ -152,9 +169,12 @@ func newStore(cfg *config.Config) (session.Store, error) {
 // Handler returns the public HTTP handler.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
-	fa := forwardauth.NewHandler(a.checker, forwardauth.Options{TrustedProxies: a.cfg.TrustedPrefixes(), Logger: a.log})
-	mux.Handle(forwardauth.ForwardAuthPath, fa)
-	mux.Handle(forwardauth.AuthRequestPath, fa)
+	fa := forwardauth.NewHandler(a.checker, forwardauth.Options{TrustedProxies: a.cfg.TrustedPrefixes(), Logger: a.log, Observer: a.metrics})
+	mux.Handle(forwardauth.ForwardAuthPath, a.tracer.HTTP("gatehouse.check forward_auth", fa))
+	mux.Handle(forwardauth.AuthRequestPath, a.tracer.HTTP("gatehouse.check auth_request", fa))
+	mux.Handle(login.StartPath, a.tracer.HTTP("gatehouse.login start", a.login))
+	mux.Handle(login.CallbackPath, a.tracer.HTTP("gatehouse.login callback", a.countLogins(a.login)))
+	mux.Handle(login.SignOutPath, a.tracer.HTTP("gatehouse.login sign_out", a.countLogouts("local", a.login)))
 	mux.Handle("/oauth2/", a.login)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -188,10 +208,45 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ready\n")
 }
 
-// Serve serves HTTP on ln until ctx ends, then drains for up to
+// Listeners are the sockets a gatehouse process serves; nil ones are off.
+type Listeners struct {
+	HTTP  net.Listener // forward-auth, auth-request, /oauth2/, health
+	GRPC  net.Listener // Envoy ext_authz
+	Admin net.Listener // session API, /metrics, pprof
+}
+
+// listen opens the listeners the configuration asks for.
+func listen(cfg *config.Config) (Listeners, error) {
+	var ls Listeners
+	var err error
+	if ls.HTTP, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return ls, fmt.Errorf("http.addr: %w", err)
+	}
+	if cfg.GRPC.Addr != "" {
+		if ls.GRPC, err = net.Listen("tcp", cfg.GRPC.Addr); err != nil {
+			ls.HTTP.Close()
+			return ls, fmt.Errorf("grpc.addr: %w", err)
+		}
+	}
+	if cfg.Admin.Addr != "" {
+		if ls.Admin, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+			ls.HTTP.Close()
+			if ls.GRPC != nil {
+				ls.GRPC.Close()
+			}
+			return ls, fmt.Errorf("admin.addr: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+// Serve serves on ls until ctx ends, then drains every server for up to
 // http.shutdown_timeout.
-func (a *app) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
+func (a *app) Serve(ctx context.Context, ls Listeners) error {
+	errc := make(chan error, 3)
+	var stops []func(context.Context) error
+
+	httpSrv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -200,21 +255,91 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("serving", "http", ln.Addr().String(), "store", a.cfg.Session.Store, "version", buildVersion())
+	go func() { errc <- fmt.Errorf("http server: %w", httpSrv.Serve(ls.HTTP)) }()
+	stops = append(stops, httpSrv.Shutdown)
+	attrs := []any{"http", ls.HTTP.Addr().String()}
+
+	if ls.Admin != nil {
+		adminSrv, err := a.newAdminServer(a.adminHandler(a.adminGRPC()))
+		if err != nil {
+			return err
+		}
+		go func() {
+			var err error
+			if adminSrv.TLSConfig != nil {
+				err = adminSrv.ServeTLS(ls.Admin, "", "")
+			} else {
+				err = adminSrv.Serve(ls.Admin)
+			}
+			errc <- fmt.Errorf("admin server: %w", err)
+		}()
+		stops = append(stops, adminSrv.Shutdown)
+		attrs = append(attrs, "admin", ls.Admin.Addr().String())
+	}
+
+	a.log.Info("serving", append(attrs, "store", a.cfg.Session.Store, "version", buildVersion())...)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+		return err
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down", "timeout", a.cfg.HTTP.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, stop := range stops {
+		if err := stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	if err := a.tracer.Shutdown(sctx); err != nil {
+		a.log.Warn("tracing: flush failed", "error", err.Error())
+	}
+	return errors.Join(errs...)
+}
+
+// adminGRPC returns the admin gRPC service as an HTTP handler, or nil when
+// there is none.
+func (a *app) adminGRPC() http.Handler { return nil }
+
+// countLogins records each login callback's result: a redirect to the
+// return URL is a login, anything else a failure.
+func (a *app) countLogins(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		a.metrics.Login(sw.status == http.StatusFound || sw.status == http.StatusSeeOther)
+	})
+}
+
+// countLogouts records each successful sign-out of kind.
+func (a *app) countLogouts(kind string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status < 400 {
+			a.metrics.Logout(kind)
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Close releases the store's connections.
