@@ -15,7 +15,10 @@ const DefaultSweepInterval = time.Minute
 // ErrClosed is returned by a store that has been closed.
 var ErrClosed = errors.New("session store closed")
 
-var _ Store = (*MemoryStore)(nil)
+var (
+	_ Manager = (*MemoryStore)(nil)
+	_ Toucher = (*MemoryStore)(nil)
+)
 
 // MemoryStore is a Store held in the process: the embedded default for a
 // single replica. It keeps each session as its encoded record (tokens sealed,
@@ -30,12 +33,25 @@ type MemoryStore struct {
 
 	mu        sync.RWMutex
 	entries   map[string]memEntry
+	locks     map[string]memLock
 	lastSweep time.Time
 	closed    bool
 }
 
+// memEntry is one stored session: its sealed record, and in clear the
+// attributes List and DeleteMatching select by.
 type memEntry struct {
-	data    []byte
+	data     []byte
+	expires  time.Time
+	lastSeen time.Time // from Touch; Load reports the later of this and the record's
+	issuer   string
+	subject  string
+	sid      string
+	email    string
+}
+
+type memLock struct {
+	token   uint64
 	expires time.Time
 }
 
@@ -63,6 +79,7 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 		now:           time.Now,
 		sweepInterval: DefaultSweepInterval,
 		entries:       make(map[string]memEntry),
+		locks:         make(map[string]memLock),
 	}
 	for _, o := range opts {
 		o(m)
@@ -87,7 +104,11 @@ func (m *MemoryStore) Save(ctx context.Context, s *Session) error {
 	if m.closed {
 		return fmt.Errorf("session: save: %w", ErrClosed)
 	}
-	m.entries[key] = memEntry{data: data, expires: s.ExpiresAt}
+	e := memEntry{data: data, expires: s.ExpiresAt, issuer: s.Issuer, subject: s.Subject, sid: s.SID, email: s.Email}
+	if old, ok := m.entries[key]; ok && now.Before(old.expires) {
+		e.lastSeen = old.lastSeen
+	}
+	m.entries[key] = e
 	if now.Sub(m.lastSweep) >= m.sweepInterval {
 		m.sweepLocked(now)
 	}
@@ -99,6 +120,11 @@ func (m *MemoryStore) sweepLocked(now time.Time) {
 	for k, e := range m.entries {
 		if !now.Before(e.expires) {
 			delete(m.entries, k)
+		}
+	}
+	for k, l := range m.locks {
+		if !now.Before(l.expires) {
+			delete(m.locks, k)
 		}
 	}
 	m.lastSweep = now
@@ -126,7 +152,13 @@ func (m *MemoryStore) Load(ctx context.Context, id string) (*Session, error) {
 		return nil, ErrNotFound
 	}
 	// e.data is never modified after Save, so it is safe to read unlocked.
-	return decodeStored(id, e.data, now)
+	s, err := decodeStored(id, e.data, now)
+	if err != nil {
+		return nil, err
+	}
+	s.Handle = key
+	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
+	return s, nil
 }
 
 // Delete removes the session with this ID; a missing session is not an error.
@@ -173,5 +205,6 @@ func (m *MemoryStore) Close() error {
 	defer m.mu.Unlock()
 	m.closed = true
 	m.entries = nil
+	m.locks = nil
 	return nil
 }

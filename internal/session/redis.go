@@ -20,7 +20,10 @@ const (
 	DefaultRedisWriteTimeout = time.Second
 )
 
-var _ Store = (*RedisStore)(nil)
+var (
+	_ Manager = (*RedisStore)(nil)
+	_ Toucher = (*RedisStore)(nil)
+)
 
 // RedisOptions configure a RedisStore. One address is a standalone server;
 // several addresses with MasterName are Sentinels; several without (or any
@@ -33,7 +36,11 @@ type RedisOptions struct {
 	Password   string // never logged nor put in errors
 	DB         int    // must be 0 for Cluster
 	KeyPrefix  string // prepended to every key, e.g. "gatehouse:"
-	TLSConfig  *tls.Config
+	// RevocationChannel is the pub/sub channel on which every write and
+	// delete announces the session's handle, so CachedStores on every
+	// replica evict it; default "<KeyPrefix>revocations".
+	RevocationChannel string
+	TLSConfig         *tls.Config
 
 	// Zero means the Default* value above.
 	DialTimeout  time.Duration
@@ -44,16 +51,29 @@ type RedisOptions struct {
 	PoolSize int
 }
 
-// RedisStore is a Store in Redis (standalone, Sentinel or Cluster), shared by
-// every replica. Each session is one key, "<prefix>session:{<sha256 of ID>}",
-// holding the encoded record with the tokens sealed; it expires in Redis when
-// the session does. The braces are a Cluster hash tag, so further keys of one
-// session land on the same slot.
+// RedisStore is a Manager in Redis (standalone, Sentinel or Cluster), shared
+// by every replica. Each session is one key, "<prefix>session:{<handle>}"
+// (the handle is the SHA-256 of the ID), holding the encoded record with the
+// tokens sealed; it expires in Redis when the session does. Its last-use
+// time lives beside it in "<prefix>seen:{<handle>}"; the braces are a Cluster
+// hash tag, so both share a slot.
+//
+// Sessions are indexed for List and DeleteMatching in sets of handles,
+// "<prefix>user:{h}", "sid:{h}", "sub:{h}" and "email:{h}" (h hashes the
+// issuer with the subject or sid, the subject, or the lower-cased email).
+// The sets live in other slots than the session, so they are updated by
+// separate commands after the session is written, and readers drop members
+// whose session is gone. A set expires with the longest-lived of its sessions.
+//
+// Every Save and delete publishes the handle on the revocation channel.
 type RedisStore struct {
-	client redis.UniversalClient
-	prefix string
-	owned  bool
-	now    func() time.Time
+	client  redis.UniversalClient
+	prefix  string
+	channel string
+	owned   bool
+	now     func() time.Time
+	touch   *redis.Script
+	unlock  *redis.Script
 }
 
 // NewRedisStore connects lazily to the Redis described by opts; it does no
@@ -101,6 +121,9 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 	s := NewRedisStoreFromClient(redis.NewUniversalClient(uo), opts.KeyPrefix)
+	if opts.RevocationChannel != "" {
+		s.channel = opts.RevocationChannel
+	}
 	s.owned = true
 	return s, nil
 }
@@ -114,14 +137,28 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // NewRedisStoreFromClient returns a RedisStore on an existing client. The
 // caller keeps ownership: Close does not close client. The client should have
-// ContextTimeoutEnabled set so ctx deadlines bound every call.
+// ContextTimeoutEnabled set so ctx deadlines bound every call. Revocations
+// go to "<keyPrefix>revocations".
 func NewRedisStoreFromClient(client redis.UniversalClient, keyPrefix string) *RedisStore {
-	return &RedisStore{client: client, prefix: keyPrefix, now: time.Now}
+	return &RedisStore{
+		client: client, prefix: keyPrefix, channel: keyPrefix + "revocations", now: time.Now,
+		touch: redis.NewScript(touchScript), unlock: redis.NewScript(unlockScript),
+	}
 }
 
 // key is the Redis key for a session's storage key (the hash of its ID).
 func (r *RedisStore) key(storageKey string) string {
 	return r.prefix + "session:{" + storageKey + "}"
+}
+
+// seenKey holds the session's last-use time in Unix milliseconds.
+func (r *RedisStore) seenKey(storageKey string) string {
+	return r.prefix + "seen:{" + storageKey + "}"
+}
+
+// indexKey is the Redis set of an index.
+func (r *RedisStore) indexKey(ix indexName) string {
+	return r.prefix + string(ix.kind) + ":{" + ix.hash + "}"
 }
 
 // Save creates or replaces s; Redis drops it at s.ExpiresAt. It returns
@@ -135,8 +172,25 @@ func (r *RedisStore) Save(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	// A relative TTL (sent as PX) is immune to a skewed Redis clock.
-	if err := r.client.Set(ctx, r.key(key), data, max(ttl, time.Millisecond)).Err(); err != nil {
+	ttl = max(ttl, time.Millisecond)
+	// A relative TTL (sent as PX) is immune to a skewed Redis clock. Both
+	// keys share the hash tag, so one transaction writes them.
+	_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, r.key(key), data, ttl)
+		p.PExpire(ctx, r.seenKey(key), ttl)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("session: redis save: %w", err)
+	}
+	// The session is written before its index entries: a reader that finds
+	// a handle in an index and no session may drop it as stale. If this
+	// fails, the caller reports the error and hands out no cookie for a new
+	// session; a saved-again session keeps its earlier index entries.
+	if err := r.addToIndexes(ctx, key, s, ttl); err != nil {
+		return fmt.Errorf("session: redis save: index: %w", err)
+	}
+	if err := r.publish(ctx, key); err != nil {
 		return fmt.Errorf("session: redis save: %w", err)
 	}
 	return nil
@@ -152,14 +206,20 @@ func (r *RedisStore) Load(ctx context.Context, id string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: load: %w", err)
 	}
-	data, err := r.client.Get(ctx, r.key(key)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, ErrNotFound
-	case err != nil:
+	data, seen, err := r.get(ctx, key)
+	if err != nil {
 		return nil, fmt.Errorf("session: redis load: %w", err)
 	}
-	return decodeStored(id, data, r.now())
+	if data == nil {
+		return nil, ErrNotFound
+	}
+	s, err := decodeStored(id, data, r.now())
+	if err != nil {
+		return nil, err
+	}
+	s.Handle = key
+	s.LastSeenAt = laterOf(s.LastSeenAt, seen)
+	return s, nil
 }
 
 // Delete removes the session with this ID; a missing session is not an error.
@@ -171,7 +231,7 @@ func (r *RedisStore) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("session: delete: %w", err)
 	}
-	if err := r.client.Del(ctx, r.key(key)).Err(); err != nil {
+	if _, err := r.deleteHandles(ctx, []string{key}); err != nil {
 		return fmt.Errorf("session: redis delete: %w", err)
 	}
 	return nil

@@ -29,6 +29,10 @@ const IDBytes = 32
 // every Store.
 type Session struct {
 	ID string `json:"-"` // base64url of IDBytes random bytes; never stored in clear
+	// Handle names the session to the admin API and in revocation messages:
+	// the hex SHA-256 of the ID that the store keys it by. Load, List and
+	// LoadByHandle set it; Save ignores it. It is not a bearer credential.
+	Handle string `json:"-"`
 
 	Issuer            string    `json:"iss"`
 	Subject           string    `json:"sub"`
@@ -40,6 +44,10 @@ type Session struct {
 	Groups            []string  `json:"groups,omitempty"`
 	CreatedAt         time.Time `json:"created_at"`
 	ExpiresAt         time.Time `json:"expires_at"`
+	// LastSeenAt is when the session was last used, as far as the store
+	// knows: written by Save and moved forward by Touch (at most once per
+	// idle write interval, see IdleStore). Zero means never recorded.
+	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
 
 	IDToken      string    `json:"-"`
 	AccessToken  string    `json:"-"`

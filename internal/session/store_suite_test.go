@@ -49,6 +49,7 @@ func fullSession(t testing.TB, now, exp time.Time) *Session {
 		Groups:            []string{"admins", "ml-team"},
 		CreatedAt:         now.Add(-time.Minute).Round(0),
 		ExpiresAt:         exp.Round(0),
+		LastSeenAt:        now.Add(-30 * time.Second).Truncate(time.Millisecond),
 		IDToken:           "eyJhbGciOiJSUzI1NiJ9.ID-TOKEN-PLAINTEXT-d41d8cd98f00b204.sig",
 		AccessToken:       "ACCESS-TOKEN-PLAINTEXT-9e107d9d372bb6826bd81d3542a419d6",
 		RefreshToken:      "REFRESH-TOKEN-PLAINTEXT-e4d909c290d0fb1ca068ffaddf22cbd0",
@@ -56,11 +57,18 @@ func fullSession(t testing.TB, now, exp time.Time) *Session {
 	}
 }
 
-// sameSession fails t unless got equals want field by field (times by instant).
+// sameSession fails t unless got equals want field by field (times by
+// instant), and got.Handle names want.ID (or is empty when want's is).
 func sameSession(t *testing.T, got, want *Session) {
 	t.Helper()
+	if got.Handle != want.Handle {
+		if h, _ := storageKey(want.ID); got.Handle != h {
+			t.Fatalf("Handle = %q, want %q", got.Handle, h)
+		}
+	}
 	norm := func(s Session) Session {
-		for _, p := range []*time.Time{&s.CreatedAt, &s.ExpiresAt, &s.TokenExpiry} {
+		s.Handle = ""
+		for _, p := range []*time.Time{&s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt, &s.TokenExpiry} {
 			if !p.IsZero() {
 				*p = p.UTC()
 			}
@@ -371,4 +379,6 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 			t.Fatal(err)
 		}
 	})
+
+	runManagerSuite(t, o, ctx)
 }

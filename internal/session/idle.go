@@ -1,0 +1,185 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Defaults for IdleOptions.
+const (
+	MinIdleWriteInterval = time.Minute
+	DefaultTouchTimeout  = time.Second
+	// maxTouchesInFlight bounds the background writes of one IdleStore.
+	maxTouchesInFlight = 32
+	// maxTouchMemo bounds how many sessions' last touch an IdleStore remembers.
+	maxTouchMemo = 100000
+)
+
+// IdleOptions configure an IdleStore.
+type IdleOptions struct {
+	// Timeout ends a session unused for this long (required, > 0).
+	Timeout time.Duration
+	// WriteInterval is how stale a session's LastSeenAt may get before a
+	// Load records the use; default Timeout/10 but at least a minute, and
+	// never more than Timeout/2.
+	WriteInterval time.Duration
+	// TouchTimeout bounds each background write; default 1s.
+	TouchTimeout time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// inner is what an IdleStore wraps.
+type idleInner interface {
+	Manager
+	Toucher
+}
+
+// IdleStore enforces a sliding idle timeout on top of a store (MemoryStore,
+// RedisStore or CachedStore): Load ends a session whose last use (the later
+// of LastSeenAt and CreatedAt) is Timeout ago or more, and records use in the
+// background when it is WriteInterval old, at most once per interval per
+// session on this replica, never on every request. The absolute lifetime
+// stays ExpiresAt. Every other method passes through.
+type IdleStore struct {
+	idleInner
+	opts IdleOptions
+	log  *slog.Logger
+
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	mu      sync.Mutex
+	touched map[string]time.Time // storage key -> when this replica last touched it
+	closed  bool
+}
+
+var _ Manager = (*IdleStore)(nil)
+
+// NewIdleStore wraps inner with an idle timeout.
+func NewIdleStore(inner Manager, opts IdleOptions) (*IdleStore, error) {
+	in, ok := inner.(idleInner)
+	if !ok {
+		return nil, fmt.Errorf("session: idle: %T cannot record use (no Touch)", inner)
+	}
+	if opts.Timeout <= 0 {
+		return nil, fmt.Errorf("session: idle: timeout %v is not positive", opts.Timeout)
+	}
+	if opts.WriteInterval < 0 || opts.TouchTimeout < 0 {
+		return nil, errors.New("session: idle: negative write interval or touch timeout")
+	}
+	if opts.WriteInterval == 0 {
+		opts.WriteInterval = max(opts.Timeout/10, MinIdleWriteInterval)
+	}
+	opts.WriteInterval = min(opts.WriteInterval, opts.Timeout/2)
+	if opts.WriteInterval <= 0 {
+		return nil, fmt.Errorf("session: idle: timeout %v too short", opts.Timeout)
+	}
+	opts.TouchTimeout = orDefault(opts.TouchTimeout, DefaultTouchTimeout)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &IdleStore{
+		idleInner: in, opts: opts, log: log,
+		sem: make(chan struct{}, maxTouchesInFlight), touched: make(map[string]time.Time),
+	}, nil
+}
+
+// lastUse is when s was last known to be used.
+func lastUse(s *Session) time.Time { return laterOf(s.LastSeenAt, s.CreatedAt) }
+
+// Load returns the session unless it has been idle for Timeout, in which
+// case it is deleted and ErrNotFound returned. The result is whatever the
+// inner store returns (shared and without tokens for a CachedStore).
+func (s *IdleStore) Load(ctx context.Context, id string) (*Session, error) {
+	sess, err := s.idleInner.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	idle := now.Sub(lastUse(sess))
+	if idle >= s.opts.Timeout {
+		// A cached copy may lag behind another replica's touch: decide on
+		// what the store holds now.
+		if f, ok := s.idleInner.(interface {
+			LoadFresh(context.Context, string) (*Session, error)
+		}); ok {
+			fresh, err := f.LoadFresh(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if idle = now.Sub(lastUse(fresh)); idle < s.opts.Timeout {
+				s.maybeTouch(id, sess.Handle, now, idle)
+				return sess, nil
+			}
+		}
+		if err := s.idleInner.Delete(ctx, id); err != nil {
+			// The session is over for this request either way.
+			s.log.LogAttrs(ctx, slog.LevelWarn, "idle session not deleted", slog.String("error", err.Error()))
+		}
+		return nil, fmt.Errorf("session: idle for %s: %w", idle.Truncate(time.Second), ErrNotFound)
+	}
+	s.maybeTouch(id, sess.Handle, now, idle)
+	return sess, nil
+}
+
+// maybeTouch records the use in the background when the stored time is
+// WriteInterval old and this replica has not touched the session within
+// WriteInterval. It skips (trying again on a later Load) when too many
+// writes are in flight.
+func (s *IdleStore) maybeTouch(id, handle string, now time.Time, idle time.Duration) {
+	if idle < s.opts.WriteInterval {
+		return
+	}
+	if handle == "" {
+		handle, _ = storageKey(id)
+	}
+	s.mu.Lock()
+	if s.closed || now.Sub(s.touched[handle]) < s.opts.WriteInterval {
+		s.mu.Unlock()
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		s.mu.Unlock()
+		return
+	}
+	if len(s.touched) >= maxTouchMemo {
+		for k, t := range s.touched {
+			if now.Sub(t) >= s.opts.WriteInterval {
+				delete(s.touched, k)
+			}
+		}
+	}
+	s.touched[handle] = now
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.sem }()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.TouchTimeout)
+		defer cancel()
+		if err := s.Touch(ctx, id, now); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "session use not recorded", slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// Close waits for background writes to finish; it does not close the inner
+// store.
+func (s *IdleStore) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}

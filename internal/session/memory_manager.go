@@ -1,0 +1,188 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+)
+
+// matchesEntry reports whether f selects e (which must be live).
+func (f Filter) matchesEntry(e memEntry) bool {
+	return (f.Issuer == "" || f.Issuer == e.issuer) &&
+		(f.Subject == "" || f.Subject == e.subject) &&
+		(f.SID == "" || f.SID == e.sid) &&
+		(f.Email == "" || strings.EqualFold(f.Email, e.email))
+}
+
+// List returns up to limit live sessions matching f whose handle sorts after
+// cursor, without tokens, and the cursor of the next page ("" at the end).
+// It scans every session: the memory store serves one replica.
+func (m *MemoryStore) List(ctx context.Context, f Filter, cursor string, limit int) ([]*Session, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", fmt.Errorf("session: list: %w", err)
+	}
+	if _, err := listIndex(f); err != nil {
+		return nil, "", fmt.Errorf("session: list: %w", err)
+	}
+	limit = listLimit(limit)
+	now := m.now()
+	type hit struct {
+		handle string
+		e      memEntry
+	}
+	var hits []hit
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return nil, "", fmt.Errorf("session: list: %w", ErrClosed)
+	}
+	for k, e := range m.entries {
+		if k > cursor && now.Before(e.expires) && f.matchesEntry(e) {
+			hits = append(hits, hit{k, e})
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(hits, func(a, b hit) int { return strings.Compare(a.handle, b.handle) })
+	next := ""
+	if len(hits) > limit {
+		hits = hits[:limit]
+		next = hits[limit-1].handle
+	}
+	out := make([]*Session, 0, len(hits))
+	for _, h := range hits {
+		s, err := decodeIdentity(h.handle, h.e.data, now)
+		if err != nil {
+			continue // unreadable: Load treats it as gone too
+		}
+		s.LastSeenAt = laterOf(s.LastSeenAt, h.e.lastSeen)
+		out = append(out, s)
+	}
+	return out, next, nil
+}
+
+// LoadByHandle returns the live session with this handle, without tokens.
+func (m *MemoryStore) LoadByHandle(ctx context.Context, handle string) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("session: load by handle: %w", err)
+	}
+	if err := checkHandle(handle); err != nil {
+		return nil, fmt.Errorf("session: load by handle: %w", err)
+	}
+	now := m.now()
+	m.mu.RLock()
+	e, ok := m.entries[handle]
+	closed := m.closed
+	m.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, fmt.Errorf("session: load by handle: %w", ErrClosed)
+	case !ok || !now.Before(e.expires):
+		return nil, ErrNotFound
+	}
+	s, err := decodeIdentity(handle, e.data, now)
+	if err != nil {
+		return nil, err
+	}
+	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
+	return s, nil
+}
+
+// DeleteByHandle ends the session with this handle; a missing one is not an
+// error.
+func (m *MemoryStore) DeleteByHandle(ctx context.Context, handle string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("session: delete by handle: %w", err)
+	}
+	if err := checkHandle(handle); err != nil {
+		return fmt.Errorf("session: delete by handle: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("session: delete by handle: %w", ErrClosed)
+	}
+	delete(m.entries, handle)
+	return nil
+}
+
+// DeleteMatching ends every live session matching f (Issuer with Subject or
+// SID) and returns how many ended.
+func (m *MemoryStore) DeleteMatching(ctx context.Context, f Filter) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("session: delete matching: %w", err)
+	}
+	if _, err := deleteIndex(f); err != nil {
+		return 0, fmt.Errorf("session: delete matching: %w", err)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, fmt.Errorf("session: delete matching: %w", ErrClosed)
+	}
+	n := 0
+	for k, e := range m.entries {
+		if f.matchesEntry(e) {
+			if now.Before(e.expires) {
+				n++
+			}
+			delete(m.entries, k)
+		}
+	}
+	return n, nil
+}
+
+// Touch moves the session's LastSeenAt forward to at.
+func (m *MemoryStore) Touch(ctx context.Context, id string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("session: touch: %w", err)
+	}
+	key, err := storageKey(id)
+	if err != nil {
+		return fmt.Errorf("session: touch: %w", err)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("session: touch: %w", ErrClosed)
+	}
+	if e, ok := m.entries[key]; ok && now.Before(e.expires) && at.After(e.lastSeen) {
+		e.lastSeen = at
+		m.entries[key] = e
+	}
+	return nil
+}
+
+// TryLock takes the named lock for ttl unless someone holds it. release
+// frees it only if it is still this holder's.
+func (m *MemoryStore) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("session: lock: %w", err)
+	}
+	if ttl <= 0 {
+		return nil, false, fmt.Errorf("session: lock: ttl %v is not positive", ttl)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, false, fmt.Errorf("session: lock: %w", ErrClosed)
+	}
+	if l, ok := m.locks[name]; ok && now.Before(l.expires) {
+		return nil, false, nil
+	}
+	token := rand.Uint64()
+	m.locks[name] = memLock{token: token, expires: now.Add(ttl)}
+	release := func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if l, ok := m.locks[name]; ok && l.token == token {
+			delete(m.locks, name)
+		}
+	}
+	return release, true, nil
+}
