@@ -56,6 +56,9 @@ const (
 	ReasonInvalidToken Reason = "invalid_token"
 	// ReasonAssertionFailed: the identity assertion could not be signed.
 	ReasonAssertionFailed Reason = "assertion_failed"
+	// ReasonIssuerUnavailable: a bearer token's issuer keys could not be
+	// fetched; the request fails closed with 503.
+	ReasonIssuerUnavailable Reason = "issuer_unavailable"
 )
 
 // Header is one HTTP header name and value.

@@ -1,29 +1,61 @@
-// Package check is the one place where a request's session is loaded before
-// the decision core judges it. Every adapter (forward-auth, auth-request,
-// Envoy ext_authz) calls Checker.Check, so they all reach the same verdict.
+// Package check is the one place where a request's identity is resolved
+// before the decision core judges it: the session named by the cookie,
+// loaded with a deadline, or else a bearer token verified against its
+// issuer. Every adapter (forward-auth, auth-request, Envoy ext_authz) calls
+// Checker.Check, so they all reach the same verdict. On an allow it also
+// attaches the signed identity assertion.
 package check
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/bearer"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// Checker loads the session named by a request's cookie, with a deadline,
-// and asks the decision core.
+// TokenVerifier verifies bearer tokens; *bearer.Verifier is one. Its
+// errors wrap bearer.ErrInvalid or bearer.ErrUnavailable.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*authz.Identity, error)
+}
+
+// Asserter signs identity assertions; *assertion.Minter is one. key names
+// the credential (session or token) for caching; audience is the host.
+type Asserter interface {
+	Mint(key, audience string, id *authz.Identity) (string, error)
+}
+
+var _ TokenVerifier = (*bearer.Verifier)(nil)
+
+// Credentials are what a request carries to prove who sent it. Never log
+// them.
+type Credentials struct {
+	// Cookie is the raw Cookie header.
+	Cookie string
+	// Authorization is the raw Authorization header.
+	Authorization string
+}
+
+// Checker resolves identity and asks the decision core.
 type Checker struct {
-	store   session.Store
-	codec   *session.Codec
-	cookies session.CookieSettings
-	timeout time.Duration
-	log     *slog.Logger
-	now     func() time.Time
-	policy  atomic.Pointer[authz.Policy]
+	store    session.Store
+	codec    *session.Codec
+	cookies  session.CookieSettings
+	timeout  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	bearer   TokenVerifier
+	asserter Asserter
+	idToken  bool
+	policy   atomic.Pointer[authz.Policy]
 }
 
 // Options are the optional settings of a Checker.
@@ -32,11 +64,22 @@ type Options struct {
 	Timeout time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Bearer, when set, verifies "Authorization: Bearer" tokens of requests
+	// without a valid session. Without it the Authorization header is left
+	// to the upstream.
+	Bearer TokenVerifier
+	// Assertion, when set, signs the assertion sent in the policy's
+	// Headers.Assertion header on every allow with identity.
+	Assertion Asserter
+	// SendIDToken sends the session's ID token upstream instead of its
+	// access token (headers.token: id).
+	SendIDToken bool
 }
 
 // New returns a Checker. policy is the first policy snapshot.
 func New(store session.Store, codec *session.Codec, cookies session.CookieSettings, policy *authz.Policy, opts Options) *Checker {
-	c := &Checker{store: store, codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now}
+	c := &Checker{store: store, codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
+		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken}
 	if c.timeout <= 0 {
 		c.timeout = 250 * time.Millisecond
 	}
@@ -60,41 +103,88 @@ func (c *Checker) Policy() *authz.Policy { return c.policy.Load() }
 // CookieName is the name of the session cookie.
 func (c *Checker) CookieName() string { return c.cookies.Name }
 
-// Check decides r. cookieHeader is the request's raw Cookie header.
-func (c *Checker) Check(ctx context.Context, r *authz.Request, cookieHeader string) authz.Decision {
+// Check decides r. The identity comes from the session cookie when it
+// names a live session (the Authorization header then belongs to the
+// app), else from a bearer token when bearer verification is configured.
+// A token that fails verification yields 401 invalid_token; an issuer
+// whose keys cannot be fetched yields 503.
+func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) authz.Decision {
 	p := c.policy.Load() // one snapshot for the whole request
-	state, id := c.lookup(ctx, cookieHeader)
-	d := authz.Decide(p, r, state, id)
-	if state == authz.InvalidSession && d.Outcome == authz.Unauthenticated {
+	w := c.identify(ctx, p, cr)
+	d := authz.Decide(p, r, w.state, w.id)
+	switch {
+	case w.state == authz.InvalidSession && d.Outcome == authz.Unauthenticated:
 		// Drop the dead cookie so the browser stops sending it.
 		d.ResponseHeaders = append(d.ResponseHeaders, authz.Header{Name: "Set-Cookie", Value: c.cookies.Clear(c.cookies.Name).String()})
+	case w.issuerDown && d.Outcome == authz.Unavailable:
+		d.Reason = authz.ReasonIssuerUnavailable
+		d.Body = `{"error":"token issuer unavailable"}`
+	case d.Outcome == authz.Allow && d.Reason == authz.ReasonAllowed && c.asserter != nil && p.Headers.Assertion != "":
+		tok, err := c.asserter.Mint(w.key, authz.CanonicalHost(r.Host), w.id)
+		if err != nil {
+			c.log.LogAttrs(ctx, slog.LevelError, "identity assertion failed", slog.String("reason", string(authz.ReasonAssertionFailed)), slog.String("error", err.Error()))
+			fail := authz.Reject(500, authz.ReasonAssertionFailed)
+			fail.Outcome = authz.Unavailable
+			return fail
+		}
+		d.SetUpstream(p.Headers.Assertion, tok)
 	}
 	return d
 }
 
-func (c *Checker) lookup(ctx context.Context, cookieHeader string) (authz.SessionState, *authz.Identity) {
+// who is a request's resolved identity.
+type who struct {
+	state      authz.SessionState
+	id         *authz.Identity
+	key        string // the credential, for the assertion cache; never logged
+	issuerDown bool
+}
+
+func (c *Checker) identify(ctx context.Context, p *authz.Policy, cr Credentials) who {
+	w := c.lookup(ctx, p, cr.Cookie)
+	if w.state == authz.ValidSession || w.state == authz.StoreFailed || c.bearer == nil {
+		return w
+	}
+	tok, ok := bearer.Token(cr.Authorization)
+	if !ok {
+		return w
+	}
+	id, err := c.bearer.Verify(ctx, tok)
+	switch {
+	case err == nil:
+		return who{state: authz.ValidSession, id: id, key: tok}
+	case errors.Is(err, bearer.ErrUnavailable):
+		c.log.LogAttrs(ctx, slog.LevelWarn, "bearer token issuer unavailable", slog.String("reason", string(authz.ReasonIssuerUnavailable)), slog.String("error", err.Error()))
+		return who{state: authz.StoreFailed, issuerDown: true}
+	default:
+		c.log.LogAttrs(ctx, slog.LevelInfo, "bearer token refused", slog.String("reason", string(authz.ReasonInvalidToken)), slog.String("error", err.Error()))
+		return who{state: authz.InvalidToken}
+	}
+}
+
+func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader string) who {
 	value := session.CookieValue(cookieHeader, c.cookies.Name)
 	if value == "" {
-		return authz.NoSession, nil
+		return who{state: authz.NoSession}
 	}
-	id, err := c.codec.OpenID(c.cookies.Name, value)
+	sid, err := c.codec.OpenID(c.cookies.Name, value)
 	if err != nil {
-		return authz.InvalidSession, nil
+		return who{state: authz.InvalidSession}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	s, err := c.store.Load(ctx, id)
+	s, err := c.store.Load(ctx, sid)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
-		return authz.InvalidSession, nil
+		return who{state: authz.InvalidSession}
 	case err != nil:
 		c.log.LogAttrs(ctx, slog.LevelWarn, "session store failed", slog.String("reason", string(authz.ReasonStoreUnavailable)), slog.String("error", err.Error()))
-		return authz.StoreFailed, nil
+		return who{state: authz.StoreFailed}
 	}
 	if !s.ExpiresAt.IsZero() && !c.now().Before(s.ExpiresAt) {
-		return authz.InvalidSession, nil
+		return who{state: authz.InvalidSession}
 	}
-	return authz.ValidSession, &authz.Identity{
+	id := &authz.Identity{
 		Subject:           s.Subject,
 		User:              s.User,
 		Email:             s.Email,
@@ -102,4 +192,33 @@ func (c *Checker) lookup(ctx context.Context, cookieHeader string) (authz.Sessio
 		PreferredUsername: s.PreferredUsername,
 		Groups:            s.Groups,
 	}
+	if p.Headers.AccessToken != "" || p.Headers.Authorization != "" {
+		id.Token = s.AccessToken
+		if c.idToken {
+			id.Token = s.IDToken
+		}
+	}
+	if p.UsesClaims() {
+		id.Claims = idTokenClaims(s.IDToken)
+	}
+	return who{state: authz.ValidSession, id: id, key: sid}
+}
+
+// idTokenClaims reads the claims of the session's ID token, which the
+// login flow verified before storing it server-side. A token that cannot
+// be read yields no claims, so claim rules fail closed.
+func idTokenClaims(idToken string) map[string][]string {
+	parts := strings.Split(idToken, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil
+	}
+	return bearer.Flatten(m)
 }

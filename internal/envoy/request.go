@@ -26,7 +26,9 @@ var errBadRequest = errors.New("envoy: malformed check request")
 type checkInput struct {
 	req    authz.Request
 	cookie string // the raw Cookie header; never logged
-	route  string // the "gatehouse_route" context extension, for logs
+	// authorization is the raw Authorization header; never logged.
+	authorization string
+	route         string // the "gatehouse_route" context extension, for logs
 }
 
 // ContextExtensionRoute is the one context extension gatehouse reads: a
@@ -84,6 +86,7 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 
 	in.req.Accept = header(h, "accept", ", ")
 	in.cookie = header(h, "cookie", "; ")
+	in.authorization = header(h, "authorization", ", ")
 
 	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
 		if ip, err := netip.ParseAddr(sa.GetAddress()); err == nil {

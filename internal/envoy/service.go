@@ -84,7 +84,7 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 
 	ctx, cancel := withHeadroom(ctx)
 	defer cancel()
-	d := s.checker.Check(ctx, &in.req, in.cookie)
+	d := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
 	s.log.LogAttrs(ctx, slog.LevelDebug, "ext_authz check",
 		slog.String("outcome", d.Outcome.String()),
 		slog.String("reason", string(d.Reason)),

@@ -78,7 +78,7 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req, d, ok := h.parse(r, fromForwardedHeaders)
 	if ok {
-		d = h.checker.Check(r.Context(), req, cookieHeader(r))
+		d = h.checker.Check(r.Context(), req, credentials(r))
 	}
 	writeDecision(w, d, d.Status)
 	h.observe("forward_auth", d, start)
@@ -99,7 +99,7 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req, d, ok := h.parse(r, fromOriginalURL)
 	if ok {
-		d = h.checker.Check(r.Context(), req, cookieHeader(r))
+		d = h.checker.Check(r.Context(), req, credentials(r))
 	}
 	status := d.Status
 	switch d.Outcome {
@@ -266,6 +266,11 @@ func clientIP(xff string, peer netip.Addr) netip.Addr {
 		}
 	}
 	return peer
+}
+
+// credentials returns the request's Cookie and Authorization headers.
+func credentials(r *http.Request) check.Credentials {
+	return check.Credentials{Cookie: cookieHeader(r), Authorization: r.Header.Get("Authorization")}
 }
 
 // cookieHeader joins the request's Cookie headers.
