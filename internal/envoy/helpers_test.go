@@ -98,7 +98,7 @@ func testPolicy() *authz.Policy {
 	}
 }
 
-func newEnv(t *testing.T, timeout time.Duration) *env {
+func newEnv(t testing.TB, timeout time.Duration) *env {
 	t.Helper()
 	key := make([]byte, session.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -114,7 +114,7 @@ func newEnv(t *testing.T, timeout time.Duration) *env {
 }
 
 // login saves a session for email and returns the Cookie header naming it.
-func (e *env) login(t *testing.T, email string, verified bool, groups ...string) string {
+func (e *env) login(t testing.TB, email string, verified bool, groups ...string) string {
 	t.Helper()
 	id, err := session.NewID()
 	if err != nil {
