@@ -1,0 +1,101 @@
+package policyfile
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+func TestReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("email_domains: [example.com]\n")
+	build := func() (*authz.Policy, error) {
+		a, err := config.LoadPolicyFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return config.StandalonePolicy(a), nil
+	}
+	first, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[authz.Policy]
+	current.Store(first)
+	var logs bytes.Buffer
+	r := New(path, build, current.Store, Options{Interval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			cancel()
+			<-done
+			stopped = true
+		}
+	}
+	defer stop()
+
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; status %+v", what, r.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	// A change on disk is picked up by polling.
+	write("rules: [{name: lock, action: deny}]\n")
+	waitFor("reload", func() bool { p := current.Load(); return len(p.Rules) == 1 && p.Rules[0].Name == "lock" })
+	if st := r.Status(); st.Generation != 2 || st.LastError != "" {
+		t.Errorf("status %+v", st)
+	}
+
+	// A broken file keeps the old policy and shows in Status, once.
+	good := current.Load()
+	write("rules: [{action: perhaps}]\n")
+	waitFor("failure", func() bool { return r.Status().LastError != "" })
+	time.Sleep(50 * time.Millisecond) // several more polls
+	st := r.Status()
+	if current.Load() != good || !strings.Contains(st.LastError, "rules[0].action") || st.Failures != 1 || st.Generation != 2 {
+		t.Errorf("after a broken file: status %+v", st)
+	}
+	if strings.Count(logs.String(), "not reloaded") != 1 {
+		t.Errorf("a broken file must be reported once:\n%s", logs.String())
+	}
+
+	// Reload (SIGHUP) on a fixed file applies it and clears the error.
+	stop()
+	write("rules: [{name: open, action: allow}]\n")
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if p := current.Load(); p.Rules[0].Name != "open" || r.Status().LastError != "" || r.Status().Generation != 3 {
+		t.Errorf("after Reload: %+v", r.Status())
+	}
+	// A missing file is an error that keeps the policy.
+	_ = os.Remove(path)
+	if err := r.Reload(); err == nil || current.Load().Rules[0].Name != "open" {
+		t.Errorf("missing file: %v", err)
+	}
+}
