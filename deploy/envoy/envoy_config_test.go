@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,15 @@ func TestBootstrapSecuritySettings(t *testing.T) {
 	}
 	if ea.GetTransportApiVersion().String() != "V3" || ea.GetWithRequestBody() != nil || ea.GetIncludePeerCertificate() {
 		t.Error("ext_authz must use V3, no request body, no peer certificate")
+	}
+	var sent []string
+	for _, m := range ea.GetAllowedHeaders().GetPatterns() {
+		sent = append(sent, m.GetExact())
+	}
+	for _, h := range []string{"cookie", "accept", "authorization"} {
+		if !slices.Contains(sent, h) {
+			t.Errorf("allowed_headers %q lacks %q, which gatehouse reads", sent, h)
+		}
 	}
 	gs := ea.GetGrpcService()
 	if gs.GetEnvoyGrpc().GetClusterName() != "gatehouse_grpc" {
