@@ -260,13 +260,18 @@ func (v *Verifier) identity(c map[string]any) *authz.Identity {
 }
 
 // Flatten turns JSON claims into lists of strings, the form rules match:
-// a string is a list of one, a list keeps its strings, booleans and
-// numbers are written out; objects are left out.
+// a string is a list of one (except "scope" and "scp", whose
+// space-separated values are split), a list keeps its strings, booleans
+// and numbers are written out; objects are left out.
 func Flatten(c map[string]any) map[string][]string {
 	out := make(map[string][]string, len(c))
 	for k, val := range c {
 		switch x := val.(type) {
 		case string:
+			if k == "scope" || k == "scp" {
+				out[k] = strings.Fields(x)
+				continue
+			}
 			out[k] = []string{x}
 		case bool:
 			out[k] = []string{strconv.FormatBool(x)}

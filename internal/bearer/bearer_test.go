@@ -217,6 +217,16 @@ func TestIssuerDownIsUnavailable(t *testing.T) {
 	}
 }
 
+func TestFlatten(t *testing.T) {
+	got := Flatten(map[string]any{"scope": "openid api.write", "n": 3.0, "b": true, "l": []any{"x", 1.0, "y"}, "o": map[string]any{}})
+	if strings.Join(got["scope"], "|") != "openid|api.write" || got["n"][0] != "3" || got["b"][0] != "true" || strings.Join(got["l"], "|") != "x|y" {
+		t.Errorf("Flatten = %v", got)
+	}
+	if _, ok := got["o"]; ok {
+		t.Error("objects must be left out")
+	}
+}
+
 func TestToken(t *testing.T) {
 	for in, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "Basic abc": "", "Bearer": "", "Bearer ": "", "": ""} {
 		if got, ok := Token(in); got != want || ok != (want != "") {
