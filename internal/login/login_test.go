@@ -140,7 +140,7 @@ type envOptions struct {
 	opts   []login.Option
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.op.Users == nil {
 		o.op.Users = []oidctest.User{aliceUser, eveUser}
@@ -191,7 +191,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 // newHandler returns another Handler on e's provider, store and config: a
 // second replica.
-func (e *env) newHandler(t *testing.T, opts ...login.Option) *login.Handler {
+func (e *env) newHandler(t testing.TB, opts ...login.Option) *login.Handler {
 	t.Helper()
 	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger, opts...)
 	if err != nil {
