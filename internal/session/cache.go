@@ -76,6 +76,8 @@ type CachedStore struct {
 	// gen changes on every eviction message and purge; a lookup caches its
 	// result only if gen did not change while it read Redis.
 	gen atomic.Uint64
+	// heard counts revocation messages received (for tests and metrics).
+	heard atomic.Uint64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -162,6 +164,7 @@ func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
 		return nil, err
 	}
 	s = withoutTokens(s)
+	s.Handle = key // share the key's bytes rather than hold a second copy
 	if c.live.Load() && c.gen.Load() == gen {
 		until := now.Add(c.opts.TTL)
 		if s.ExpiresAt.Before(until) {
@@ -328,6 +331,9 @@ func (c *CachedStore) subscribe(ctx context.Context) {
 func (c *CachedStore) subscribeOnce(ctx context.Context) (up bool, err error) {
 	ps := c.feed.subscribeRevocations(ctx)
 	defer ps.Close()
+	// A blocked receive does not watch ctx: closing unblocks it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	wait := c.opts.HealthInterval
 	pinged := false
 	for {
@@ -357,6 +363,7 @@ func (c *CachedStore) subscribeOnce(ctx context.Context) (up bool, err error) {
 			}
 		case *redis.Message:
 			c.evict(m.Payload)
+			c.heard.Add(1)
 		case *redis.Pong:
 		}
 	}

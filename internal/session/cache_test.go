@@ -1,0 +1,441 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// cmdCounter is a go-redis hook counting the commands a client sends.
+type cmdCounter struct{ n atomic.Int64 }
+
+func (h *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// replicaStore is a RedisStore on addr with prefix whose commands are
+// counted; it is closed when t ends.
+func replicaStore(t testing.TB, addr, prefix string) (*RedisStore, *cmdCounter) {
+	t.Helper()
+	st, err := NewRedisStore(RedisOptions{Addrs: []string{addr}, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	h := &cmdCounter{}
+	st.client.AddHook(h)
+	return st, h
+}
+
+// newCached starts a CachedStore on inner and waits until it is subscribed.
+func newCached(t testing.TB, inner Manager, opts CacheOptions) *CachedStore {
+	t.Helper()
+	c, err := NewCachedStore(inner, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	waitFor(t, 5*time.Second, "subscription", c.Subscribed)
+	return c
+}
+
+// waitFor polls cond every millisecond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// settle runs write, which publishes msgs revocation messages, and waits
+// until every replica has heard them, so a later Load is not evicted by a
+// message still in flight.
+func settle(t testing.TB, msgs int, write func(), replicas ...*CachedStore) {
+	t.Helper()
+	before := make([]uint64, len(replicas))
+	for i, r := range replicas {
+		before[i] = r.heard.Load()
+	}
+	write()
+	for i, r := range replicas {
+		waitFor(t, 2*time.Second, "revocation message", func() bool { return r.heard.Load() >= before[i]+uint64(msgs) })
+	}
+}
+
+// saveSettled saves s through via and waits until replicas heard of it.
+func saveSettled(t testing.TB, via Store, s *Session, replicas ...*CachedStore) {
+	t.Helper()
+	settle(t, 1, func() {
+		if err := via.Save(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}, replicas...)
+}
+
+// twoReplicas returns two CachedStores (A, B) sharing the test Redis and one
+// prefix, B's Redis commands counted.
+func twoReplicas(t *testing.T, opts CacheOptions) (a, b *CachedStore, bCmds *cmdCounter) {
+	base, _ := newTestRedisStore(t) // owns cleanup of the prefix
+	ra, _ := replicaStore(t, testRedisAddr(), base.prefix)
+	rb, cmds := replicaStore(t, testRedisAddr(), base.prefix)
+	return newCached(t, ra, opts), newCached(t, rb, opts), cmds
+}
+
+func TestCachedStoreFreshViewSuite(t *testing.T) {
+	runStoreSuite(t, suiteOpts{
+		newStore: func(t *testing.T) Store {
+			st, _ := newTestRedisStore(t)
+			return newCached(t, st, CacheOptions{}).Fresh()
+		},
+		lifetime: 1500 * time.Millisecond,
+		wait:     5 * time.Second,
+		now:      time.Now,
+	})
+}
+
+func TestCachedStoreRefusesMemory(t *testing.T) {
+	if c, err := NewCachedStore(NewMemoryStore(), CacheOptions{}); err == nil {
+		_ = c.Close()
+		t.Fatal("NewCachedStore(memory) succeeded")
+	}
+	st, _ := newTestRedisStore(t)
+	if c, err := NewCachedStore(st, CacheOptions{TTL: -time.Second}); err == nil {
+		_ = c.Close()
+		t.Fatal("negative TTL accepted")
+	}
+}
+
+// TestCachedStoreHitsSkipRedis: a cached lookup sends nothing to Redis, is
+// shared, and holds no tokens; LoadFresh has them.
+func TestCachedStoreHitsSkipRedis(t *testing.T) {
+	a, b, cmds := twoReplicas(t, CacheOptions{TTL: time.Minute})
+	ctx := t.Context()
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(t, a, s, b)
+	first, err := b.Load(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := cmds.n.Load()
+	for range 100 {
+		got, err := b.Load(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != first {
+			t.Fatal("cache hit returned another copy")
+		}
+	}
+	if n := cmds.n.Load() - before; n != 0 {
+		t.Fatalf("100 cache hits sent %d Redis commands", n)
+	}
+	if first.IDToken != "" || first.AccessToken != "" || first.RefreshToken != "" {
+		t.Fatal("cached session holds tokens")
+	}
+	if first.Email != s.Email || first.Handle == "" || !slices.Equal(first.Groups, s.Groups) {
+		t.Fatalf("cached identity wrong: %+v", first)
+	}
+	fresh, err := b.LoadFresh(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSession(t, fresh, s)
+	if cmds.n.Load() == before {
+		t.Fatal("LoadFresh did not go to Redis")
+	}
+	if fresh2, _ := b.Fresh().Load(ctx, s.ID); fresh2 == nil || fresh2.RefreshToken != s.RefreshToken {
+		t.Fatal("Fresh().Load lacks tokens")
+	}
+}
+
+// TestCachedStoreRevocationReachesReplicas: a revocation through replica A
+// denies the session on replica B, which had it cached, within 100ms; so do
+// user-wide revocation, revocation by handle and a changed session.
+func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
+	a, b, _ := twoReplicas(t, CacheOptions{TTL: time.Minute})
+	ctx := t.Context()
+	cached := func(s *Session) {
+		t.Helper()
+		saveSettled(t, a, s, b)
+		for range 2 { // the second is a hit
+			if _, err := b.Load(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	denied := func(what string, s *Session, revoke func()) {
+		t.Helper()
+		cached(s)
+		revoke()
+		start := time.Now()
+		waitFor(t, 100*time.Millisecond, what+" reaching replica B", func() bool {
+			_, err := b.Load(ctx, s.ID)
+			return errors.Is(err, ErrNotFound)
+		})
+		t.Logf("%s: denied on B %v after the call returned", what, time.Since(start))
+	}
+	now, exp := time.Now(), time.Now().Add(time.Hour)
+
+	s1 := fullSession(t, now, exp)
+	denied("Delete", s1, func() {
+		if err := a.Delete(ctx, s1.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+	s2 := fullSession(t, now, exp)
+	denied("DeleteByHandle", s2, func() {
+		h, _ := storageKey(s2.ID)
+		if err := a.DeleteByHandle(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	})
+	s3 := fullSession(t, now, exp)
+	s3.Subject = "back-channel-user"
+	denied("DeleteMatching", s3, func() {
+		if n, err := a.DeleteMatching(ctx, Filter{Issuer: s3.Issuer, Subject: s3.Subject}); err != nil || n != 1 {
+			t.Fatalf("DeleteMatching = %d, %v", n, err)
+		}
+	})
+
+	// A refresh that changes the groups reaches B too.
+	s4 := fullSession(t, now, exp)
+	cached(s4)
+	s4.Groups = []string{"demoted"}
+	if err := a.Save(ctx, s4); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 100*time.Millisecond, "changed groups reaching B", func() bool {
+		got, err := b.Load(ctx, s4.ID)
+		return err == nil && slices.Equal(got.Groups, []string{"demoted"})
+	})
+}
+
+// TestCachedStoreOwnWritesEvictAtOnce: the replica that revokes never
+// serves the revoked session again, not even for the pub/sub hop.
+func TestCachedStoreOwnWritesEvictAtOnce(t *testing.T) {
+	a, _, _ := twoReplicas(t, CacheOptions{TTL: time.Minute})
+	ctx := t.Context()
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	if err := a.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Load(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DeleteMatching(ctx, Filter{Issuer: s.Issuer, Subject: s.Subject}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load right after own DeleteMatching = %v", err)
+	}
+}
+
+// TestCachedStoreTTL: an entry is served for TTL, then read again.
+func TestCachedStoreTTL(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	_, b, cmds := twoReplicas(t, CacheOptions{TTL: 5 * time.Second, Now: clock.Now})
+	ctx := t.Context()
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(t, b, s, b)
+	if _, err := b.Load(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	n := cmds.n.Load()
+	clock.Advance(4 * time.Second)
+	if _, err := b.Load(ctx, s.ID); err != nil || cmds.n.Load() != n {
+		t.Fatalf("within TTL: %v, %d commands", err, cmds.n.Load()-n)
+	}
+	clock.Advance(2 * time.Second)
+	if _, err := b.Load(ctx, s.ID); err != nil || cmds.n.Load() == n {
+		t.Fatalf("after TTL: %v, served from cache", err)
+	}
+}
+
+// TestCachedStoreBounded: the cache never holds more than Size sessions.
+func TestCachedStoreBounded(t *testing.T) {
+	_, b, _ := twoReplicas(t, CacheOptions{Size: 10, TTL: time.Minute})
+	ctx := t.Context()
+	for range 50 {
+		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+		saveSettled(t, b, s, b)
+		if _, err := b.Load(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := b.Len(); n > 10 {
+			t.Fatalf("cache holds %d > 10", n)
+		}
+	}
+	if n := b.Len(); n != 10 {
+		t.Fatalf("cache holds %d, want 10", n)
+	}
+}
+
+// TestCachedStoreSubscriptionDrop: when the subscription is killed the
+// cache is emptied and bypassed, so a revocation published meanwhile is not
+// missed; the store subscribes again by itself. When Redis dies, a cached
+// session is not served: Load fails (5xx), never allows.
+func TestCachedStoreSubscriptionDrop(t *testing.T) {
+	port := freePort(t)
+	srv := startRedisServer(t, port)
+	prefix := uniquePrefix(t)
+	ra, _ := replicaStore(t, srv.addr(), prefix)
+	rb, cmds := replicaStore(t, srv.addr(), prefix)
+	b := newCached(t, rb, CacheOptions{TTL: time.Minute, ResubscribeMin: 2 * time.Second})
+	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
+	defer admin.Close()
+	ctx := t.Context()
+
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(t, ra, s, b)
+	if _, err := b.Load(ctx, s.ID); err != nil || b.Len() != 1 {
+		t.Fatalf("Load: %v, cached %d", err, b.Len())
+	}
+	if err := admin.Do(ctx, "client", "kill", "type", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "drop noticed", func() bool { return !b.Subscribed() })
+	if n := b.Len(); n != 0 {
+		t.Fatalf("cache holds %d entries after the drop", n)
+	}
+	// Revoked while B hears nothing: B must not serve it.
+	if err := ra.Delete(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load while unsubscribed = %v, want ErrNotFound", err)
+	}
+	s2 := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	if err := ra.Save(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	n := cmds.n.Load()
+	for range 3 {
+		if _, err := b.Load(ctx, s2.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cmds.n.Load()-n < 3 {
+		t.Fatal("cache served lookups while unsubscribed")
+	}
+	if b.Len() != 0 {
+		t.Fatal("cache filled while unsubscribed")
+	}
+
+	// Back after the backoff, by itself.
+	waitFor(t, 5*time.Second, "resubscribe", b.Subscribed)
+	if _, err := b.Load(ctx, s2.ID); err != nil || b.Len() != 1 {
+		t.Fatalf("after resubscribe: %v, cached %d", err, b.Len())
+	}
+
+	// Redis dies: the cached session is not served.
+	srv.stop()
+	waitFor(t, 3*time.Second, "drop noticed after kill", func() bool { return !b.Subscribed() })
+	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.Load(lctx, s2.ID); err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load with Redis dead = %v, want a store error", err)
+	}
+}
+
+// TestCachedStoreSilentDeathNoticed: a subscription whose server stops
+// answering (but keeps the connection) is noticed by the health ping.
+func TestCachedStoreSilentDeathNoticed(t *testing.T) {
+	port := freePort(t)
+	srv := startRedisServer(t, port)
+	rb, _ := replicaStore(t, srv.addr(), uniquePrefix(t))
+	b := newCached(t, rb, CacheOptions{HealthInterval: 100 * time.Millisecond, ResubscribeMin: time.Minute})
+	// SIGSTOP freezes the server: connections stay open, nothing answers.
+	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.cmd.Process.Signal(syscall.SIGCONT) }()
+	waitFor(t, 2*time.Second, "frozen server noticed", func() bool { return !b.Subscribed() })
+}
+
+// TestCachedStoreHeap100k measures the heap cost of 100,000 cached
+// sessions (target: under 100 MiB).
+func TestCachedStoreHeap100k(t *testing.T) {
+	st, _ := newTestRedisStore(t)
+	const n = 100000
+	inner := &synthStore{RedisStore: st, now: time.Now()}
+	c := newCached(t, inner, CacheOptions{Size: n, TTL: time.Hour})
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = mustID(t)
+	}
+	ctx := t.Context()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, id := range ids {
+		if _, err := c.Load(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if c.Len() != n {
+		t.Fatalf("cached %d, want %d", c.Len(), n)
+	}
+	mib := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+	t.Logf("heap for %d cached sessions: %.1f MiB (%.0f bytes each)", n, mib, mib*(1<<20)/n)
+	if mib >= 100 {
+		t.Errorf("heap for %d cached sessions = %.1f MiB, target < 100 MiB", n, mib)
+	}
+	runtime.KeepAlive(c)
+}
+
+// synthStore answers Load with a typical session decoded from its stored
+// form, without Redis, so the cache can be filled fast.
+type synthStore struct {
+	*RedisStore
+	now time.Time
+}
+
+func (s *synthStore) Load(_ context.Context, id string) (*Session, error) {
+	x := &Session{
+		Issuer: "https://idp.example.com/realms/acme", Subject: "248289761001",
+		SID: "idp-session-7f3a", User: "jane", Email: "jane@example.com", EmailVerified: true,
+		PreferredUsername: "jane.doe",
+		Groups:            []string{"engineering", "ml-team", "clearml-users", "vpn", "all-staff"},
+		CreatedAt:         s.now, ExpiresAt: s.now.Add(time.Hour), LastSeenAt: s.now,
+		TokenExpiry: s.now.Add(5 * time.Minute),
+	}
+	// Decode from the stored form so every string is its own allocation,
+	// as with a real lookup (tokens are dropped by the cache anyway).
+	data, err := json.Marshal(record{Session: x})
+	if err != nil {
+		return nil, err
+	}
+	out := &Session{}
+	if err := json.Unmarshal(data, &record{Session: out}); err != nil {
+		return nil, err
+	}
+	out.ID, out.Handle = id, "h"
+	out.Handle, _ = storageKey(id)
+	return out, nil
+}
