@@ -43,3 +43,39 @@ func BenchmarkCodecOpenID(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCachedStoreLoadHit: a check whose session is cached (no Redis).
+func BenchmarkCachedStoreLoadHit(b *testing.B) {
+	st, _ := newTestRedisStore(b)
+	c := newCached(b, st, CacheOptions{TTL: time.Hour})
+	s := fullSession(b, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(b, st, s, c)
+	ctx := context.Background()
+	if _, err := c.Load(ctx, s.ID); err != nil || c.Len() != 1 {
+		b.Fatalf("not cached: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Load(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCachedStoreLoadMiss: a check whose session is not cached (one
+// Redis round trip, then cached), evicted before every lookup.
+func BenchmarkCachedStoreLoadMiss(b *testing.B) {
+	st, _ := newTestRedisStore(b)
+	c := newCached(b, st, CacheOptions{TTL: time.Hour})
+	s := fullSession(b, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(b, st, s, c)
+	key, _ := storageKey(s.ID)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.evict(key)
+		if _, err := c.Load(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
