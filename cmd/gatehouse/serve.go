@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/metrics"
@@ -277,6 +278,17 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 		attrs = append(attrs, "admin", ls.Admin.Addr().String())
 	}
 
+	if ls.GRPC != nil {
+		stop, err := a.serveExtAuthz(ctx, ls.GRPC, errc)
+		if err != nil {
+			return err
+		}
+		// Stop first: Envoy's health check sees NOT_SERVING and moves away
+		// while the HTTP side still drains.
+		stops = append([]func(context.Context) error{stop}, stops...)
+		attrs = append(attrs, "grpc", ls.GRPC.Addr().String())
+	}
+
 	a.log.Info("serving", append(attrs, "store", a.cfg.Session.Store, "version", buildVersion())...)
 	select {
 	case err := <-errc:
@@ -296,6 +308,65 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 		a.log.Warn("tracing: flush failed", "error", err.Error())
 	}
 	return errors.Join(errs...)
+}
+
+// serveExtAuthz serves Envoy ext_authz on ln, with its gRPC health status
+// following readiness, and returns the function that drains it.
+func (a *app) serveExtAuthz(ctx context.Context, ln net.Listener, errc chan<- error) (func(context.Context) error, error) {
+	c := a.cfg.GRPC
+	tlsConf, err := serverTLS("grpc.tls", c.TLS)
+	if err != nil {
+		return nil, err
+	}
+	svc := envoy.NewService(a.checker, a.log)
+	svc.SetObserver(a.metrics)
+	opts := envoy.ServerOptions{
+		Reflection:           c.Reflection,
+		KeepaliveTime:        c.KeepaliveTime,
+		KeepaliveTimeout:     c.KeepaliveTimeout,
+		MaxConcurrentStreams: uint32(c.MaxConcurrentStreams),
+		MaxRecvMsgSize:       c.MaxRecvMsgSize,
+		TLS:                  tlsConf,
+	}
+	if i := a.tracer.UnaryInterceptor(envoy.RequestHeaders); i != nil {
+		opts.Interceptors = append(opts.Interceptors, i)
+	}
+	srv, _ := envoy.NewServer(svc, opts)
+	go func() { errc <- fmt.Errorf("grpc server: %w", srv.Serve(ln)) }()
+
+	readyCtx, stopReady := context.WithCancel(ctx)
+	readyDone := make(chan struct{})
+	go func() { a.followReadiness(readyCtx, svc.SetServing); close(readyDone) }()
+	return func(ctx context.Context) error {
+		stopReady()
+		<-readyDone
+		svc.SetServing(false)
+		done := make(chan struct{})
+		go func() { srv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			srv.Stop()
+		}
+		return nil
+	}, nil
+}
+
+// followReadiness reports, every second until ctx ends, whether the session
+// store answers.
+func (a *app) followReadiness(ctx context.Context, set func(bool)) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		set(a.store.Ping(pctx) == nil)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // adminGRPC returns the admin gRPC service as an HTTP handler, or nil when

@@ -16,6 +16,9 @@ import (
 // ServerOptions configure the gRPC server NewServer builds. The zero value
 // is a plaintext server with the defaults documented on each field.
 type ServerOptions struct {
+	// Interceptors run around every unary call (tracing, for one).
+	Interceptors []grpc.UnaryServerInterceptor
+
 	// Reflection registers the gRPC server reflection service (for grpcurl).
 	// Off by default.
 	Reflection bool
@@ -69,6 +72,9 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 	if opts.TLS != nil {
 		so = append(so, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
+	if len(opts.Interceptors) > 0 {
+		so = append(so, grpc.ChainUnaryInterceptor(opts.Interceptors...))
+	}
 	srv := grpc.NewServer(so...)
 	authv3.RegisterAuthorizationServer(srv, svc)
 	healthgrpc.RegisterHealthServer(srv, svc.Health())
@@ -76,4 +82,14 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 		reflection.Register(srv)
 	}
 	return srv, svc.Health()
+}
+
+// RequestHeaders returns the proxied request's headers of a CheckRequest
+// (nil for any other message), so an interceptor can continue the trace
+// context Envoy forwarded.
+func RequestHeaders(req any) map[string]string {
+	if cr, ok := req.(*authv3.CheckRequest); ok {
+		return cr.GetAttributes().GetRequest().GetHttp().GetHeaders()
+	}
+	return nil
 }

@@ -25,10 +25,20 @@ const reasonInternal authz.Reason = "internal_error"
 type Service struct {
 	authv3.UnimplementedAuthorizationServer
 
-	checker *check.Checker
-	log     *slog.Logger
-	health  *health.Server
+	checker  *check.Checker
+	log      *slog.Logger
+	health   *health.Server
+	observer Observer
 }
+
+// Observer is told about every decision the service answers, for metrics.
+type Observer interface {
+	ObserveDecision(adapter string, d authz.Decision, took time.Duration)
+}
+
+// SetObserver makes the service report every decision to o. Call it before
+// serving.
+func (s *Service) SetObserver(o Observer) { s.observer = o }
 
 var _ authv3.AuthorizationServer = (*Service)(nil)
 
@@ -84,6 +94,7 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 
 	ctx, cancel := withHeadroom(ctx)
 	defer cancel()
+	start := time.Now()
 	d := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
 	s.log.LogAttrs(ctx, slog.LevelDebug, "ext_authz check",
 		slog.String("outcome", d.Outcome.String()),
@@ -94,6 +105,9 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 		slog.String("host", in.req.Host),
 		slog.String("path", in.req.Path),
 	)
+	if s.observer != nil {
+		s.observer.ObserveDecision("ext_authz", d, time.Since(start))
+	}
 	return toResponse(&d, in.route), nil
 }
 
