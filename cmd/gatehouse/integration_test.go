@@ -62,6 +62,8 @@ func randomKey(t *testing.T) string {
 // instance is one gatehouse process, in-process.
 type instance struct {
 	url    string
+	grpc   string // ext_authz address
+	admin  string // admin listener address, when asked for
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -76,6 +78,17 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 	base := "http://" + ln.Addr().String()
 	env["GATEHOUSE_HTTP_ADDR"] = ln.Addr().String()
 	env["GATEHOUSE_OIDC_REDIRECT_URL"] = base + "/oauth2/callback"
+	ls := Listeners{HTTP: ln}
+	if ls.GRPC, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	env["GATEHOUSE_GRPC_ADDR"] = ls.GRPC.Addr().String()
+	if env["GATEHOUSE_ADMIN_ADDR"] == "auto" {
+		if ls.Admin, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		env["GATEHOUSE_ADMIN_ADDR"] = ls.Admin.Addr().String()
+	}
 	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +98,8 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{url: base, cancel: cancel, done: make(chan error, 1)}
-	go func() { inst.done <- a.Serve(ctx, Listeners{HTTP: ln}); a.Close() }()
+	inst := &instance{url: base, grpc: env["GATEHOUSE_GRPC_ADDR"], admin: env["GATEHOUSE_ADMIN_ADDR"], cancel: cancel, done: make(chan error, 1)}
+	go func() { inst.done <- a.Serve(ctx, ls); a.Close() }()
 	t.Cleanup(func() { inst.stop(t) })
 	return inst
 }
