@@ -462,7 +462,7 @@ func (w *accessWiring) watch(ctx context.Context, cfg *config.Config, checker *c
 	if cfg.Access.PolicyFile == "" {
 		return nil
 	}
-	w.reloader = policyfile.New(cfg.Access.PolicyFile, cfg.LoadPolicy, checker.SetPolicy, policyfile.Options{Logger: logger})
+	w.reloader = policyfile.New(cfg.Access.PolicyFile, cfg.PolicyFromFile, checker.SetPolicy, policyfile.Options{Logger: logger})
 	go w.reloader.Run(ctx)
 	return w.reloader
 }

@@ -284,6 +284,16 @@ func (c *Config) LoadPolicy() (*authz.Policy, error) {
 	return c.PolicyFor(a), nil
 }
 
+// PolicyFromFile compiles the content of a policy file (as read by a
+// reloader) with the login URL and header names of c.
+func (c *Config) PolicyFromFile(data []byte) (*authz.Policy, error) {
+	a, err := ParsePolicy(data)
+	if err != nil {
+		return nil, err
+	}
+	return c.PolicyFor(a), nil
+}
+
 // PolicyFor compiles the decision keys of a, which must have been
 // validated (by Load or LoadPolicyFile), into a policy snapshot, with the
 // login URL and header names of c.

@@ -1,7 +1,10 @@
 // Package policyfile keeps the access policy in step with its file: it
 // polls the file (content hash, every two seconds by default) and reloads
 // on demand (SIGHUP), builds and validates the new policy off the request
-// path, and hands it over to be swapped in atomically. A file that does not
+// path, and hands it over to be swapped in atomically. A polled change is
+// applied only once the content is the same on two polls in a row, so a
+// file caught half-written is never applied; the policy is built from the
+// very bytes that were hashed. A file that does not
 // build keeps the old policy in force; the failure is logged and reported
 // by Status until a good file is loaded.
 package policyfile
@@ -11,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -48,20 +52,21 @@ type Status struct {
 // Reloader watches one policy file. Its methods are safe for concurrent use.
 type Reloader struct {
 	path  string
-	build func() (*authz.Policy, error)
+	build func([]byte) (*authz.Policy, error)
 	apply func(*authz.Policy)
 	opts  Options
 
 	mu        sync.Mutex // serializes reloads and guards status
 	status    Status
 	triedHash string // the content of the last attempt, good or bad
+	seenHash  string // the content at the last poll
 }
 
-// New returns a Reloader for path. build reads and compiles the file (for
-// example config.Config.LoadPolicy); apply installs a built policy (for
+// New returns a Reloader for path. build compiles the file's content (for
+// example config.Config.PolicyFromFile); apply installs a built policy (for
 // example check.Checker.SetPolicy). The policy in force at start is taken
 // to be built from the file as it is now.
-func New(path string, build func() (*authz.Policy, error), apply func(*authz.Policy), opts Options) *Reloader {
+func New(path string, build func([]byte) (*authz.Policy, error), apply func(*authz.Policy), opts Options) *Reloader {
 	if opts.Interval <= 0 {
 		opts.Interval = 2 * time.Second
 	}
@@ -72,9 +77,9 @@ func New(path string, build func() (*authz.Policy, error), apply func(*authz.Pol
 		opts.Now = time.Now
 	}
 	r := &Reloader{path: path, build: build, apply: apply, opts: opts}
-	h, _ := r.hash()
+	_, h, _ := r.read()
 	r.status = Status{Path: path, Generation: 1, LoadedAt: opts.Now(), Hash: h}
-	r.triedHash = h
+	r.triedHash, r.seenHash = h, h
 	return r
 }
 
@@ -92,41 +97,45 @@ func (r *Reloader) Run(ctx context.Context) {
 	}
 }
 
-// poll reloads when the file's content differs from the last attempt, so
-// a broken file is reported once, not every interval.
+// poll reloads when the file's content differs from the last attempt and
+// has not changed since the previous poll. A broken file is reported once,
+// not every interval.
 func (r *Reloader) poll() {
-	h, err := r.hash()
+	data, h, err := r.read()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
 		if r.triedHash != "unreadable" {
-			r.triedHash = "unreadable"
+			r.triedHash, r.seenHash = "unreadable", "unreadable"
 			r.failLocked(err)
 		}
 		return
 	}
-	if h == r.triedHash {
+	stable := h == r.seenHash
+	r.seenHash = h
+	if h == r.triedHash || !stable {
 		return
 	}
-	r.reloadLocked(h)
+	_ = r.reloadLocked(data, h) // logged and recorded in Status
 }
 
 // Reload reads, builds and applies the file now, whatever its content
 // (call it on SIGHUP). On error the old policy stays in force.
 func (r *Reloader) Reload() error {
-	h, err := r.hash()
+	data, h, err := r.read()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
 		r.failLocked(err)
 		return err
 	}
-	return r.reloadLocked(h)
+	r.seenHash = h
+	return r.reloadLocked(data, h)
 }
 
-func (r *Reloader) reloadLocked(h string) error {
+func (r *Reloader) reloadLocked(data []byte, h string) error {
 	r.triedHash = h
-	p, err := r.build()
+	p, err := r.build(data)
 	if err != nil {
 		r.failLocked(err)
 		return err
@@ -154,11 +163,22 @@ func (r *Reloader) Status() Status {
 	return r.status
 }
 
-func (r *Reloader) hash() (string, error) {
-	data, err := os.ReadFile(r.path)
+// maxSize bounds the policy file read.
+const maxSize = 4 << 20
+
+func (r *Reloader) read() ([]byte, string, error) {
+	f, err := os.Open(r.path)
 	if err != nil {
-		return "", fmt.Errorf("read policy file: %w", err)
+		return nil, "", fmt.Errorf("read policy file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read policy file: %w", err)
+	}
+	if len(data) > maxSize {
+		return nil, "", fmt.Errorf("policy file %s: larger than %d bytes", r.path, maxSize)
 	}
 	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return data, hex.EncodeToString(sum[:]), nil
 }

@@ -3,6 +3,7 @@ package policyfile
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,14 +25,14 @@ func TestReload(t *testing.T) {
 		}
 	}
 	write("email_domains: [example.com]\n")
-	build := func() (*authz.Policy, error) {
-		a, err := config.LoadPolicyFile(path)
+	build := func(data []byte) (*authz.Policy, error) {
+		a, err := config.ParsePolicy(data)
 		if err != nil {
 			return nil, err
 		}
 		return config.StandalonePolicy(a), nil
 	}
-	first, err := build()
+	first, err := build([]byte("email_domains: [example.com]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,5 +98,36 @@ func TestReload(t *testing.T) {
 	_ = os.Remove(path)
 	if err := r.Reload(); err == nil || current.Load().Rules[0].Name != "open" {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestHalfWrittenFileIsNotApplied: a change is applied only when two polls
+// in a row see the same content, so an editor's truncate-then-write is
+// never caught in the middle.
+func TestHalfWrittenFileIsNotApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte("rules: [{name: lock, action: deny}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var applied []string
+	build := func(data []byte) (*authz.Policy, error) {
+		a, err := config.ParsePolicy(data)
+		if err != nil {
+			return nil, err
+		}
+		return config.StandalonePolicy(a), nil
+	}
+	r := New(path, build, func(p *authz.Policy) { applied = append(applied, fmt.Sprint(len(p.Rules))) }, Options{})
+	// Truncated mid-write: valid YAML, but not the policy meant.
+	_ = os.WriteFile(path, []byte("email_domains: [example.com]\n"), 0o600)
+	r.poll()
+	_ = os.WriteFile(path, []byte("email_domains: [example.com]\nrules: [{name: lock, action: deny}, {name: b, action: allow}]\n"), 0o600)
+	r.poll()
+	if len(applied) != 0 {
+		t.Fatalf("applied an unstable file: %v", applied)
+	}
+	r.poll()
+	if strings.Join(applied, ",") != "2" {
+		t.Fatalf("stable file not applied: %v", applied)
 	}
 }
