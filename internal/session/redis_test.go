@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,13 +95,30 @@ func TestRedisStoreKeyAndValueHoldNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 {
-		t.Fatalf("keys = %q, want exactly one", keys)
-	}
-	key := keys[0]
 	sk, _ := storageKey(s.ID)
-	if want := st.prefix + "session:{" + sk + "}"; key != want {
-		t.Fatalf("key = %q, want %q", key, want)
+	key := st.prefix + "session:{" + sk + "}"
+	// The session and its four indexes (user, sid, sub, email), each
+	// expiring with the session and holding only the handle.
+	if len(keys) != 5 || !slices.Contains(keys, key) {
+		t.Fatalf("keys = %q, want %q and 4 indexes", keys, key)
+	}
+	idBytes0, _ := decodeID(s.ID)
+	for _, k := range keys {
+		for _, secret := range []string{s.ID, hex.EncodeToString(idBytes0), s.Email, s.Subject, s.SID} {
+			if strings.Contains(k, secret) {
+				t.Errorf("key %q contains a secret or identity in clear", k)
+			}
+		}
+		if k == key {
+			continue
+		}
+		members, err := client.SMembers(ctx, k).Result()
+		if err != nil || !slices.Equal(members, []string{sk}) {
+			t.Errorf("index %q = %q, %v; want just the handle", k, members, err)
+		}
+		if ttl, _ := client.TTL(ctx, k).Result(); ttl <= 59*time.Minute || ttl > time.Hour+2*time.Second {
+			t.Errorf("index %q TTL = %v, want about 1h", k, ttl)
+		}
 	}
 	raw, err := client.Get(ctx, key).Bytes()
 	if err != nil {
@@ -404,5 +422,38 @@ func TestNewRedisStoreOptions(t *testing.T) {
 			continue
 		}
 		_ = st.Close()
+	}
+}
+
+// TestRedisIndexDropsStaleMembers: an index member whose session is gone
+// (expired in Redis, or deleted by an older version) is skipped and removed
+// by the next reader.
+func TestRedisIndexDropsStaleMembers(t *testing.T) {
+	st, client := newTestRedisStore(t)
+	ctx := t.Context()
+	gone := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	live := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	for _, s := range []*Session{gone, live} {
+		if err := st.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gk, _ := storageKey(gone.ID)
+	if err := client.Del(ctx, st.key(gk)).Err(); err != nil { // as if expired
+		t.Fatal(err)
+	}
+	userIdx := st.indexKey(indexName{indexUser, indexHash(indexUser, gone.Issuer, gone.Subject)})
+	if ok, _ := client.SIsMember(ctx, userIdx, gk).Result(); !ok {
+		t.Fatal("setup: stale member missing")
+	}
+	list, next, err := st.List(ctx, Filter{Issuer: gone.Issuer, Subject: gone.Subject}, "", 10)
+	if err != nil || next != "" || len(list) != 1 || list[0].Handle == gk {
+		t.Fatalf("List = %d sessions, %q, %v; want only the live one", len(list), next, err)
+	}
+	if ok, _ := client.SIsMember(ctx, userIdx, gk).Result(); ok {
+		t.Fatal("stale member not removed by List")
+	}
+	if n, err := st.DeleteMatching(ctx, Filter{Issuer: gone.Issuer, SID: gone.SID}); err != nil || n != 1 {
+		t.Fatalf("DeleteMatching(sid with a stale member) = %d, %v; want 1 (the live one)", n, err)
 	}
 }
