@@ -46,16 +46,17 @@ type Credentials struct {
 
 // Checker resolves identity and asks the decision core.
 type Checker struct {
-	store    session.Store
-	codec    *session.Codec
-	cookies  session.CookieSettings
-	timeout  time.Duration
-	log      *slog.Logger
-	now      func() time.Time
-	bearer   TokenVerifier
-	asserter Asserter
-	idToken  bool
-	policy   atomic.Pointer[authz.Policy]
+	store     session.Store
+	codec     *session.Codec
+	cookies   session.CookieSettings
+	timeout   time.Duration
+	log       *slog.Logger
+	now       func() time.Time
+	bearer    TokenVerifier
+	asserter  Asserter
+	idToken   bool
+	refresher Refresher
+	policy    atomic.Pointer[authz.Policy]
 }
 
 // Options are the optional settings of a Checker.
@@ -74,12 +75,21 @@ type Options struct {
 	// SendIDToken sends the session's ID token upstream instead of its
 	// access token (headers.token: id).
 	SendIDToken bool
+	// Refresher, when set, is told about every allowed request made with a
+	// session, so it can renew the provider's tokens before they expire. It
+	// must not block.
+	Refresher Refresher
+}
+
+// Refresher renews a session's provider tokens in the background.
+type Refresher interface {
+	MaybeRefresh(id string, s *session.Session)
 }
 
 // New returns a Checker. policy is the first policy snapshot.
 func New(store session.Store, codec *session.Codec, cookies session.CookieSettings, policy *authz.Policy, opts Options) *Checker {
 	c := &Checker{store: store, codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
-		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken}
+		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher}
 	if c.timeout <= 0 {
 		c.timeout = 250 * time.Millisecond
 	}
@@ -129,6 +139,22 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) a
 		}
 		d.SetUpstream(p.Headers.Assertion, tok)
 	}
+	if d.Outcome == authz.Allow {
+		if w.sess != nil && c.refresher != nil {
+			c.refresher.MaybeRefresh(w.key, w.sess)
+		}
+		return d
+	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "denied",
+		slog.String("reason", string(d.Reason)),
+		slog.String("outcome", d.Outcome.String()),
+		slog.Int("status", d.Status),
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.Path),
+		slog.String("client_ip", r.ClientIP.String()),
+		slog.String("user", d.User),
+	)
 	return d
 }
 
@@ -138,6 +164,7 @@ type who struct {
 	id         *authz.Identity
 	key        string // the credential, for the assertion cache; never logged
 	issuerDown bool
+	sess       *session.Session // the session behind id, when there is one
 }
 
 func (c *Checker) identify(ctx context.Context, p *authz.Policy, cr Credentials) who {
@@ -201,7 +228,7 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	if p.UsesClaims() {
 		id.Claims = idTokenClaims(s.IDToken)
 	}
-	return who{state: authz.ValidSession, id: id, key: sid}
+	return who{state: authz.ValidSession, id: id, key: sid, sess: s}
 }
 
 // idTokenClaims reads the claims of the session's ID token, which the

@@ -1,11 +1,13 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -210,5 +212,48 @@ func TestSetPolicySwaps(t *testing.T) {
 	e.c.SetPolicy(p)
 	if d := e.c.Check(context.Background(), browser("app.example.com", "/x"), Credentials{Cookie: e.cookie}); d.Reason != authz.ReasonDeniedByRule || d.Rule != "lockdown" {
 		t.Errorf("new policy not used: %s %s", d.Reason, d.Rule)
+	}
+}
+
+type recordingRefresher struct{ ids []string }
+
+func (r *recordingRefresher) MaybeRefresh(id string, s *session.Session) {
+	if s.RefreshToken == "" && s.AccessToken == "" {
+		panic("refresher needs the session's tokens")
+	}
+	r.ids = append(r.ids, id)
+}
+
+// TestRefresherSeesAllowedSessionsOnly: token refresh is offered every
+// allowed request made with a session, and nothing else.
+func TestRefresherSeesAllowedSessionsOnly(t *testing.T) {
+	e := newEnv(t, policy())
+	rf := &recordingRefresher{}
+	var logs bytes.Buffer
+	e.c = New(e.store, e.codec, session.CookieSettings{Name: "_gh", Secure: true}, policy(),
+		Options{Refresher: rf, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ctx := context.Background()
+	if d := e.c.Check(ctx, browser("app.example.com", "/"), Credentials{Cookie: e.cookie}); d.Outcome != authz.Allow {
+		t.Fatalf("allow: %v", d.Reason)
+	}
+	if len(rf.ids) != 1 || rf.ids[0] != e.sid {
+		t.Fatalf("refresher calls = %v", rf.ids)
+	}
+	// Denied (claim rule) and anonymous requests are not offered.
+	e.c.Check(ctx, browser("deploy.example.com", "/"), Credentials{Cookie: e.cookie})
+	e.c.Check(ctx, browser("app.example.com", "/"), Credentials{})
+	if len(rf.ids) != 1 {
+		t.Errorf("refresher called for a denial: %v", rf.ids)
+	}
+	// Each denial is one log line with its reason code, and no cookie.
+	out := logs.String()
+	if n := strings.Count(out, `"msg":"denied"`); n != 2 {
+		t.Errorf("%d denial lines, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, `"reason":"no_session"`) || !strings.Contains(out, `"reason":"not_allowed"`) {
+		t.Errorf("denial lines lack reason codes:\n%s", out)
+	}
+	if strings.Contains(out, e.cookie[4:20]) {
+		t.Error("a log line contains the session cookie")
 	}
 }
