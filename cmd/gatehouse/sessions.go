@@ -135,7 +135,7 @@ func (u *userFlags) check(fs *flag.FlagSet) error {
 
 func sessionsList(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
 	fs := newFlagSet("sessions list --email X | --subject X [--issuer X] [flags]",
-		"Lists the live sessions of one user, newest pages first as the store returns them.", stderr)
+		"Lists the live sessions of one user (all pages, up to --max), in the store's order.", stderr)
 	var af adminFlags
 	var uf userFlags
 	af.register(fs, lookup)
