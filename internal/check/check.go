@@ -46,17 +46,18 @@ type Credentials struct {
 
 // Checker resolves identity and asks the decision core.
 type Checker struct {
-	store     session.Store
-	codec     *session.Codec
-	cookies   session.CookieSettings
-	timeout   time.Duration
-	log       *slog.Logger
-	now       func() time.Time
-	bearer    TokenVerifier
-	asserter  Asserter
-	idToken   bool
-	refresher Refresher
-	policy    atomic.Pointer[authz.Policy]
+	store      session.Store
+	codec      *session.Codec
+	cookies    session.CookieSettings
+	timeout    time.Duration
+	log        *slog.Logger
+	now        func() time.Time
+	bearer     TokenVerifier
+	asserter   Asserter
+	idToken    bool
+	refresher  Refresher
+	tokenStore session.Store
+	policy     atomic.Pointer[authz.Policy]
 }
 
 // Options are the optional settings of a Checker.
@@ -75,6 +76,10 @@ type Options struct {
 	// SendIDToken sends the session's ID token upstream instead of its
 	// access token (headers.token: id).
 	SendIDToken bool
+	// TokenStore, when set, is used instead of the store for requests whose
+	// policy needs the session's tokens (claims rules, token headers): the
+	// store may be a cache that keeps no tokens.
+	TokenStore session.Store
 	// Refresher, when set, is told about every allowed request made with a
 	// session, so it can renew the provider's tokens before they expire. It
 	// must not block.
@@ -89,7 +94,10 @@ type Refresher interface {
 // New returns a Checker. policy is the first policy snapshot.
 func New(store session.Store, codec *session.Codec, cookies session.CookieSettings, policy *authz.Policy, opts Options) *Checker {
 	c := &Checker{store: store, codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
-		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher}
+		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher, tokenStore: opts.TokenStore}
+	if c.tokenStore == nil {
+		c.tokenStore = store
+	}
 	if c.timeout <= 0 {
 		c.timeout = 250 * time.Millisecond
 	}
@@ -200,7 +208,11 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	s, err := c.store.Load(ctx, sid)
+	store := c.store
+	if p.UsesClaims() || p.Headers.AccessToken != "" || p.Headers.Authorization != "" {
+		store = c.tokenStore
+	}
+	s, err := store.Load(ctx, sid)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return who{state: authz.InvalidSession}

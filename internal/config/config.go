@@ -104,6 +104,17 @@ type Session struct {
 	// Timeout bounds every store call on the check path; past it the check
 	// answers 503.
 	Timeout time.Duration `yaml:"timeout"`
+	// IdleTimeout ends a session unused for this long; 0 disables it.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// IdleWriteInterval is how often a session's last use is written to the
+	// store at most; 0 means max(idle_timeout/10, 1m).
+	IdleWriteInterval time.Duration `yaml:"idle_write_interval"`
+	// CacheSize bounds the local cache of Redis session lookups (entries);
+	// 0 disables the cache.
+	CacheSize int `yaml:"cache_size"`
+	// CacheTTL is how long a cached lookup is used; revocations evict it on
+	// every replica at once.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 }
 
 // Redis configures the Redis session store: one address for a standalone
@@ -274,9 +285,10 @@ func Default() Config {
 			GroupsClaim: "groups",
 			Timeout:     10 * time.Second,
 		},
-		Cookie:  Cookie{Name: "_gatehouse", Secure: true},
-		Session: Session{Lifetime: 168 * time.Hour, Store: "memory", Timeout: 250 * time.Millisecond},
-		Redis:   Redis{KeyPrefix: "gatehouse:"},
+		Cookie: Cookie{Name: "_gatehouse", Secure: true},
+		Session: Session{Lifetime: 168 * time.Hour, Store: "memory", Timeout: 250 * time.Millisecond,
+			CacheSize: 10000, CacheTTL: 5 * time.Second},
+		Redis: Redis{KeyPrefix: "gatehouse:"},
 		TrustedProxies: []string{
 			"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 		},

@@ -85,6 +85,18 @@ func (c *Config) validate() Errors {
 		errs.add("session.lifetime", "must be at least 1m")
 	}
 	positive(&errs, "session.timeout", c.Session.Timeout)
+	if c.Session.IdleTimeout < 0 || c.Session.IdleTimeout > 0 && c.Session.IdleTimeout < time.Minute {
+		errs.add("session.idle_timeout", "must be 0 (off) or at least 1m")
+	}
+	if c.Session.IdleWriteInterval < 0 || c.Session.IdleTimeout > 0 && c.Session.IdleWriteInterval > c.Session.IdleTimeout/2 {
+		errs.add("session.idle_write_interval", "must be between 0 and half of session.idle_timeout")
+	}
+	if c.Session.CacheSize < 0 {
+		errs.add("session.cache_size", "must not be negative (0 disables the cache)")
+	}
+	if c.Session.CacheSize > 0 && c.Session.CacheTTL <= 0 {
+		errs.add("session.cache_ttl", "must be a positive duration such as 5s")
+	}
 	switch c.Session.Store {
 	case "memory":
 	case "redis":

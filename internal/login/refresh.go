@@ -63,7 +63,7 @@ func (h *Handler) refreshBudget() time.Duration {
 // has a refresh token and its tokens expire within Config.RefreshMargin
 // (or have expired).
 func (h *Handler) RefreshDue(s *session.Session) bool {
-	return s != nil && s.RefreshToken != "" && !s.TokenExpiry.IsZero() &&
+	return s != nil && (s.RefreshToken != "" || s.HasRefreshToken) && !s.TokenExpiry.IsZero() &&
 		!h.cfg.Now().Before(s.TokenExpiry.Add(-h.cfg.RefreshMargin))
 }
 
@@ -156,7 +156,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 // expired, in which case it ends too: a session never outlives its tokens
 // by more than one failed refresh.
 func (h *Handler) Refresh(ctx context.Context, s *session.Session) (*session.Session, error) {
-	if s == nil || s.RefreshToken == "" {
+	if s == nil || s.RefreshToken == "" && !s.HasRefreshToken {
 		return nil, ErrNoRefreshToken
 	}
 	if h.locker != nil {
@@ -175,8 +175,11 @@ func (h *Handler) Refresh(ctx context.Context, s *session.Session) (*session.Ses
 	if err != nil {
 		return nil, err
 	}
-	if cur.RefreshToken != s.RefreshToken && cur.RefreshToken != "" {
+	if s.RefreshToken != "" && cur.RefreshToken != s.RefreshToken && cur.RefreshToken != "" {
 		return cur, nil // refreshed since s was read
+	}
+	if s.RefreshToken == "" && cur.RefreshToken != "" && !h.RefreshDue(cur) {
+		return cur, nil // s was a cached copy; another replica refreshed since
 	}
 	if cur.RefreshToken == "" {
 		return nil, ErrNoRefreshToken

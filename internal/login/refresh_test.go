@@ -453,3 +453,34 @@ func TestRefreshDoesNotResurrect(t *testing.T) {
 		t.Fatal("store failure ended the session")
 	}
 }
+
+// TestRefreshFromCachedCopy: the check path may hold a cached copy without
+// tokens (HasRefreshToken set); a due refresh still happens, with the
+// stored tokens, and a stale cached copy afterwards causes no second grant.
+func TestRefreshFromCachedCopy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	s, _ := e.signIn(t, "alice", "wonderland")
+	cached := *s
+	cached.IDToken, cached.AccessToken, cached.RefreshToken, cached.HasRefreshToken = "", "", "", true
+	// Within the refresh margin, before the ID token expires.
+	e.clock.Advance(4*time.Minute + 30*time.Second)
+	if !e.h.RefreshDue(&cached) {
+		t.Fatal("a cached copy with HasRefreshToken is never due")
+	}
+	before := e.op.RefreshRequests()
+	ns, err := e.h.Refresh(context.Background(), &cached)
+	if err != nil {
+		t.Fatalf("Refresh from a cached copy: %v", err)
+	}
+	if e.op.RefreshRequests()-before != 1 || ns.RefreshToken == s.RefreshToken {
+		t.Fatal("the cached copy did not lead to a refresh with the stored tokens")
+	}
+	// Back to the provider's time: the new tokens are far from expiry.
+	e.clock.Advance(-(4*time.Minute + 30*time.Second))
+	if _, err := e.h.Refresh(context.Background(), &cached); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.op.RefreshRequests() - before; n != 1 {
+		t.Fatalf("a stale cached copy caused %d grants, want 1", n)
+	}
+}

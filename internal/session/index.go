@@ -148,6 +148,7 @@ func decodeIdentity(handle string, data []byte, now time.Time) (*Session, error)
 // withoutTokens returns a copy of s with its tokens left out.
 func withoutTokens(s *Session) *Session {
 	c := *s
+	c.HasRefreshToken = s.RefreshToken != "" || s.HasRefreshToken
 	c.IDToken, c.AccessToken, c.RefreshToken = "", "", ""
 	return &c
 }

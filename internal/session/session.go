@@ -53,6 +53,9 @@ type Session struct {
 	AccessToken  string    `json:"-"`
 	RefreshToken string    `json:"-"`
 	TokenExpiry  time.Time `json:"token_expiry,omitzero"`
+	// HasRefreshToken is set on copies without tokens (the local cache's)
+	// whose session holds a refresh token.
+	HasRefreshToken bool `json:"-"`
 }
 
 // Store keeps sessions. Implementations must be safe for concurrent use and
