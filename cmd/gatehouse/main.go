@@ -25,6 +25,8 @@ Usage:
 Commands:
   serve          run the service (forward-auth, auth-request, ext_authz, /oauth2/ login)
   check-config   validate a configuration file and list every problem
+  sessions       list and revoke sessions through the admin API of a running gatehouse
+  policy         explain a decision, or test a policy against a table of expectations
   demo           try gatehouse locally: a dev OpenID provider, gatehouse, a demo app (not for production)
   healthcheck    probe a running gatehouse (for container health checks)
   version        print the version
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	switch cmd {
 	case "serve":
 		err = serveCmd(ctx, rest, stderr, lookup)
+	case "sessions":
+		err = sessionsCmd(ctx, rest, stdout, stderr, lookup)
+	case "policy":
+		err = policyCmd(ctx, rest, stdout, stderr, lookup)
 	case "demo":
 		err = demoCmd(ctx, rest, stdout, stderr)
 	case "check-config":

@@ -458,11 +458,11 @@ func (w *accessWiring) jwks() http.Handler {
 // watch starts polling access.policy_file (until ctx ends), swapping good
 // policies into checker. It returns the reloader (nil without a policy
 // file): call its Reload on SIGHUP and show its Status on /readyz.
-func (w *accessWiring) watch(ctx context.Context, cfg *config.Config, checker *check.Checker, logger *slog.Logger) *policyfile.Reloader {
+func (w *accessWiring) watch(ctx context.Context, cfg *config.Config, checker *check.Checker, logger *slog.Logger, onReload func(bool)) *policyfile.Reloader {
 	if cfg.Access.PolicyFile == "" {
 		return nil
 	}
-	w.reloader = policyfile.New(cfg.Access.PolicyFile, cfg.PolicyFromFile, checker.SetPolicy, policyfile.Options{Logger: logger})
+	w.reloader = policyfile.New(cfg.Access.PolicyFile, cfg.PolicyFromFile, checker.SetPolicy, policyfile.Options{Logger: logger, OnReload: onReload})
 	go w.reloader.Run(ctx)
 	return w.reloader
 }

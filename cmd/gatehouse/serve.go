@@ -11,15 +11,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/assertion"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/policyfile"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/tracing"
@@ -66,28 +71,27 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 type app struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	store   session.Store
-	closers []io.Closer
+	store   session.Store // the request path's view
+	stores  *stores
 	checker *check.Checker
 	login   *login.Handler
 	metrics *metrics.Metrics
 	tracer  *tracing.Tracer
+	access  *accessWiring
+	// reloader watches access.policy_file; nil without one.
+	reloader *policyfile.Reloader
 }
 
 // newApp wires the concrete types a configuration names. It does no I/O
 // beyond reading files the configuration points at.
 func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: logger, metrics: metrics.New()}
-	store, err := newStore(cfg)
+	st, err := newStores(cfg, a.metrics, logger)
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := store.(io.Closer); ok {
-		a.closers = append(a.closers, c)
-	}
-	if mg, ok := store.(session.Manager); ok {
-		store = a.metrics.InstrumentStore(mg)
-	}
+	a.stores = st
+	store := st.check
 	a.store = store
 	a.tracer, err = tracing.New(context.Background(), tracing.Config{
 		Enabled:     cfg.Tracing.Enabled,
@@ -104,12 +108,15 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("cookie.secrets: %w", err)
 	}
 	cookies := session.CookieSettings{Name: cfg.Cookie.Name, Domain: cfg.Cookie.Domain, Secure: cfg.Cookie.Secure}
-	a.checker = check.New(store, codec, cookies, cfg.Policy(), check.Options{Timeout: cfg.Session.Timeout, Logger: logger})
 
 	redirects, err := redirect.NewValidator(cfg.Redirect.AllowedDomains)
 	if err != nil {
+		a.Close()
 		return nil, fmt.Errorf("redirect.allowed_domains: %w", err)
 	}
+	// Login reads sessions with their tokens; refresh locks and back-channel
+	// logout need the store's index.
+	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh)}
 	a.login, err = login.New(login.Config{
 		IssuerURL:            cfg.OIDC.IssuerURL,
 		ClientID:             cfg.OIDC.ClientID,
@@ -122,21 +129,87 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
 		SessionLifetime:      cfg.Session.Lifetime,
 		Timeout:              cfg.OIDC.Timeout,
-	}, store, codec, cookies, redirects, logger)
+	}, st.fresh, codec, cookies, redirects, logger, loginOpts...)
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
+
+	a.access, err = newAccessWiring(cfg, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.checker = check.New(store, codec, cookies, cfg.Policy(), a.access.checkOptions(check.Options{
+		Timeout:    cfg.Session.Timeout,
+		Logger:     logger,
+		Refresher:  a.login,
+		TokenStore: st.fresh,
+	}))
 	if cfg.AdmitsNobody() {
 		logger.Warn("access lists are empty and access.allow_any_authenticated is false: every signed-in user will get 403")
 	}
 	return a, nil
 }
 
-func newStore(cfg *config.Config) (session.Store, error) {
-	if cfg.Session.Store == "memory" {
-		return session.NewMemoryStore(), nil
+// stores are the views of the session store that the parts of gatehouse
+// use. In Redis mode the check path reads through a local cache that keeps
+// no tokens; login, the admin API and token-needing policies read fresh.
+type stores struct {
+	check   session.Store   // the request path: cached, idle-checked, instrumented
+	fresh   session.Manager // with tokens; writes publish revocations
+	closers []io.Closer
+}
+
+func (st *stores) Close() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		_ = st.closers[i].Close()
 	}
+}
+
+func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*stores, error) {
+	st := &stores{}
+	var base session.Manager
+	if cfg.Session.Store == "memory" {
+		mem := session.NewMemoryStore()
+		st.closers = append(st.closers, mem)
+		base = mem
+		st.fresh = mem
+	} else {
+		rs, err := newRedisStore(cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, rs)
+		base, st.fresh = rs, rs
+		if cfg.Session.CacheSize > 0 {
+			cached, err := session.NewCachedStore(rs, session.CacheOptions{
+				Size: cfg.Session.CacheSize, TTL: cfg.Session.CacheTTL, Logger: logger, Observer: m,
+			})
+			if err != nil {
+				st.Close()
+				return nil, fmt.Errorf("session cache: %w", err)
+			}
+			st.closers = append(st.closers, cached)
+			base, st.fresh = cached, cached.Fresh()
+		}
+	}
+	if cfg.Session.IdleTimeout > 0 {
+		idle, err := session.NewIdleStore(base, session.IdleOptions{
+			Timeout: cfg.Session.IdleTimeout, WriteInterval: cfg.Session.IdleWriteInterval, Logger: logger,
+		})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("session.idle_timeout: %w", err)
+		}
+		st.closers = append(st.closers, idle)
+		base = idle
+	}
+	st.check = m.InstrumentStore(base)
+	return st, nil
+}
+
+func newRedisStore(cfg *config.Config) (*session.RedisStore, error) {
 	var tlsConf *tls.Config
 	if cfg.Redis.TLS.Enabled {
 		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.Redis.TLS.ServerName}
@@ -177,6 +250,9 @@ func (a *app) Handler() http.Handler {
 	mux.Handle(login.CallbackPath, a.tracer.HTTP("gatehouse.login callback", a.countLogins(a.login)))
 	mux.Handle(login.SignOutPath, a.tracer.HTTP("gatehouse.login sign_out", a.countLogouts("local", a.login)))
 	mux.Handle("/oauth2/", a.login)
+	if h := a.access.jwks(); h != nil {
+		mux.Handle(assertion.JWKSPath, h)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -201,6 +277,14 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if a.reloader != nil {
+		// A bad policy file keeps the last good policy in force: still
+		// ready, but say so.
+		if st := a.reloader.Status(); st.LastError != "" {
+			w.Header().Set("X-Gatehouse-Policy", "stale")
+			defer io.WriteString(w, "policy file: last reload failed, previous policy in force: "+st.LastError+"\n")
+		}
+	}
 	if len(problems) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, strings.Join(problems, "\n")+"\n")
@@ -247,6 +331,23 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 	errc := make(chan error, 3)
 	var stops []func(context.Context) error
 
+	if rl := a.access.watch(ctx, a.cfg, a.checker, a.log, a.metrics.PolicyReload); rl != nil {
+		a.reloader = rl
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					_ = rl.Reload() // logged and counted by the reloader
+				}
+			}
+		}()
+	}
+
 	httpSrv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -259,9 +360,16 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 	go func() { errc <- fmt.Errorf("http server: %w", httpSrv.Serve(ls.HTTP)) }()
 	stops = append(stops, httpSrv.Shutdown)
 	attrs := []any{"http", ls.HTTP.Addr().String()}
+	if a.reloader != nil {
+		attrs = append(attrs, "policy_file", a.cfg.Access.PolicyFile)
+	}
 
 	if ls.Admin != nil {
-		adminSrv, err := a.newAdminServer(a.adminHandler(a.adminGRPC()))
+		api, err := a.adminGRPC()
+		if err != nil {
+			return err
+		}
+		adminSrv, err := a.newAdminServer(a.adminHandler(api))
 		if err != nil {
 			return err
 		}
@@ -303,6 +411,9 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 		if err := stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			errs = append(errs, err)
 		}
+	}
+	if err := a.login.Shutdown(sctx); err != nil {
+		a.log.Warn("token refreshes still running at shutdown", "error", err.Error())
 	}
 	if err := a.tracer.Shutdown(sctx); err != nil {
 		a.log.Warn("tracing: flush failed", "error", err.Error())
@@ -369,9 +480,21 @@ func (a *app) followReadiness(ctx context.Context, set func(bool)) {
 	}
 }
 
-// adminGRPC returns the admin gRPC service as an HTTP handler, or nil when
-// there is none.
-func (a *app) adminGRPC() http.Handler { return nil }
+// adminGRPC returns the admin session API as an HTTP handler for the admin
+// listener (TLS, when configured, is the listener's).
+func (a *app) adminGRPC() (http.Handler, error) {
+	tlsConf, err := serverTLS("admin.tls", a.cfg.Admin.TLS)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := admin.NewServer(a.stores.fresh, admin.Options{
+		Logger: a.log, TokenFile: a.cfg.Admin.TokenFile, TLS: tlsConf, ExternalTLS: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	return srv, nil
+}
 
 // countLogins records each login callback's result: a redirect to the
 // return URL is a login, anything else a failure.
@@ -413,9 +536,9 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Close releases the store's connections.
+// Close releases the stores' connections and background work.
 func (a *app) Close() {
-	for _, c := range a.closers {
-		_ = c.Close()
+	if a.stores != nil {
+		a.stores.Close()
 	}
 }

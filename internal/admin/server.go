@@ -42,6 +42,10 @@ type Options struct {
 	TLS *tls.Config
 	// Timeout bounds each call's store work; DefaultTimeout if <= 0.
 	Timeout time.Duration
+	// ExternalTLS says TLS (with TLS's client-certificate policy) is
+	// terminated by the http.Server that hands calls to the gRPC server's
+	// ServeHTTP, so the gRPC server must not add its own.
+	ExternalTLS bool
 }
 
 // NewServer returns a gRPC server with the SessionService on mgr registered
@@ -65,7 +69,7 @@ func NewServer(mgr Manager, opts Options) (*grpc.Server, error) {
 		grpc.ChainUnaryInterceptor(unaryInterceptor(auth, log)),
 		grpc.ChainStreamInterceptor(streamInterceptor(auth, log)),
 	}
-	if opts.TLS != nil {
+	if opts.TLS != nil && !opts.ExternalTLS {
 		c := opts.TLS.Clone()
 		if c.MinVersion < tls.VersionTLS12 {
 			c.MinVersion = tls.VersionTLS12

@@ -29,6 +29,8 @@ type Options struct {
 	Interval time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// OnReload, if set, is told the result of every reload attempt.
+	OnReload func(ok bool)
 }
 
 // Status is the state of the policy file, for /readyz detail and metrics.
@@ -146,6 +148,9 @@ func (r *Reloader) reloadLocked(data []byte, h string) error {
 	r.status.Hash = h
 	r.status.LastError, r.status.LastErrorAt = "", time.Time{}
 	r.opts.Logger.Info("access policy reloaded", "file", r.path, "generation", r.status.Generation, "rules", len(p.Rules))
+	if r.opts.OnReload != nil {
+		r.opts.OnReload(true)
+	}
 	return nil
 }
 
@@ -154,6 +159,9 @@ func (r *Reloader) failLocked(err error) {
 	r.status.LastErrorAt = r.opts.Now()
 	r.status.Failures++
 	r.opts.Logger.Error("access policy not reloaded; the previous policy stays in force", "file", r.path, "error", err.Error())
+	if r.opts.OnReload != nil {
+		r.opts.OnReload(false)
+	}
 }
 
 // Status returns the current state.

@@ -39,6 +39,14 @@ type CacheOptions struct {
 	ResubscribeMin, ResubscribeMax time.Duration
 	Logger                         *slog.Logger
 	Now                            func() time.Time
+	// Observer, if set, is told about lookups and revocation messages.
+	Observer CacheObserver
+}
+
+// CacheObserver is told what the cache does, for metrics.
+type CacheObserver interface {
+	CacheLookup(hit bool)
+	RevocationMessage()
 }
 
 // revocationFeed is a store that announces every change on a pub/sub
@@ -153,11 +161,13 @@ func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
 	if c.live.Load() {
 		if e, ok := c.cache.Get(key); ok {
 			if now.Before(e.until) {
+				c.observeLookup(true)
 				return e.s, nil
 			}
 			c.cache.Remove(key)
 		}
 	}
+	c.observeLookup(false)
 	gen := c.gen.Load()
 	s, err := c.inner.Load(ctx, id)
 	if err != nil {
@@ -183,6 +193,12 @@ func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
 // cache. The result is the caller's own.
 func (c *CachedStore) LoadFresh(ctx context.Context, id string) (*Session, error) {
 	return c.inner.Load(ctx, id)
+}
+
+func (c *CachedStore) observeLookup(hit bool) {
+	if c.opts.Observer != nil {
+		c.opts.Observer.CacheLookup(hit)
+	}
 }
 
 // evict drops a handle from the cache, here and now.
@@ -363,6 +379,9 @@ func (c *CachedStore) subscribeOnce(ctx context.Context) (up bool, err error) {
 			}
 		case *redis.Message:
 			c.evict(m.Payload)
+			if c.opts.Observer != nil {
+				c.opts.Observer.RevocationMessage()
+			}
 			c.heard.Add(1)
 		case *redis.Pong:
 		}

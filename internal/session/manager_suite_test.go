@@ -87,6 +87,7 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		}
 		noTokens := withoutTokens(s)
 		noTokens.ID, noTokens.Handle = "", handle(s)
+		noTokens.HasRefreshToken = false // the admin view cannot open the tokens
 		sameSession(t, byH, noTokens)
 		if byH.Handle != handle(s) {
 			t.Fatalf("LoadByHandle Handle = %q", byH.Handle)
