@@ -1,23 +1,31 @@
 # gatehouse developer commands. "make help" lists them.
 GO ?= go
 
-.PHONY: help build test lint e2e bench generate
+.PHONY: help build test lint e2e bench bench-load generate
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 build: ## build ./gatehouse
 	$(GO) build -trimpath -o gatehouse ./cmd/gatehouse
 
 test: ## run every unit and integration test (needs Redis on 127.0.0.1:6379)
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: ## gofmt, go vet, buf lint and format, and generated code up to date
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	scripts/buf-lint.sh
+	scripts/generate.sh --check
 
-e2e: ## run the end-to-end suite with real nginx, Caddy, Traefik, an OIDC provider and Chromium
+generate: ## regenerate gen/ from proto/ with buf (tools pinned in tools/go.mod)
+	scripts/generate.sh
+
+e2e: ## end-to-end suite with real nginx, Caddy, Traefik, an OpenID provider and Chromium
 	bash scripts/e2e.sh
 
 bench: ## Go benchmarks of the check path
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/authz/ ./internal/check/ ./internal/session/ ./internal/envoy/ ./internal/tracing/
+
+bench-load: ## load benchmarks against no-op servers: ext_authz over gRPC (and wrk, see docs/benchmarks.md)
+	$(GO) run ./bench/grpcload -c 64 -d 10s
