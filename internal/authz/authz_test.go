@@ -255,3 +255,15 @@ func BenchmarkDecideAllowed(b *testing.B) {
 		}
 	}
 }
+
+// TestRelativeLoginURLUsesRequestOrigin: without a public URL the login
+// endpoint lives on the protected host itself; the redirect must name that
+// host, never be relative (Traefik would resolve it against gatehouse).
+func TestRelativeLoginURLUsesRequestOrigin(t *testing.T) {
+	p := testPolicy()
+	p.LoginURL = "/oauth2/start"
+	d := Decide(p, browserReq("/x"), NoSession, nil)
+	if got := header(d.ResponseHeaders, "Location"); !strings.HasPrefix(got, "https://app.example.com/oauth2/start?rd=") {
+		t.Errorf("Location = %q", got)
+	}
+}

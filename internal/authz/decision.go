@@ -258,7 +258,15 @@ func invalidToken(p *Policy, r *Request) Decision {
 }
 
 func unauthenticated(p *Policy, r *Request, reason Reason) Decision {
-	login := p.LoginURL + "?rd=" + url.QueryEscape(r.URL())
+	login := p.LoginURL
+	if strings.HasPrefix(login, "/") {
+		// A host-relative login URL is made absolute on the request's own
+		// origin: a proxy that resolves a relative Location against the
+		// auth service's address (Traefik's default) would otherwise send
+		// the browser to gatehouse's internal address.
+		login = r.Scheme + "://" + r.Host + login
+	}
+	login += "?rd=" + url.QueryEscape(r.URL())
 	if r.IsBrowser() {
 		return Decision{
 			Outcome:         Unauthenticated,
