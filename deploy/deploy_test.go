@@ -166,8 +166,43 @@ func TestCompose(t *testing.T) {
 		t.Errorf("build context has no Dockerfile: %v", err)
 	}
 
-	// Every GATEHOUSE_* variable is one the schema knows, and the whole
-	// environment is a valid configuration.
+	env := checkGatehouseEnv(t, dir, c, dotenv)
+	// Traefik's files exist, and its addresses name compose services and
+	// the ports they listen on.
+	_, ghPort, _ := net.SplitHostPort(env["GATEHOUSE_HTTP_ADDR"])
+	for _, v := range get(services, "traefik", "volumes").([]any) {
+		src, _, _ := strings.Cut(str(v), ":")
+		if _, err := os.Stat(filepath.Join(dir, src)); err != nil {
+			t.Errorf("traefik mounts %s: %v", src, err)
+		}
+	}
+	dyn := readYAMLDocs(t, filepath.Join(dir, "traefik-dynamic.yml"))[0]
+	fa := str(get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "address"))
+	u, err := url.Parse(fa)
+	if err != nil || u.Hostname() != "gatehouse" || u.Port() != ghPort || u.Path != "/authz/forward-auth" {
+		t.Errorf("forwardAuth address %q does not reach the gatehouse service's /authz/forward-auth on %s", fa, ghPort)
+	}
+	if get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "trustForwardHeader") != false {
+		t.Error("trustForwardHeader must be false")
+	}
+	appCmd := strings.Join(toStrings(get(services, "app", "command")), " ")
+	for name, want := range map[string]string{"gatehouse": "gatehouse:" + ghPort, "app": "app:" + portOf(appCmd)} {
+		got := str(get(dyn, "http", "services", name, "loadBalancer", "servers", 0, "url"))
+		if !strings.Contains(got, want) {
+			t.Errorf("traefik service %s url %q, want host:port %s", name, got, want)
+		}
+	}
+	checkAuthResponseHeaders(t, get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "authResponseHeaders"))
+}
+
+// checkGatehouseEnv checks that every GATEHOUSE_* variable of the compose
+// file's gatehouse service is one the schema knows, that *_FILE variables
+// name mounted compose secrets, and that the whole environment (with
+// .env.example's values) is a valid configuration. It returns the
+// environment as gatehouse would see it.
+func checkGatehouseEnv(t *testing.T, dir string, c doc, dotenv map[string]string) map[string]string {
+	t.Helper()
+	services, _ := c["services"].(doc)
 	known := envNames()
 	env := map[string]string{}
 	secretsDir := t.TempDir()
@@ -210,32 +245,7 @@ func TestCompose(t *testing.T) {
 		}
 	}
 
-	// Traefik's files exist, and its addresses name compose services and
-	// the ports they listen on.
-	_, ghPort, _ := net.SplitHostPort(env["GATEHOUSE_HTTP_ADDR"])
-	for _, v := range get(services, "traefik", "volumes").([]any) {
-		src, _, _ := strings.Cut(str(v), ":")
-		if _, err := os.Stat(filepath.Join(dir, src)); err != nil {
-			t.Errorf("traefik mounts %s: %v", src, err)
-		}
-	}
-	dyn := readYAMLDocs(t, filepath.Join(dir, "traefik-dynamic.yml"))[0]
-	fa := str(get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "address"))
-	u, err := url.Parse(fa)
-	if err != nil || u.Hostname() != "gatehouse" || u.Port() != ghPort || u.Path != "/authz/forward-auth" {
-		t.Errorf("forwardAuth address %q does not reach the gatehouse service's /authz/forward-auth on %s", fa, ghPort)
-	}
-	if get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "trustForwardHeader") != false {
-		t.Error("trustForwardHeader must be false")
-	}
-	appCmd := strings.Join(toStrings(get(services, "app", "command")), " ")
-	for name, want := range map[string]string{"gatehouse": "gatehouse:" + ghPort, "app": "app:" + portOf(appCmd)} {
-		got := str(get(dyn, "http", "services", name, "loadBalancer", "servers", 0, "url"))
-		if !strings.Contains(got, want) {
-			t.Errorf("traefik service %s url %q, want host:port %s", name, got, want)
-		}
-	}
-	checkAuthResponseHeaders(t, get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "authResponseHeaders"))
+	return env
 }
 
 func portOf(cmd string) string {
@@ -263,6 +273,45 @@ func checkAuthResponseHeaders(t *testing.T, v any) {
 	want := []string{d.Headers.User, d.Headers.Email, d.Headers.Groups, d.Headers.PreferredUsername}
 	if got := toStrings(v); !slices.Equal(got, want) {
 		t.Errorf("authResponseHeaders = %v, want %v", got, want)
+	}
+}
+
+func TestComposeEnvoyVariant(t *testing.T) {
+	dir := "compose"
+	c := readYAMLDocs(t, filepath.Join(dir, "docker-compose.envoy.yml"))[0]
+	dotenv := readEnvFile(t, filepath.Join(dir, ".env.example"))
+	env := checkGatehouseEnv(t, dir, c, dotenv)
+	services, _ := c["services"].(doc)
+	for _, name := range []string{"app", "envoy"} {
+		if got := str(get(services, name, "network_mode")); got != "service:gatehouse" {
+			t.Errorf("%s network_mode = %q, want service:gatehouse (the shipped envoy.yaml names 127.0.0.1)", name, got)
+		}
+	}
+	var envoyCfg string
+	for _, v := range get(services, "envoy", "volumes").([]any) {
+		src, dst, _ := strings.Cut(str(v), ":")
+		if strings.HasPrefix(dst, "/etc/envoy/envoy.yaml") {
+			envoyCfg = filepath.Join(dir, src)
+		}
+	}
+	if envoyCfg != filepath.Join("envoy", "envoy.yaml") {
+		t.Fatalf("the envoy service must mount the shipped deploy/envoy/envoy.yaml, mounts %q", envoyCfg)
+	}
+	data, err := os.ReadFile(envoyCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, grpcPort, _ := net.SplitHostPort(env["GATEHOUSE_GRPC_ADDR"])
+	_, httpPort, _ := net.SplitHostPort(env["GATEHOUSE_HTTP_ADDR"])
+	appPort := portOf(strings.Join(toStrings(get(services, "app", "command")), " "))
+	for what, port := range map[string]string{"gatehouse gRPC": grpcPort, "gatehouse HTTP": httpPort, "app": appPort} {
+		if !strings.Contains(string(data), "address: 127.0.0.1, port_value: "+port+" }") {
+			t.Errorf("envoy.yaml has no 127.0.0.1:%s cluster for %s", port, what)
+		}
+	}
+	published := toStrings(get(services, "gatehouse", "ports"))
+	if len(published) != 1 || !strings.Contains(string(data), "port_value: "+strings.Split(published[0], ":")[1]+" }") {
+		t.Errorf("published port %v is not Envoy's listener", published)
 	}
 }
 
