@@ -290,3 +290,30 @@ func TestTokenStoreServesPoliciesThatNeedTokens(t *testing.T) {
 		t.Errorf("policy without token needs: %v (the token store was used)", d.Reason)
 	}
 }
+
+// BenchmarkCheckAuthenticated is the hot path: cookie → session (memory
+// store) → policy → decision with identity headers.
+func BenchmarkCheckAuthenticated(b *testing.B) {
+	key := make([]byte, 32)
+	codec, _ := session.NewCodec([][]byte{key}, nil)
+	store := session.NewMemoryStore()
+	defer store.Close()
+	id, _ := session.NewID()
+	exp := time.Now().Add(time.Hour)
+	if err := store.Save(context.Background(), &session.Session{ID: id, User: "alice", Email: "alice@example.com", EmailVerified: true,
+		Groups: []string{"dev"}, CreatedAt: time.Now(), ExpiresAt: exp}); err != nil {
+		b.Fatal(err)
+	}
+	v, _ := codec.SealID("_gh", id, exp)
+	p := &authz.Policy{LoginURL: "/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
+	c := New(store, codec, session.CookieSettings{Name: "_gh", Secure: true}, p, Options{})
+	req := browser("app.example.com", "/dashboard")
+	cr := Credentials{Cookie: "theme=dark; _gh=" + v}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := c.Check(ctx, req, cr); d.Outcome != authz.Allow {
+			b.Fatal(d.Reason)
+		}
+	}
+}
