@@ -39,7 +39,7 @@ const (
 )
 
 // identityHeaders are the default identity header names, lower case.
-var identityHeaders = []string{"x-auth-request-user", "x-auth-request-email", "x-auth-request-groups", "x-auth-request-preferred-username"}
+var identityHeaders = []string{"x-auth-request-user", "x-auth-request-email", "x-auth-request-groups", "x-auth-request-preferred-username", "x-auth-request-access-token"}
 
 // switchStore is the real MemoryStore whose loads can be made to fail.
 type switchStore struct {
@@ -96,6 +96,7 @@ var spoofed = map[string]string{
 	"X-Auth-Request-Email":              "ceo@example.com",
 	"X-Auth-Request-Groups":             "admins",
 	"X-Auth-Request-Preferred-Username": "root",
+	"x-AUTH-request-access-TOKEN":       "stolen-token",
 }
 
 const bearer = `Bearer realm="gatehouse"`
@@ -166,6 +167,9 @@ func newFixture(t *testing.T) *fixture {
 		EmailDomains: []string{"example.com"},
 		Headers:      authz.DefaultHeaderNames(),
 	}
+	// The access-token header is configured but the sessions hold no
+	// token: every adapter must still remove a client-sent value.
+	policy.Headers.AccessToken = "X-Auth-Request-Access-Token"
 	f := &fixture{
 		store:   st,
 		checker: check.New(st, codec, session.CookieSettings{Name: cookieName, Secure: true}, policy, check.Options{Timeout: 100 * time.Millisecond}),
