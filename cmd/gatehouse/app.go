@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/policyfile"
+	"github.com/gatehouse/gatehouse/internal/redirect"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/tracing"
+)
+
+// app is one gatehouse process: its store, checker, login flow and servers.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   session.Store // the request path's view
+	stores  *stores
+	checker *check.Checker
+	login   *login.Handler
+	metrics *metrics.Metrics
+	tracer  *tracing.Tracer
+	access  *accessWiring
+	// reloader watches access.policy_file; nil without one.
+	reloader *policyfile.Reloader
+}
+
+// newApp wires the concrete types a configuration names. It does no I/O
+// beyond reading files the configuration points at.
+func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: logger, metrics: metrics.New()}
+	st, err := newStores(cfg, a.metrics, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.stores = st
+	store := st.check
+	a.store = store
+	a.tracer, err = tracing.New(context.Background(), tracing.Config{
+		Enabled:     cfg.Tracing.Enabled,
+		Endpoint:    cfg.Tracing.Endpoint,
+		SampleRatio: cfg.Tracing.SampleRatio,
+		Version:     buildVersion(),
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	codec, err := session.NewCodec(cfg.CookieKeys(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("cookie.secrets: %w", err)
+	}
+	cookies := session.CookieSettings{Name: cfg.Cookie.Name, Domain: cfg.Cookie.Domain, Secure: cfg.Cookie.Secure}
+
+	redirects, err := redirect.NewValidator(cfg.Redirect.AllowedDomains)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("redirect.allowed_domains: %w", err)
+	}
+	// Login reads sessions with their tokens; refresh locks and back-channel
+	// logout need the store's index.
+	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh)}
+	a.login, err = login.New(login.Config{
+		IssuerURL:            cfg.OIDC.IssuerURL,
+		ClientID:             cfg.OIDC.ClientID,
+		ClientSecret:         cfg.OIDC.ClientSecret,
+		RedirectURL:          cfg.OIDC.RedirectURL,
+		Scopes:               cfg.OIDC.Scopes,
+		UserClaim:            cfg.OIDC.UserClaim,
+		EmailClaim:           cfg.OIDC.EmailClaim,
+		GroupsClaim:          cfg.OIDC.GroupsClaim,
+		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
+		SessionLifetime:      cfg.Session.Lifetime,
+		Timeout:              cfg.OIDC.Timeout,
+	}, st.fresh, codec, cookies, redirects, logger, loginOpts...)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("oidc: %w", err)
+	}
+
+	a.access, err = newAccessWiring(cfg, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.checker = check.New(store, codec, cookies, cfg.Policy(), a.access.checkOptions(check.Options{
+		Timeout:    cfg.Session.Timeout,
+		Logger:     logger,
+		Refresher:  a.login,
+		TokenStore: st.fresh,
+	}))
+	if cfg.AdmitsNobody() {
+		logger.Warn("access lists are empty and access.allow_any_authenticated is false: every signed-in user will get 403")
+	}
+	return a, nil
+}
+
+// stores are the views of the session store that the parts of gatehouse
+// use. In Redis mode the check path reads through a local cache that keeps
+// no tokens; login, the admin API and token-needing policies read fresh.
+type stores struct {
+	check   session.Store   // the request path: cached, idle-checked, instrumented
+	fresh   session.Manager // with tokens; writes publish revocations
+	closers []io.Closer
+}
+
+func (st *stores) Close() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		_ = st.closers[i].Close()
+	}
+}
+
+func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*stores, error) {
+	st := &stores{}
+	var base session.Manager
+	if cfg.Session.Store == "memory" {
+		mem := session.NewMemoryStore()
+		st.closers = append(st.closers, mem)
+		base = mem
+		st.fresh = mem
+	} else {
+		rs, err := newRedisStore(cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, rs)
+		base, st.fresh = rs, rs
+		if cfg.Session.CacheSize > 0 {
+			cached, err := session.NewCachedStore(rs, session.CacheOptions{
+				Size: cfg.Session.CacheSize, TTL: cfg.Session.CacheTTL, Logger: logger, Observer: m,
+			})
+			if err != nil {
+				st.Close()
+				return nil, fmt.Errorf("session cache: %w", err)
+			}
+			st.closers = append(st.closers, cached)
+			base, st.fresh = cached, cached.Fresh()
+		}
+	}
+	if cfg.Session.IdleTimeout > 0 {
+		idle, err := session.NewIdleStore(base, session.IdleOptions{
+			Timeout: cfg.Session.IdleTimeout, WriteInterval: cfg.Session.IdleWriteInterval, Logger: logger,
+		})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("session.idle_timeout: %w", err)
+		}
+		st.closers = append(st.closers, idle)
+		base = idle
+	}
+	st.check = m.InstrumentStore(base)
+	return st, nil
+}
+
+func newRedisStore(cfg *config.Config) (*session.RedisStore, error) {
+	var tlsConf *tls.Config
+	if cfg.Redis.TLS.Enabled {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.Redis.TLS.ServerName}
+		if cfg.Redis.TLS.CAFile != "" {
+			pem, err := os.ReadFile(cfg.Redis.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("redis.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("redis.tls.ca_file: no PEM certificates in %s", cfg.Redis.TLS.CAFile)
+			}
+			tlsConf.RootCAs = pool
+		}
+	}
+	st, err := session.NewRedisStore(session.RedisOptions{
+		Addrs:      cfg.Redis.Addrs,
+		MasterName: cfg.Redis.MasterName,
+		Username:   cfg.Redis.Username,
+		Password:   cfg.Redis.Password,
+		DB:         cfg.Redis.DB,
+		KeyPrefix:  cfg.Redis.KeyPrefix,
+		TLSConfig:  tlsConf,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return st, nil
+}
+
+// Close releases the stores' connections and background work.
+func (a *app) Close() {
+	if a.stores != nil {
+		a.stores.Close()
+	}
+}
