@@ -54,7 +54,7 @@ func randHex(n int) string {
 
 // newSuite finds the tools, builds gatehouse, and starts the provider and
 // the echo app. Everything it starts is stopped by t.Cleanup.
-func newSuite(t *testing.T) *suite {
+func newSuite(t testing.TB) *suite {
 	ctx := t.Context()
 	s := &suite{dir: t.TempDir(), tools: map[string]string{}, setups: map[string]proxySetup{}}
 	if d := os.Getenv("GATEHOUSE_E2E_KEEP"); d != "" { // keep logs for a post-mortem
@@ -233,20 +233,7 @@ func (s *suite) runProxy(t *testing.T, k proxyKind) {
 	}
 	t.Cleanup(px.stop)
 	st.procs = append(st.procs, px)
-	// Ready when a public (skip-route) request travels proxy → gatehouse → app.
-	probe := "ready-" + randHex(4)
-	plain := newClient(false)
-	err = px.waitReady(ctx, "route to the app", func(ctx context.Context) error {
-		resp, err := get(ctx, plain, ps.origin()+"/public?probe="+probe, nil)
-		if err != nil {
-			return err
-		}
-		if resp.status != http.StatusOK || s.echo.seen(probe) == 0 {
-			return fmt.Errorf("GET /public: %d %.200s", resp.status, resp.body)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.waitRoute(ctx, px, ps); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -273,6 +260,23 @@ func (s *suite) runProxy(t *testing.T, k proxyKind) {
 				t.Errorf("%s logged a secret", p.name)
 			}
 		}
+	})
+}
+
+// waitRoute waits until a public (skip-route) request travels from the
+// proxy px through gatehouse to the app.
+func (s *suite) waitRoute(ctx context.Context, px *proc, ps proxySetup) error {
+	probe := "ready-" + randHex(4)
+	plain := newClient(false)
+	return px.waitReady(ctx, "route to the app", func(ctx context.Context) error {
+		resp, err := get(ctx, plain, ps.origin()+"/public?probe="+probe, nil)
+		if err != nil {
+			return err
+		}
+		if resp.status != http.StatusOK || s.echo.seen(probe) == 0 {
+			return fmt.Errorf("GET /public: %d %.200s", resp.status, resp.body)
+		}
+		return nil
 	})
 }
 

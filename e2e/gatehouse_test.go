@@ -20,6 +20,11 @@ type gatehouseConfig struct {
 	CookieKey   string // base64, 32 bytes; the same for both replicas
 	RedisAddr   string
 	KeyPrefix   string
+	// Session holds extra lines under session:, each indented by two
+	// spaces (e.g. "  cache_size: 0\n"); empty keeps the defaults.
+	Session string
+	// LogLevel is log.level; empty means debug.
+	LogLevel string
 }
 
 // yaml renders the configuration file. Both replicas of a proxy's pair get
@@ -27,6 +32,10 @@ type gatehouseConfig struct {
 // read. access.skip has one public route, used to show that spoofed
 // X-Forwarded-Uri / X-Original-URL headers cannot reach it.
 func (c gatehouseConfig) yaml() string {
+	level := c.LogLevel
+	if level == "" {
+		level = "debug"
+	}
 	return fmt.Sprintf(`http:
   addr: %q
 oidc:
@@ -40,7 +49,7 @@ cookie:
   secure: true
 session:
   store: redis
-redis:
+%sredis:
   addrs: [%q]
   key_prefix: %q
 redirect:
@@ -50,8 +59,8 @@ access:
   skip:
     - path: /public
 log:
-  level: debug
-`, c.Addr, c.Issuer, c.RedirectURL, c.CookieKey, c.RedisAddr, c.KeyPrefix)
+  level: %s
+`, c.Addr, c.Issuer, c.RedirectURL, c.CookieKey, c.Session, c.RedisAddr, c.KeyPrefix, level)
 }
 
 // newCookieKey returns a fresh base64-encoded 32-byte key.

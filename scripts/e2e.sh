@@ -3,18 +3,27 @@
 #   go test -tags e2e ./e2e/...
 # against real nginx, Caddy and Traefik started from deploy/, the zitadel/oidc
 # example OpenID provider, two gatehouse replicas on the real Redis and
-# headless Chromium. Everything listens on loopback; the provider runs in a
-# private network namespace (needs root, or CAP_SYS_ADMIN, for unshare -n).
+# headless Chromium, plus fault tests (Redis stopped, killed and restarted,
+# a replica killed, under load) on a private redis-server. Everything
+# listens on loopback; the provider runs in a private network namespace
+# (needs root, or CAP_SYS_ADMIN, for unshare -n).
+#
+# Usage: scripts/e2e.sh [--setup-only]
+#   --setup-only  install and build the tools, check Redis, run nothing
+#                 (scripts/bench-traefik.sh uses it)
 #
 # Environment:
 #   GATEHOUSE_E2E_CACHE   build folder for Traefik and the provider
 #                         (default ~/.cache/gatehouse-e2e; outside the module)
 #   GATEHOUSE_TEST_REDIS  Redis address (default 127.0.0.1:6379)
 #   GATEHOUSE_E2E_KEEP    a directory to keep configs and logs in
-#   E2E_RUN               a -run pattern, e.g. 'TestEndToEnd/nginx'
+#   E2E_RUN               a -run pattern, e.g. 'TestEndToEnd/nginx' or 'TestFaults'
+#   GATEHOUSE_E2E_BIN     a prebuilt gatehouse binary (default: built from
+#                         this checkout)
 #
 # Cost: Traefik's first build takes ~8 minutes on 2 cores; with warm caches
-# the whole run takes a few minutes.
+# the whole run takes about 1.5 minutes (browser flows ~1 minute, fault
+# tests ~15 s).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +44,7 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
@@ -84,6 +94,10 @@ redis_addr="${GATEHOUSE_TEST_REDIS:-127.0.0.1:6379}"
 if command -v redis-cli >/dev/null 2>&1; then
 	redis-cli -h "${redis_addr%:*}" -p "${redis_addr##*:}" ping >/dev/null ||
 		{ log "Redis at $redis_addr is not answering"; exit 1; }
+fi
+
+if [ "${1:-}" = "--setup-only" ]; then
+	exit 0
 fi
 
 # 6. Run.
