@@ -132,21 +132,27 @@ func startCaddy(ctx context.Context, s proxySetup, bin string) (*proc, error) {
 
 // startTraefik runs deploy/traefik/{traefik,dynamic}.yml on loopback ports.
 func startTraefik(ctx context.Context, s proxySetup, bin string) (*proc, error) {
+	return startTraefikWith(ctx, s, bin, nil, nil)
+}
+
+// startTraefikWith is startTraefik with further old→new pairs applied
+// (after the suite's own) to the dynamic and the static file.
+func startTraefikWith(ctx context.Context, s proxySetup, bin string, dynExtra, staticExtra []string) (*proc, error) {
 	dyn := filepath.Join(s.Dir, "dynamic.yml")
 	static := filepath.Join(s.Dir, "traefik.yml")
-	err := overlayFile("traefik/dynamic.yml", dyn,
+	err := overlayFile("traefik/dynamic.yml", dyn, append([]string{
 		"app.example.com", s.Host,
 		"127.0.0.1:5050", s.AppAddr,
 		"127.0.0.1:4180", s.GatehouseAddr,
-	)
+	}, dynExtra...)...)
 	if err != nil {
 		return nil, err
 	}
-	err = overlayFile("traefik/traefik.yml", static,
+	err = overlayFile("traefik/traefik.yml", static, append([]string{
 		`address: ":80"`, fmt.Sprintf(`address: "127.0.0.1:%d"`, s.HTTPPort),
 		`address: ":443"`, fmt.Sprintf(`address: "127.0.0.1:%d"`, s.HTTPSPort),
 		"/etc/traefik/dynamic.yml", dyn,
-	)
+	}, staticExtra...)...)
 	if err != nil {
 		return nil, err
 	}
