@@ -208,11 +208,14 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	store := c.store
+	var s *session.Session
 	if p.UsesClaims() || p.Headers.AccessToken != "" || p.Headers.Authorization != "" {
-		store = c.tokenStore
+		s, err = c.tokenStore.Load(ctx, sid)
+	} else if il, ok := c.store.(session.IdentityLoader); ok {
+		s, err = il.LoadIdentity(ctx, sid) // no tokens needed: skip decoding them
+	} else {
+		s, err = c.store.Load(ctx, sid)
 	}
-	s, err := store.Load(ctx, sid)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return who{state: authz.InvalidSession}

@@ -218,8 +218,8 @@ func TestSetPolicySwaps(t *testing.T) {
 type recordingRefresher struct{ ids []string }
 
 func (r *recordingRefresher) MaybeRefresh(id string, s *session.Session) {
-	if s.RefreshToken == "" && s.AccessToken == "" {
-		panic("refresher needs the session's tokens")
+	if s.Subject == "" || s.TokenExpiry.IsZero() && s.Email == "" {
+		panic("refresher needs the session it is to refresh")
 	}
 	r.ids = append(r.ids, id)
 }

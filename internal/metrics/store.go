@@ -31,6 +31,18 @@ func (s *instrumentedStore) Load(ctx context.Context, id string) (*session.Sessi
 	return sess, err
 }
 
+// LoadIdentity uses the inner store's token-less lookup when it has one.
+func (s *instrumentedStore) LoadIdentity(ctx context.Context, id string) (*session.Session, error) {
+	il, ok := s.Manager.(session.IdentityLoader)
+	if !ok {
+		return s.Load(ctx, id)
+	}
+	start := time.Now()
+	sess, err := il.LoadIdentity(ctx, id)
+	s.record("load", start, err)
+	return sess, err
+}
+
 func (s *instrumentedStore) Save(ctx context.Context, sess *session.Session) error {
 	start := time.Now()
 	err := s.Manager.Save(ctx, sess)

@@ -189,6 +189,11 @@ func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
 	return s, nil
 }
 
+// LoadIdentity is Load: cached copies never hold tokens.
+func (c *CachedStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
+	return c.Load(ctx, id)
+}
+
 // LoadFresh reads the session from Redis, with its tokens, bypassing the
 // cache. The result is the caller's own.
 func (c *CachedStore) LoadFresh(ctx context.Context, id string) (*Session, error) {

@@ -35,3 +35,10 @@ type Manager interface {
 	// sharing the store. ok is false when another holder has it.
 	TryLock(ctx context.Context, name string, ttl time.Duration) (release func(), ok bool, err error)
 }
+
+// IdentityLoader is a Store with a cheaper lookup for the check path: the
+// session without its tokens (HasRefreshToken set when it has a refresh
+// token), possibly shared between callers and so read-only.
+type IdentityLoader interface {
+	LoadIdentity(ctx context.Context, id string) (*Session, error)
+}

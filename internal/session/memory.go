@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -42,6 +43,7 @@ type MemoryStore struct {
 // attributes List and DeleteMatching select by.
 type memEntry struct {
 	data     []byte
+	ident    *Session // decoded without tokens, for LoadIdentity; read-only
 	expires  time.Time
 	lastSeen time.Time // from Touch; Load reports the later of this and the record's
 	issuer   string
@@ -104,7 +106,9 @@ func (m *MemoryStore) Save(ctx context.Context, s *Session) error {
 	if m.closed {
 		return fmt.Errorf("session: save: %w", ErrClosed)
 	}
-	e := memEntry{data: data, expires: s.ExpiresAt, issuer: s.Issuer, subject: s.Subject, sid: s.SID, email: s.Email}
+	ident := withoutTokens(s)
+	ident.ID, ident.Handle, ident.Groups = "", key, slices.Clone(s.Groups)
+	e := memEntry{data: data, ident: ident, expires: s.ExpiresAt, issuer: s.Issuer, subject: s.Subject, sid: s.SID, email: s.Email}
 	if old, ok := m.entries[key]; ok && now.Before(old.expires) {
 		e.lastSeen = old.lastSeen
 	}
@@ -159,6 +163,34 @@ func (m *MemoryStore) Load(ctx context.Context, id string) (*Session, error) {
 	s.Handle = key
 	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
 	return s, nil
+}
+
+// LoadIdentity returns the live session with this ID without its tokens
+// (HasRefreshToken tells whether it has a refresh token), or ErrNotFound.
+// It decodes nothing, so it is the check path's lookup; Groups is shared
+// and must not be modified.
+func (m *MemoryStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("session: load: %w", err)
+	}
+	key, err := storageKey(id)
+	if err != nil {
+		return nil, fmt.Errorf("session: load: %w", err)
+	}
+	now := m.now()
+	m.mu.RLock()
+	e, ok := m.entries[key]
+	closed := m.closed
+	m.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, fmt.Errorf("session: load: %w", ErrClosed)
+	case !ok || !now.Before(e.expires):
+		return nil, ErrNotFound
+	}
+	s := *e.ident
+	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
+	return &s, nil
 }
 
 // Delete removes the session with this ID; a missing session is not an error.

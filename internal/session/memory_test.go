@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,57 @@ func TestCorruptRecordIsNotFound(t *testing.T) {
 	m.entries[key] = e
 	if _, err := m.Load(t.Context(), s.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load(corrupt) = %v, want ErrNotFound", err)
+	}
+}
+
+// TestMemoryLoadIdentity: the check path's lookup gives the identity of a
+// live session, never its tokens, says whether it can be refreshed, and
+// follows deletes, expiry and Touch like Load.
+func TestMemoryLoadIdentity(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	m := NewMemoryStore(WithClock(clock))
+	defer m.Close()
+	ctx := context.Background()
+	s := fullSession(t, now, now.Add(time.Hour))
+	if err := m.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.LoadIdentity(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IDToken != "" || got.AccessToken != "" || got.RefreshToken != "" || got.ID != "" {
+		t.Fatalf("LoadIdentity returned secrets: %+v", got)
+	}
+	if !got.HasRefreshToken || got.Email != s.Email || got.Subject != s.Subject || got.Handle == "" ||
+		!slices.Equal(got.Groups, s.Groups) || !got.ExpiresAt.Equal(s.ExpiresAt) {
+		t.Fatalf("LoadIdentity = %+v, want the identity of %+v", got, s)
+	}
+	// Mutating what the caller saved does not change the stored identity.
+	s.Groups[0] = "changed"
+	if again, _ := m.LoadIdentity(ctx, s.ID); again.Groups[0] == "changed" {
+		t.Fatal("LoadIdentity shares the caller's Groups slice")
+	}
+	at := now.Add(time.Minute)
+	if err := m.Touch(ctx, s.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.LoadIdentity(ctx, s.ID); !got.LastSeenAt.Equal(at) {
+		t.Errorf("LastSeenAt = %v after Touch(%v)", got.LastSeenAt, at)
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := m.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("expired: %v", err)
+	}
+	now = now.Add(-2 * time.Hour)
+	if err := m.Delete(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted: %v", err)
+	}
+	if _, err := m.LoadIdentity(ctx, "not-an-id"); err == nil {
+		t.Error("bad ID accepted")
 	}
 }
