@@ -1,7 +1,7 @@
 # gatehouse developer commands. "make help" lists them.
 GO ?= go
 
-.PHONY: help build test lint e2e bench bench-load generate
+.PHONY: help build test lint e2e bench bench-load bench-traefik generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -27,5 +27,10 @@ e2e: ## end-to-end suite with real nginx, Caddy, Traefik, an OpenID provider and
 bench: ## Go benchmarks of the check path
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/authz/ ./internal/check/ ./internal/session/ ./internal/envoy/ ./internal/tracing/
 
-bench-load: ## load benchmarks against no-op servers: ext_authz over gRPC (and wrk, see docs/benchmarks.md)
+bench-load: ## load benchmarks beside no-op servers in the same run: wrk on forward-auth, ext_authz over gRPC, revocation latency
+	$(GO) run ./bench/httpload -d 10s -c 64,256
 	$(GO) run ./bench/grpcload -c 64 -d 10s
+	$(GO) run ./bench/revocation -n 200 -replicas 3
+
+bench-traefik: ## wrk through the shipped Traefik config with and without ForwardAuth (builds Traefik on first use)
+	bash scripts/bench-traefik.sh
