@@ -162,6 +162,7 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) a
 		slog.String("path", r.Path),
 		slog.String("client_ip", r.ClientIP.String()),
 		slog.String("user", d.User),
+		slog.String("rule", d.Rule),
 	)
 	return d
 }
