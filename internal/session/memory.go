@@ -137,23 +137,9 @@ func (m *MemoryStore) sweepLocked(now time.Time) {
 // Load returns a fresh copy of the live session with this ID, ErrNotFound,
 // or ErrInvalidID.
 func (m *MemoryStore) Load(ctx context.Context, id string) (*Session, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("session: load: %w", err)
-	}
-	key, err := storageKey(id)
+	key, e, now, err := m.liveByID(ctx, "load", id)
 	if err != nil {
-		return nil, fmt.Errorf("session: load: %w", err)
-	}
-	now := m.now()
-	m.mu.RLock()
-	e, ok := m.entries[key]
-	closed := m.closed
-	m.mu.RUnlock()
-	switch {
-	case closed:
-		return nil, fmt.Errorf("session: load: %w", ErrClosed)
-	case !ok || !now.Before(e.expires):
-		return nil, ErrNotFound
+		return nil, err
 	}
 	// e.data is never modified after Save, so it is safe to read unlocked.
 	s, err := decodeStored(id, e.data, now)
@@ -170,13 +156,30 @@ func (m *MemoryStore) Load(ctx context.Context, id string) (*Session, error) {
 // It decodes nothing, so it is the check path's lookup; Groups is shared
 // and must not be modified.
 func (m *MemoryStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
+	_, e, _, err := m.liveByID(ctx, "load", id)
+	if err != nil {
+		return nil, err
+	}
+	s := *e.ident
+	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
+	return &s, nil
+}
+
+// liveByID returns the live entry of session id and its storage key.
+func (m *MemoryStore) liveByID(ctx context.Context, op, id string) (string, memEntry, time.Time, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("session: load: %w", err)
+		return "", memEntry{}, time.Time{}, fmt.Errorf("session: %s: %w", op, err)
 	}
 	key, err := storageKey(id)
 	if err != nil {
-		return nil, fmt.Errorf("session: load: %w", err)
+		return "", memEntry{}, time.Time{}, fmt.Errorf("session: %s: %w", op, err)
 	}
+	e, now, err := m.live(op, key)
+	return key, e, now, err
+}
+
+// live returns the entry stored under key if it has not expired.
+func (m *MemoryStore) live(op, key string) (memEntry, time.Time, error) {
 	now := m.now()
 	m.mu.RLock()
 	e, ok := m.entries[key]
@@ -184,13 +187,11 @@ func (m *MemoryStore) LoadIdentity(ctx context.Context, id string) (*Session, er
 	m.mu.RUnlock()
 	switch {
 	case closed:
-		return nil, fmt.Errorf("session: load: %w", ErrClosed)
+		return memEntry{}, now, fmt.Errorf("session: %s: %w", op, ErrClosed)
 	case !ok || !now.Before(e.expires):
-		return nil, ErrNotFound
+		return memEntry{}, now, ErrNotFound
 	}
-	s := *e.ident
-	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
-	return &s, nil
+	return e, now, nil
 }
 
 // Delete removes the session with this ID; a missing session is not an error.

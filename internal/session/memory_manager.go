@@ -71,16 +71,9 @@ func (m *MemoryStore) LoadByHandle(ctx context.Context, handle string) (*Session
 	if err := checkHandle(handle); err != nil {
 		return nil, fmt.Errorf("session: load by handle: %w", err)
 	}
-	now := m.now()
-	m.mu.RLock()
-	e, ok := m.entries[handle]
-	closed := m.closed
-	m.mu.RUnlock()
-	switch {
-	case closed:
-		return nil, fmt.Errorf("session: load by handle: %w", ErrClosed)
-	case !ok || !now.Before(e.expires):
-		return nil, ErrNotFound
+	e, now, err := m.live("load by handle", handle)
+	if err != nil {
+		return nil, err
 	}
 	s, err := decodeIdentity(handle, e.data, now)
 	if err != nil {
