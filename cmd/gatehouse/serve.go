@@ -127,6 +127,10 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 	}
 
 	if ls.Admin != nil {
+		if a.cfg.Admin.TLS.CertFile == "" && !isLoopback(ls.Admin.Addr()) {
+			a.log.Warn("admin listener serves plain text on a non-loopback address: its bearer token and /metrics cross the network unencrypted; set admin.tls or bind admin.addr to loopback",
+				"admin", ls.Admin.Addr().String())
+		}
 		api, err := a.adminGRPC()
 		if err != nil {
 			return err
@@ -256,4 +260,10 @@ func (a *app) adminGRPC() (http.Handler, error) {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	return srv, nil
+}
+
+// isLoopback reports whether a listener's address is a loopback one.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
