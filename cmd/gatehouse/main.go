@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -40,6 +42,11 @@ settings (oidc.client_secret_file, cookie.secrets_file, redis.password_file).
 `
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "check-config") {
+		for _, name := range config.UnknownEnv(os.Environ()) {
+			fmt.Fprintf(os.Stderr, "gatehouse: warning: %s is set but is not a setting (misspelt?)\n", name)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()

@@ -193,3 +193,17 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{
+		"PATH=/bin",
+		"GATEHOUSE_OIDC_ISSUER_URL=x",
+		"GATEHOUSE_OIDC_ISSUERURL=typo",
+		"GATEHOUSE_COOKIE_SECRETS_FILE=/f",
+		"GATEHOUSE_SESSION_LIFE=1h",
+		"GATEHOUSE_TEST_REDIS=127.0.0.1:6379",
+	})
+	if strings.Join(got, ",") != "GATEHOUSE_OIDC_ISSUERURL,GATEHOUSE_SESSION_LIFE" {
+		t.Errorf("UnknownEnv = %v", got)
+	}
+}
