@@ -61,7 +61,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	}
 	cookies := session.CookieSettings{Name: cfg.Cookie.Name, Domain: cfg.Cookie.Domain, Secure: cfg.Cookie.Secure}
 
-	redirects, err := redirect.NewValidator(cfg.Redirect.AllowedDomains)
+	redirects, err := redirect.NewValidator(cfg.ReturnHosts())
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("redirect.allowed_domains: %w", err)

@@ -392,3 +392,31 @@ func TestShippedExampleConfigIsValid(t *testing.T) {
 		t.Fatalf("examples/gatehouse.yaml: %s", errb.String())
 	}
 }
+
+// TestReturnToOwnHostWithoutAllowList: with no redirect.allowed_domains, a
+// user is still sent back to the page they asked for on the host gatehouse
+// serves its callback on, query included, and never to another host.
+func TestReturnToOwnHostWithoutAllowList(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Options{Users: []oidctest.User{
+		{Subject: "u-alice", Email: "alice@example.com", EmailVerified: true, Password: "pw"},
+	}})
+	env := baseEnv(t, p, "")
+	env["GATEHOUSE_SESSION_STORE"] = "memory"
+	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
+	env["GATEHOUSE_REDIRECT_ALLOWED_DOMAINS"] = ""
+	gh := startInstance(t, env)
+	p.AddRedirectURI(gh.url + "/oauth2/callback")
+	for rd, want := range map[string]string{
+		gh.url + "/runs?tab=1&q=x":        gh.url + "/runs?tab=1&q=x",
+		"https://app.example.com/runs?x=1": "/",
+	} {
+		jar, _ := cookiejar.New(nil)
+		cb, err := p.Login(context.Background(), &http.Client{Jar: jar}, gh.url+"/oauth2/start?rd="+url.QueryEscape(rd), "u-alice", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cb.Header.Get("Location"); got != want {
+			t.Errorf("rd %q: sent to %q, want %q", rd, got, want)
+		}
+	}
+}

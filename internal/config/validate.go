@@ -198,6 +198,21 @@ func (c *Config) TrustedPrefixes() []netip.Prefix {
 	return out
 }
 
+// ReturnHosts is redirect.allowed_domains plus the host gatehouse's own
+// callback is on (oidc.redirect_url): a user may always be sent back to the
+// host they signed in on.
+func (c *Config) ReturnHosts() []string {
+	hosts := slices.Clone(c.Redirect.AllowedDomains)
+	if u, err := url.Parse(c.OIDC.RedirectURL); err == nil && u.Hostname() != "" {
+		h := u.Hostname()
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]"
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
 // LoginURL returns the absolute or host-relative URL of /oauth2/start.
 func (c *Config) LoginURL() string {
 	return strings.TrimSuffix(c.HTTP.PublicURL, "/") + "/oauth2/start"
