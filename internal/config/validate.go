@@ -229,7 +229,8 @@ func (c *Config) Policy() *authz.Policy {
 // signed-in user gets 403: valid, but worth a warning at startup.
 func (c *Config) AdmitsNobody() bool {
 	a := c.Access
-	return !a.AllowAnyAuthenticated && len(a.EmailDomains) == 0 && len(a.Emails) == 0 && len(a.Groups) == 0
+	return !a.AllowAnyAuthenticated && len(a.EmailDomains) == 0 && len(a.Emails) == 0 && len(a.Groups) == 0 &&
+		len(a.Rules) == 0 && a.PolicyFile == ""
 }
 
 func decodeKey(s string) ([]byte, error) {
