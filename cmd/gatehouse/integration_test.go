@@ -407,7 +407,7 @@ func TestReturnToOwnHostWithoutAllowList(t *testing.T) {
 	gh := startInstance(t, env)
 	p.AddRedirectURI(gh.url + "/oauth2/callback")
 	for rd, want := range map[string]string{
-		gh.url + "/runs?tab=1&q=x":        gh.url + "/runs?tab=1&q=x",
+		gh.url + "/runs?tab=1&q=x":         gh.url + "/runs?tab=1&q=x",
 		"https://app.example.com/runs?x=1": "/",
 	} {
 		jar, _ := cookiejar.New(nil)
