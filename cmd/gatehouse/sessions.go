@@ -101,18 +101,20 @@ func (a *adminFlags) register(fs *flag.FlagSet, lookup func(string) (string, boo
 	fs.BoolVar(&a.json, "json", false, "print JSON instead of a table")
 }
 
-// dial connects with the flags' options and returns a context bounded by
-// --timeout.
-func (a *adminFlags) dial(ctx context.Context) (*admin.Client, context.Context, context.CancelFunc, error) {
+// call connects with the flags' options and runs fn with a context bounded
+// by --timeout, closing the connection afterwards.
+func (a *adminFlags) call(ctx context.Context, fn func(ctx context.Context, c *admin.Client) error) error {
 	if a.timeout <= 0 {
-		return nil, nil, nil, fmt.Errorf("--timeout must be positive")
+		return fmt.Errorf("--timeout must be positive")
 	}
 	c, err := admin.Dial(a.opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
+	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	return c, ctx, cancel, nil
+	defer cancel()
+	return fn(ctx, c)
 }
 
 // userFlags select one user.
@@ -151,41 +153,37 @@ func sessionsList(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprintf(stderr, "--max must be between 1 and %d\n", listMax)
 		return errUsage
 	}
-	c, ctx, cancel, err := af.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer c.Close()
-	var all []*adminv1.Session
-	token := ""
-	for {
-		size := min(*limit-len(all), admin.MaxPageSize)
-		resp, err := c.ListSessions(ctx, &adminv1.ListSessionsRequest{
-			Issuer: uf.issuer, Subject: uf.subject, Email: uf.email,
-			PageSize: int32(size), PageToken: token,
-		})
-		if err != nil {
-			return rpcError("list sessions", err)
+	return af.call(ctx, func(ctx context.Context, c *admin.Client) error {
+		var all []*adminv1.Session
+		token := ""
+		for {
+			size := min(*limit-len(all), admin.MaxPageSize)
+			resp, err := c.ListSessions(ctx, &adminv1.ListSessionsRequest{
+				Issuer: uf.issuer, Subject: uf.subject, Email: uf.email,
+				PageSize: int32(size), PageToken: token,
+			})
+			if err != nil {
+				return rpcError("list sessions", err)
+			}
+			all = append(all, resp.GetSessions()...)
+			token = resp.GetNextPageToken()
+			if token == "" {
+				break
+			}
+			if len(all) >= *limit {
+				fmt.Fprintf(stderr, "showing the first %d sessions; raise --max for more\n", len(all))
+				break
+			}
 		}
-		all = append(all, resp.GetSessions()...)
-		token = resp.GetNextPageToken()
-		if token == "" {
-			break
+		if af.json {
+			return writeJSON(stdout, sessionsJSON(all))
 		}
-		if len(all) >= *limit {
-			fmt.Fprintf(stderr, "showing the first %d sessions; raise --max for more\n", len(all))
-			break
+		if len(all) == 0 {
+			fmt.Fprintln(stdout, "no sessions")
+			return nil
 		}
-	}
-	if af.json {
-		return writeJSON(stdout, sessionsJSON(all))
-	}
-	if len(all) == 0 {
-		fmt.Fprintln(stdout, "no sessions")
-		return nil
-	}
-	return writeTable(stdout, all)
+		return writeTable(stdout, all)
+	})
 }
 
 // handleArg parses flags around one positional HANDLE argument, so both
@@ -217,20 +215,16 @@ func sessionsGet(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	if err != nil {
 		return err
 	}
-	c, ctx, cancel, err := af.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer c.Close()
-	resp, err := c.GetSession(ctx, &adminv1.GetSessionRequest{Handle: handle})
-	if err != nil {
-		return rpcError("get session", err)
-	}
-	if af.json {
-		return writeJSON(stdout, sessionJSON(resp.GetSession()))
-	}
-	return writeDetail(stdout, resp.GetSession())
+	return af.call(ctx, func(ctx context.Context, c *admin.Client) error {
+		resp, err := c.GetSession(ctx, &adminv1.GetSessionRequest{Handle: handle})
+		if err != nil {
+			return rpcError("get session", err)
+		}
+		if af.json {
+			return writeJSON(stdout, sessionJSON(resp.GetSession()))
+		}
+		return writeDetail(stdout, resp.GetSession())
+	})
 }
 
 func sessionsRevoke(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
@@ -242,20 +236,16 @@ func sessionsRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	c, ctx, cancel, err := af.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer c.Close()
-	if _, err := c.RevokeSession(ctx, &adminv1.RevokeSessionRequest{Handle: handle}); err != nil {
-		return rpcError("revoke session", err)
-	}
-	if af.json {
-		return writeJSON(stdout, map[string]any{"revoked": handle})
-	}
-	fmt.Fprintf(stdout, "revoked session %s\n", handle)
-	return nil
+	return af.call(ctx, func(ctx context.Context, c *admin.Client) error {
+		if _, err := c.RevokeSession(ctx, &adminv1.RevokeSessionRequest{Handle: handle}); err != nil {
+			return rpcError("revoke session", err)
+		}
+		if af.json {
+			return writeJSON(stdout, map[string]any{"revoked": handle})
+		}
+		fmt.Fprintf(stdout, "revoked session %s\n", handle)
+		return nil
+	})
 }
 
 func sessionsRevokeUser(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
@@ -272,23 +262,19 @@ func sessionsRevokeUser(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err := uf.check(fs); err != nil {
 		return err
 	}
-	c, ctx, cancel, err := af.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer c.Close()
-	resp, err := c.RevokeUserSessions(ctx, &adminv1.RevokeUserSessionsRequest{
-		Issuer: uf.issuer, Subject: uf.subject, Email: uf.email,
+	return af.call(ctx, func(ctx context.Context, c *admin.Client) error {
+		resp, err := c.RevokeUserSessions(ctx, &adminv1.RevokeUserSessionsRequest{
+			Issuer: uf.issuer, Subject: uf.subject, Email: uf.email,
+		})
+		if err != nil {
+			return rpcError("revoke user sessions", err)
+		}
+		if af.json {
+			return writeJSON(stdout, map[string]any{"revoked_count": resp.GetRevokedCount()})
+		}
+		fmt.Fprintf(stdout, "revoked %d session(s)\n", resp.GetRevokedCount())
+		return nil
 	})
-	if err != nil {
-		return rpcError("revoke user sessions", err)
-	}
-	if af.json {
-		return writeJSON(stdout, map[string]any{"revoked_count": resp.GetRevokedCount()})
-	}
-	fmt.Fprintf(stdout, "revoked %d session(s)\n", resp.GetRevokedCount())
-	return nil
 }
 
 // rpcError turns a gRPC error into a short message: the code and the
