@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/admin/admintest"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/testpki"
 )
 
 const cliToken = "cli-test-token-0123456789abcdefghijklmnop"
@@ -146,7 +147,7 @@ func TestSessionsCLI(t *testing.T) {
 }
 
 func TestSessionsCLIMTLS(t *testing.T) {
-	pki := admintest.NewPKI(t, "cli")
+	pki := testpki.New(t, "cli")
 	srvTLS, err := admin.ServerTLS(pki.ServerCertFile, pki.ServerKeyFile, pki.CAFile)
 	if err != nil {
 		t.Fatal(err)

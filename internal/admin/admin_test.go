@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/admin/admintest"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/testpki"
 )
 
 const testToken = "0123456789abcdefghijklmnopqrstuvwxyzABCD" // 40 bytes
@@ -431,7 +432,7 @@ func TestUnauthenticated(t *testing.T) {
 
 func TestNewServerRefusesWeakConfig(t *testing.T) {
 	m := admintest.NewManager()
-	pki := admintest.NewPKI(t, "a")
+	pki := testpki.New(t, "a")
 	for name, opts := range map[string]admin.Options{
 		"nothing":                 {},
 		"empty token file":        {TokenFile: writeToken(t, "")},
@@ -474,8 +475,8 @@ func mtlsClient(t *testing.T, addr string, cfg *tls.Config, authz string) adminv
 }
 
 func TestMTLS(t *testing.T) {
-	pki := admintest.NewPKI(t, "gatehouse")
-	other := admintest.NewPKI(t, "stranger")
+	pki := testpki.New(t, "gatehouse")
+	other := testpki.New(t, "stranger")
 	srvTLS, err := admin.ServerTLS(pki.ServerCertFile, pki.ServerKeyFile, pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +512,7 @@ func TestMTLS(t *testing.T) {
 }
 
 func TestMTLSAndTokenBothRequired(t *testing.T) {
-	pki := admintest.NewPKI(t, "gatehouse")
+	pki := testpki.New(t, "gatehouse")
 	srvTLS, err := admin.ServerTLS(pki.ServerCertFile, pki.ServerKeyFile, pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +528,7 @@ func TestMTLSAndTokenBothRequired(t *testing.T) {
 }
 
 func TestTokenOverServerTLS(t *testing.T) {
-	pki := admintest.NewPKI(t, "gatehouse")
+	pki := testpki.New(t, "gatehouse")
 	srvTLS, err := admin.ServerTLS(pki.ServerCertFile, pki.ServerKeyFile, "")
 	if err != nil {
 		t.Fatal(err)

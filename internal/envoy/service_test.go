@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse/gatehouse/internal/envoy"
+	"github.com/gatehouse/gatehouse/internal/testpki"
 )
 
 const (
@@ -455,14 +456,14 @@ func TestReflection(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	e := newEnv(t, 0)
-	c := newCerts(t)
+	c := testpki.New(t, "gatehouse")
 	cookie := e.login(t, "alice@example.com", true)
 	req := checkReq("GET", "app.example.com", "/", map[string]string{"cookie": cookie})
-	srvTLS := &tls.Config{Certificates: []tls.Certificate{c.server}, MinVersion: tls.VersionTLS12}
+	srvTLS := &tls.Config{Certificates: []tls.Certificate{c.Server}, MinVersion: tls.VersionTLS12}
 
 	t.Run("server TLS", func(t *testing.T) {
 		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: srvTLS},
-			tlsDial(&tls.Config{RootCAs: c.pool, ServerName: "gatehouse.test"}))
+			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost"}))
 		if call(t, conn, req).GetOkResponse() == nil {
 			t.Fatal("want allow over TLS")
 		}
@@ -477,17 +478,17 @@ func TestTLS(t *testing.T) {
 		}
 	})
 
-	mtls := &tls.Config{Certificates: []tls.Certificate{c.server}, ClientCAs: c.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	mtls := &tls.Config{Certificates: []tls.Certificate{c.Server}, ClientCAs: c.Pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 	t.Run("mTLS with client certificate", func(t *testing.T) {
 		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: mtls},
-			tlsDial(&tls.Config{RootCAs: c.pool, ServerName: "gatehouse.test", Certificates: []tls.Certificate{c.client}}))
+			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost", Certificates: []tls.Certificate{c.Client}}))
 		if call(t, conn, req).GetOkResponse() == nil {
 			t.Fatal("want allow over mTLS")
 		}
 	})
 	t.Run("mTLS without client certificate refused", func(t *testing.T) {
 		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: mtls},
-			tlsDial(&tls.Config{RootCAs: c.pool, ServerName: "gatehouse.test"}))
+			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost"}))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, req)
@@ -499,9 +500,9 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("mTLS with certificate from another CA refused", func(t *testing.T) {
-		other := newCerts(t)
+		other := testpki.New(t, "stranger")
 		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: mtls},
-			tlsDial(&tls.Config{RootCAs: c.pool, ServerName: "gatehouse.test", Certificates: []tls.Certificate{other.client}}))
+			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost", Certificates: []tls.Certificate{other.Client}}))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if _, err := authv3.NewAuthorizationClient(conn).Check(ctx, req); err == nil {

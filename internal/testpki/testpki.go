@@ -1,4 +1,6 @@
-package admintest
+// Package testpki makes throw-away certificate authorities for tests of TLS
+// and mTLS listeners (Envoy's gRPC, the admin API).
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -27,9 +29,9 @@ type PKI struct {
 	CAFile, ServerCertFile, ServerKeyFile, ClientCertFile, ClientKeyFile string
 }
 
-// NewPKI creates a PKI named name; PKIs with different names do not trust
+// New creates a PKI named name; PKIs with different names do not trust
 // each other.
-func NewPKI(t testing.TB, name string) *PKI {
+func New(t testing.TB, name string) *PKI {
 	t.Helper()
 	dir := t.TempDir()
 	caKey := newKey(t)
