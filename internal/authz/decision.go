@@ -181,7 +181,7 @@ func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 	// 5. Signed in, but admitted?
 	admitted := false
 	if action == ActionRequire {
-		admitted = p.Rules[idx].Require.admits(id)
+		admitted = p.Rules[idx].Require.admits(id, p.AllowUnverifiedEmail)
 	} else {
 		admitted = p.admits(id)
 	}

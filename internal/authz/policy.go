@@ -120,6 +120,10 @@ type Policy struct {
 	// AllowAnyAuthenticated admits every signed-in user; without it empty
 	// allow-lists admit nobody.
 	AllowAnyAuthenticated bool
+	// AllowUnverifiedEmail lets an email the provider does not vouch for
+	// (email_verified false or missing) match Emails and EmailDomains, here
+	// and in every rule's Requirement (oidc.allow_unverified_email).
+	AllowUnverifiedEmail bool
 	// Headers names the identity headers sent upstream.
 	Headers HeaderNames
 }
@@ -131,7 +135,7 @@ func (p *Policy) admits(id *Identity) bool {
 		return true
 	}
 	q := Requirement{Emails: p.Emails, EmailDomains: p.EmailDomains, Groups: p.Groups}
-	return q.admits(id)
+	return q.admits(id, p.AllowUnverifiedEmail)
 }
 
 // UsesClaims reports whether any rule requires a claim value, so that a

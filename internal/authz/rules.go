@@ -61,8 +61,10 @@ type Requirement struct {
 	Claims map[string][]string
 }
 
-// admits reports whether id satisfies any of the requirement's lists.
-func (q *Requirement) admits(id *Identity) bool {
+// admits reports whether id satisfies any of the requirement's lists. An
+// email counts only when verified, or when unverifiedOK (the policy's
+// AllowUnverifiedEmail).
+func (q *Requirement) admits(id *Identity, unverifiedOK bool) bool {
 	for _, g := range id.Groups {
 		if _, ok := q.Groups[g]; ok {
 			return true
@@ -75,7 +77,7 @@ func (q *Requirement) admits(id *Identity) bool {
 			}
 		}
 	}
-	if !id.EmailVerified {
+	if !id.EmailVerified && !unverifiedOK {
 		return false
 	}
 	_, domain, ok := validEmail(id.Email)
