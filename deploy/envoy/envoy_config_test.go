@@ -15,6 +15,7 @@ import (
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -172,14 +173,11 @@ func TestBootstrapSecuritySettings(t *testing.T) {
 	if ea.GetTransportApiVersion().String() != "V3" || ea.GetWithRequestBody() != nil || ea.GetIncludePeerCertificate() {
 		t.Error("ext_authz must use V3, no request body, no peer certificate")
 	}
-	var sent []string
-	for _, m := range ea.GetAllowedHeaders().GetPatterns() {
-		sent = append(sent, m.GetExact())
-	}
-	for _, h := range []string{"cookie", "accept", "authorization"} {
-		if !slices.Contains(sent, h) {
-			t.Errorf("allowed_headers %q lacks %q, which gatehouse reads", sent, h)
-		}
+	// Every client header must reach gatehouse: it refuses look-alike
+	// spellings of identity headers and hands back the Cookie header
+	// without its own cookies, which it can do only for headers it sees.
+	if ah := ea.GetAllowedHeaders(); ah != nil {
+		t.Errorf("allowed_headers %v limits the headers gatehouse sees; leave it unset", ah.GetPatterns())
 	}
 	gs := ea.GetGrpcService()
 	if gs.GetEnvoyGrpc().GetClusterName() != "gatehouse_grpc" {
@@ -190,6 +188,7 @@ func TestBootstrapSecuritySettings(t *testing.T) {
 	}
 
 	routes := hcm.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()
+	checkVirtualHosts(t, hcm.GetRouteConfig())
 	var oauth, app bool
 	for _, r := range routes {
 		per, ok := r.GetTypedPerFilterConfig()["envoy.filters.http.ext_authz"]
@@ -230,6 +229,50 @@ func TestBootstrapSecuritySettings(t *testing.T) {
 	}
 	if ka := po.GetExplicitHttpConfig().GetHttp2ProtocolOptions().GetConnectionKeepalive().GetInterval().AsDuration(); ka != 0 && ka < 10*time.Second {
 		t.Errorf("keepalive interval %v is below gatehouse's 10s enforcement minimum", ka)
+	}
+}
+
+// otherProductsIdentity are identity headers of other products that the
+// app must never receive, as the nginx configuration removes them.
+var otherProductsIdentity = []string{"remote-user", "x-remote-user", "x-forwarded-user",
+	"x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username"}
+
+// checkVirtualHosts: the app's virtual host names its real domains (never
+// "*") and removes other products' identity headers; a last, catch-all
+// virtual host refuses every other host without asking gatehouse or
+// forwarding anything.
+func checkVirtualHosts(t *testing.T, rc *routev3.RouteConfiguration) {
+	t.Helper()
+	vhs := rc.GetVirtualHosts()
+	if len(vhs) != 2 {
+		t.Fatalf("want the app's virtual host and a refusing default, got %d virtual hosts", len(vhs))
+	}
+	app, def := vhs[0], vhs[1]
+	if len(app.GetDomains()) == 0 {
+		t.Error("the app's virtual host lists no domains")
+	}
+	for _, d := range app.GetDomains() {
+		if strings.Contains(d, "*") {
+			t.Errorf("the app's virtual host matches %q: list the app's real host names", d)
+		}
+	}
+	for _, h := range otherProductsIdentity {
+		if !slices.Contains(app.GetRequestHeadersToRemove(), h) {
+			t.Errorf("the app's virtual host does not remove %s", h)
+		}
+	}
+	if !slices.Equal(def.GetDomains(), []string{"*"}) {
+		t.Errorf("default virtual host domains = %q, want [\"*\"]", def.GetDomains())
+	}
+	for _, r := range def.GetRoutes() {
+		dr := r.GetDirectResponse()
+		if dr == nil || dr.GetStatus() < 400 || dr.GetStatus() > 499 {
+			t.Errorf("default virtual host route %v does not refuse with a 4xx direct response", r.GetMatch())
+		}
+		per, ok := r.GetTypedPerFilterConfig()["envoy.filters.http.ext_authz"]
+		if !ok || !unpack(t, per, &extauthzv3.ExtAuthzPerRoute{}).GetDisabled() {
+			t.Errorf("default virtual host route %v asks gatehouse; a refused host needs no check", r.GetMatch())
+		}
 	}
 }
 
