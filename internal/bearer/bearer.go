@@ -1,9 +1,10 @@
 // Package bearer verifies the JWTs that API and SDK clients send as
-// "Authorization: Bearer <token>": access or ID tokens of trusted OpenID
-// providers, checked with go-oidc against the issuer's published keys
-// (signature, issuer, audience, expiry), then mapped to an authz.Identity
-// that goes through the same rules as a browser session. Verified tokens
-// are cached by their SHA-256 until they expire or a short TTL passes.
+// "Authorization: Bearer <token>": access tokens of trusted OpenID
+// providers, checked against the issuer's published keys (signature,
+// issuer, audience, expiry, and type: ID tokens and logout tokens are
+// never bearer credentials), then mapped to an authz.Identity that goes
+// through the same rules as a browser session. Verified tokens are cached
+// by their SHA-256 until they expire or a short TTL passes.
 package bearer
 
 import (
@@ -17,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -30,10 +30,12 @@ import (
 // Errors Verify returns; callers test with errors.Is.
 var (
 	// ErrInvalid: the token is malformed, from an untrusted issuer, badly
-	// signed, for another audience, or expired. Answer 401 invalid_token.
+	// signed, for another audience, expired, or not an access token.
+	// Answer 401 invalid_token.
 	ErrInvalid = errors.New("bearer: invalid token")
 	// ErrUnavailable: the issuer's discovery document or keys could not be
-	// fetched in time. Answer 503: the token may well be valid.
+	// fetched in time (a *FetchError says which and why, or the deadline
+	// passed). Answer 503: the token may well be valid.
 	ErrUnavailable = errors.New("bearer: issuer unavailable")
 )
 
@@ -45,15 +47,28 @@ var algorithms = []string{
 	oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA,
 }
 
+// idTokenClaims are claims only ID tokens carry (OpenID Connect Core 1.0
+// §2, §3.3.2.11): a token with any of them is refused.
+var idTokenClaims = []string{"nonce", "at_hash", "c_hash"}
+
+// clockSkew is the leeway for "nbf" and "iat" in the future. "exp" gets
+// none.
+const clockSkew = time.Minute
+
 // Issuer is one trusted token issuer.
 type Issuer struct {
 	// URL is the issuer URL, exactly as the tokens' "iss" claim has it.
 	URL string
-	// Audiences: a token's "aud" must contain one of them.
+	// Audiences: a token's "aud" must contain one of them. They name APIs;
+	// ClientID may not be one.
 	Audiences []string
 	// JWKSURL, when set, is where the keys are; otherwise discovery
 	// (URL + "/.well-known/openid-configuration") says.
 	JWKSURL string
+	// ClientID, when set, is gatehouse's own login client at this issuer:
+	// the audience of the ID tokens and logout tokens it receives. A token
+	// whose "aud" contains it is refused.
+	ClientID string
 }
 
 // Claims names the claims that make up an Identity, as for sessions.
@@ -69,14 +84,26 @@ type Options struct {
 	// its exp); default 1m. CacheSize bounds the entries; default 10000.
 	CacheTTL  time.Duration
 	CacheSize int
-	// Timeout bounds each discovery or key fetch; default 5s.
+	// Timeout bounds each Verify, discovery and key fetch included; past
+	// it Verify returns ErrUnavailable while the fetch goes on in the
+	// background. Default DefaultTimeout.
 	Timeout time.Duration
+	// FetchTimeout bounds each discovery or key fetch; default 10s.
+	FetchTimeout time.Duration
+	// KeyRefetchInterval is the least time between two fetches of an
+	// issuer's keys; default DefaultKeyRefetchInterval.
+	KeyRefetchInterval time.Duration
 	// HTTPClient fetches discovery documents and keys; default a client
-	// with Timeout.
+	// with FetchTimeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Logger     *slog.Logger
 }
+
+// DefaultTimeout is the default Options.Timeout: well below the auth
+// timeouts of the shipped proxy configurations (nginx 5s, Traefik 30s);
+// Envoy's 250ms ext_authz deadline bounds a check through it anyway.
+const DefaultTimeout = 2 * time.Second
 
 // Verifier verifies bearer tokens. It is safe for concurrent use.
 type Verifier struct {
@@ -87,38 +114,16 @@ type Verifier struct {
 	algs    []jose.SignatureAlgorithm
 }
 
-// issuer is a trusted issuer and its lazily built go-oidc verifier.
+// issuer is a trusted issuer and its keys.
 type issuer struct {
 	Issuer
-	mu       sync.Mutex
-	verifier *oidc.IDTokenVerifier
-	failedAt time.Time // last failed discovery, for backoff
+	keys *keySet
 }
-
-// discoveryBackoff is how long a failed discovery is not retried.
-const discoveryBackoff = 5 * time.Second
 
 // New returns a Verifier for the given issuers. It does no I/O: discovery
 // happens on the first token of each issuer.
 func New(issuers []Issuer, claims Claims, opts Options) (*Verifier, error) {
-	if opts.CacheTTL <= 0 {
-		opts.CacheTTL = time.Minute
-	}
-	if opts.CacheSize <= 0 {
-		opts.CacheSize = 10000
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: opts.Timeout}
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts = withDefaults(opts)
 	if claims.User == "" {
 		claims.User = "sub"
 	}
@@ -136,12 +141,46 @@ func New(issuers []Issuer, claims Claims, opts Options) (*Verifier, error) {
 		if is.URL == "" || len(is.Audiences) == 0 {
 			return nil, fmt.Errorf("bearer: issuer %q needs a URL and at least one audience", is.URL)
 		}
+		if is.ClientID != "" && slices.Contains(is.Audiences, is.ClientID) {
+			return nil, fmt.Errorf("bearer: issuer %q: audience %q is the login client ID, the audience of ID tokens, not of an API", is.URL, is.ClientID)
+		}
 		if _, dup := v.issuers[is.URL]; dup {
 			return nil, fmt.Errorf("bearer: issuer %q listed twice", is.URL)
 		}
-		v.issuers[is.URL] = &issuer{Issuer: is}
+		v.issuers[is.URL] = &issuer{Issuer: is, keys: &keySet{
+			issuer: is.URL, jwksURL: is.JWKSURL, client: opts.HTTPClient, timeout: opts.FetchTimeout,
+			interval: opts.KeyRefetchInterval, now: opts.Now, log: opts.Logger,
+		}}
 	}
 	return v, nil
+}
+
+func withDefaults(opts Options) Options {
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = time.Minute
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 10000
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 10 * time.Second
+	}
+	if opts.KeyRefetchInterval <= 0 {
+		opts.KeyRefetchInterval = DefaultKeyRefetchInterval
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: opts.FetchTimeout}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return opts
 }
 
 // Token returns the token of an "Authorization: Bearer <token>" header
@@ -155,10 +194,11 @@ func Token(authorization string) (string, bool) {
 	return tok, tok != ""
 }
 
-// Verify checks token and returns who it speaks for. The identity's Token
-// is the token itself; the identity may be shared with other requests
-// bearing the same token and must not be modified. The error wraps ErrInvalid or ErrUnavailable; its
-// text never contains the token.
+// Verify checks token and returns who it speaks for; it returns within
+// Options.Timeout (or ctx's deadline, if sooner). The identity's Token is
+// the token itself; the identity may be shared with other requests bearing
+// the same token and must not be modified. The error wraps ErrInvalid or
+// ErrUnavailable; its text never contains the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*authz.Identity, error) {
 	key := sha256.Sum256([]byte(token))
 	now := v.opts.Now()
@@ -182,25 +222,17 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authz.Identity, e
 	if !ok {
 		return nil, fmt.Errorf("%w: issuer %q is not trusted", ErrInvalid, unverified.Issuer)
 	}
-	verifier, err := v.verifierFor(ctx, is)
+	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
+	defer cancel()
+	std, claims, err := verifySignature(ctx, is, parsed)
 	if err != nil {
 		return nil, err
 	}
-	vctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
-	defer cancel()
-	t, err := verifier.Verify(vctx, token)
-	if err != nil {
-		if vctx.Err() != nil || strings.Contains(err.Error(), "fetching keys") {
-			return nil, fmt.Errorf("%w: %s keys: %v", ErrUnavailable, is.URL, err)
-		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := checkClaims(is, std, now); err != nil {
+		return nil, err
 	}
-	if !slices.ContainsFunc(t.Audience, func(a string) bool { return slices.Contains(is.Audiences, a) }) {
-		return nil, fmt.Errorf("%w: audience %q is not accepted", ErrInvalid, t.Audience)
-	}
-	claims := map[string]any{}
-	if err := t.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrInvalid, err)
+	if err := checkType(is, headerType(parsed), std.Audience, claims); err != nil {
+		return nil, err
 	}
 	id := v.identity(claims)
 	if id.User == "" {
@@ -208,40 +240,91 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authz.Identity, e
 	}
 	id.Token = token
 	until := now.Add(v.opts.CacheTTL)
-	if t.Expiry.Before(until) {
-		until = t.Expiry
+	if exp := std.Expiry.Time(); exp.Before(until) {
+		until = exp
 	}
 	v.cache.put(key, id, until, now)
 	return id, nil
 }
 
-// verifierFor returns the issuer's go-oidc verifier, discovering the
-// issuer on first use. A failed discovery is retried after a backoff.
-func (v *Verifier) verifierFor(ctx context.Context, is *issuer) (*oidc.IDTokenVerifier, error) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if is.verifier != nil {
-		return is.verifier, nil
+// verifySignature checks the token's signature with the issuer's keys and
+// returns its claims.
+func verifySignature(ctx context.Context, is *issuer, t *jwt.JSONWebToken) (*jwt.Claims, map[string]any, error) {
+	if len(t.Headers) != 1 {
+		return nil, nil, fmt.Errorf("%w: want exactly one signature", ErrInvalid)
 	}
-	cfg := &oidc.Config{SkipClientIDCheck: true, SupportedSigningAlgs: algorithms, Now: v.opts.Now}
-	keyCtx := oidc.ClientContext(context.Background(), v.opts.HTTPClient)
-	if is.JWKSURL != "" {
-		is.verifier = oidc.NewVerifier(is.URL, oidc.NewRemoteKeySet(keyCtx, is.JWKSURL), cfg)
-		return is.verifier, nil
-	}
-	if !is.failedAt.IsZero() && v.opts.Now().Sub(is.failedAt) < discoveryBackoff {
-		return nil, fmt.Errorf("%w: discovery of %s failed recently", ErrUnavailable, is.URL)
-	}
-	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, v.opts.HTTPClient), v.opts.Timeout)
-	defer cancel()
-	p, err := oidc.NewProvider(dctx, is.URL)
+	h := t.Headers[0]
+	keys, err := is.keys.lookup(ctx, h.KeyID)
 	if err != nil {
-		is.failedAt = v.opts.Now()
-		v.opts.Logger.Warn("bearer issuer discovery failed", "issuer", is.URL, "error", err.Error())
-		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, is.URL, err)
+		return nil, nil, err
 	}
-	is.verifier = p.VerifierContext(keyCtx, cfg)
-	return is.verifier, nil
+	for _, k := range keys {
+		if k.Algorithm != "" && k.Algorithm != h.Algorithm {
+			continue
+		}
+		std, claims := &jwt.Claims{}, map[string]any{}
+		if t.Claims(k.Key, std, &claims) == nil {
+			return std, claims, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: signature does not verify with any key of %s", ErrInvalid, is.URL)
+}
+
+// checkClaims checks issuer, expiry (required, no leeway), not-before and
+// issued-at (a minute of clock skew) and audience.
+func checkClaims(is *issuer, c *jwt.Claims, now time.Time) error {
+	if c.Expiry == nil {
+		return fmt.Errorf("%w: no exp", ErrInvalid)
+	}
+	if !now.Before(c.Expiry.Time()) {
+		return fmt.Errorf("%w: expired at %s", ErrInvalid, c.Expiry.Time().UTC().Format(time.RFC3339))
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: is.URL, Time: now}, clockSkew); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(is.Audiences, a) }) {
+		return fmt.Errorf("%w: audience %q is not accepted", ErrInvalid, []string(c.Audience))
+	}
+	return nil
+}
+
+// headerType returns the token's "typ" header, lower case, without an
+// "application/" prefix (RFC 7515 §4.1.9).
+func headerType(t *jwt.JSONWebToken) string {
+	typ, _ := t.Headers[0].ExtraHeaders[jose.HeaderType].(string)
+	return strings.TrimPrefix(strings.ToLower(typ), "application/")
+}
+
+// checkType refuses what is not an access token (DESIGN: "a bearer
+// credential is an access token for an API audience; ID tokens and logout
+// tokens never are"):
+//   - a "typ" header other than at+jwt (RFC 9068), JWT or none, such as
+//     logout+jwt (OIDC Back-Channel Logout) or secevent+jwt;
+//   - an "events" claim (logout tokens, security event tokens);
+//   - a claim only ID tokens carry: nonce, at_hash, c_hash;
+//   - a "typ" claim of "ID" or "Logout" (Keycloak marks its tokens so);
+//   - an audience that is gatehouse's own login client, whatever the rest.
+func checkType(is *issuer, typ string, aud jwt.Audience, c map[string]any) error {
+	switch typ {
+	case "at+jwt", "jwt", "":
+	default:
+		return fmt.Errorf("%w: typ %q is not an access token", ErrInvalid, typ)
+	}
+	if _, ok := c["events"]; ok {
+		return fmt.Errorf("%w: an events claim: a logout or security event token", ErrInvalid)
+	}
+	for _, name := range idTokenClaims {
+		if _, ok := c[name]; ok {
+			return fmt.Errorf("%w: a %s claim: an ID token", ErrInvalid, name)
+		}
+	}
+	if t, ok := c["typ"].(string); ok && (strings.EqualFold(t, "ID") || strings.EqualFold(t, "Logout")) {
+		return fmt.Errorf("%w: typ claim %q: not an access token", ErrInvalid, t)
+	}
+	if is.ClientID != "" && slices.Contains(aud, is.ClientID) {
+		return fmt.Errorf("%w: audience %q is the login client: an ID or logout token", ErrInvalid, is.ClientID)
+	}
+	return nil
 }
 
 // identity maps verified claims to an Identity. An email the token does

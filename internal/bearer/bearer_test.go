@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +29,28 @@ type testIssuer struct {
 	key   *rsa.PrivateKey
 	kid   string
 	hits  atomic.Int32 // requests to the JWKS
+	disco atomic.Int32 // requests to the discovery document
 	ready atomic.Bool  // serve discovery and keys; false answers 503
+	delay atomic.Int64 // how long discovery and keys take to answer
+	mu    sync.Mutex
+	extra []jose.JSONWebKey // further published keys (rotation)
+}
+
+// wait holds a request for the issuer's delay, or until the client gives up.
+func (is *testIssuer) wait(r *http.Request) {
+	if d := time.Duration(is.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// publish adds a key to the issuer's JWKS.
+func (is *testIssuer) publish(k jose.JSONWebKey) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.extra = append(is.extra, k)
 }
 
 func newIssuer(t testing.TB) *testIssuer {
@@ -41,6 +63,8 @@ func newIssuer(t testing.TB) *testIssuer {
 	is.ready.Store(true)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		is.disco.Add(1)
+		is.wait(r)
 		if !is.ready.Load() {
 			http.Error(w, "down", 503)
 			return
@@ -53,11 +77,15 @@ func newIssuer(t testing.TB) *testIssuer {
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		is.hits.Add(1)
+		is.wait(r)
 		if !is.ready.Load() {
 			http.Error(w, "down", 503)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: is.kid, Algorithm: "RS256", Use: "sig"}}})
+		is.mu.Lock()
+		keys := append([]jose.JSONWebKey{{Key: &key.PublicKey, KeyID: is.kid, Algorithm: "RS256", Use: "sig"}}, is.extra...)
+		is.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
 	})
 	is.srv = httptest.NewServer(mux)
 	t.Cleanup(is.srv.Close)
@@ -75,7 +103,17 @@ func (is *testIssuer) mint(t testing.TB, claims map[string]any) string {
 
 func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
+	return signTyp(t, alg, key, kid, "JWT", claims)
+}
+
+// signTyp signs claims with the given "typ" header ("" leaves it out).
+func signTyp(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +175,7 @@ func TestVerify(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			id, err := v.Verify(ctx, tok)
 			if !errors.Is(err, ErrInvalid) || id != nil {
-				t.Fatalf("got %+v, %v; want ErrInvalid", id, err)
+				t.Fatalf("accepted=%v, %v; want ErrInvalid", id != nil, err)
 			}
 			if strings.Contains(err.Error(), tok) {
 				t.Error("error message contains the token")
@@ -203,15 +241,28 @@ func TestIssuerDownIsUnavailable(t *testing.T) {
 	is := newIssuer(t)
 	tok := is.mint(t, claims("api", time.Now().Add(time.Hour)))
 	is.ready.Store(false)
-	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{Timeout: time.Second})
+	clk := newClock()
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{Timeout: time.Second, Now: clk.now})
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("discovery down: %v", err)
 	}
-	v, _ = New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}, JWKSURL: is.srv.URL + "/keys"}}, Claims{}, Options{Timeout: time.Second})
+	v, _ = New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}, JWKSURL: is.srv.URL + "/keys"}}, Claims{}, Options{Timeout: time.Second, Now: clk.now})
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("keys down: %v", err)
 	}
+	// While it is down, requests do not each fetch again.
+	hits := is.hits.Load()
+	for range 10 {
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("keys still down: %v", err)
+		}
+	}
+	if n := is.hits.Load() - hits; n != 0 {
+		t.Errorf("%d more key fetches while down, want 0", n)
+	}
+	// Service resumes a tenth of the refetch interval after it comes back.
 	is.ready.Store(true)
+	clk.advance(DefaultKeyRefetchInterval/10 + time.Millisecond)
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatalf("issuer back: %v", err)
 	}
