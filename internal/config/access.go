@@ -296,11 +296,12 @@ func (c *Config) PolicyFromFile(data []byte) (*authz.Policy, error) {
 
 // PolicyFor compiles the decision keys of a, which must have been
 // validated (by Load or LoadPolicyFile), into a policy snapshot, with the
-// login URL and header names of c.
+// login URL, header names and oidc.allow_unverified_email of c.
 func (c *Config) PolicyFor(a *Access) *authz.Policy {
 	p := &authz.Policy{
 		LoginURL:              c.LoginURL(),
 		AllowAnyAuthenticated: a.AllowAnyAuthenticated,
+		AllowUnverifiedEmail:  c.OIDC.AllowUnverifiedEmail,
 		EmailDomains:          lowerDomains(a.EmailDomains),
 		Emails:                lowerSet(a.Emails),
 		Groups:                set(a.Groups),
