@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -97,9 +96,10 @@ func validateBearer(errs *Errors, c *Config) {
 	if !b.Enabled && len(b.Issuers) == 0 {
 		return
 	}
-	for i, a := range b.Audiences {
-		required(errs, indexPath("access.bearer.audiences", i), a)
+	if b.Enabled && len(b.Audiences) == 0 {
+		errs.add("access.bearer.audiences", "required when access.bearer.enabled: the audiences of the APIs whose access tokens are accepted (not oidc.client_id)")
 	}
+	checkAPIAudiences(errs, "access.bearer.audiences", b.Audiences, c.OIDC.ClientID)
 	for i, is := range b.Issuers {
 		p := indexPath("access.bearer.issuers", i)
 		required(errs, p+".issuer_url", is.IssuerURL)
@@ -112,9 +112,11 @@ func validateBearer(errs *Errors, c *Config) {
 		if len(is.Audiences) == 0 {
 			errs.add(p+".audiences", "required: the audiences a token must be issued for")
 		}
-		for j, a := range is.Audiences {
-			required(errs, indexPath(p+".audiences", j), a)
+		clientID := ""
+		if is.IssuerURL == c.OIDC.IssuerURL {
+			clientID = c.OIDC.ClientID
 		}
+		checkAPIAudiences(errs, p+".audiences", is.Audiences, clientID)
 		if is.JWKSURL != "" {
 			checkURL(errs, p+".jwks_url", is.JWKSURL)
 		}
@@ -122,6 +124,26 @@ func validateBearer(errs *Errors, c *Config) {
 	positive(errs, "access.bearer.cache_ttl", b.CacheTTL)
 	if b.CacheSize <= 0 {
 		errs.add("access.bearer.cache_size", "must be positive")
+	}
+	positive(errs, "access.bearer.timeout", b.Timeout)
+	if b.Timeout > maxBearerTimeout {
+		errs.add("access.bearer.timeout", "must be at most %s, below the shipped proxies' auth timeouts (nginx 5s)", maxBearerTimeout)
+	}
+}
+
+// maxBearerTimeout keeps a token check answering before the shipped nginx
+// configuration gives up on auth_request (proxy_read_timeout 5s).
+const maxBearerTimeout = 4 * time.Second
+
+// checkAPIAudiences requires non-empty audiences other than clientID, the
+// login client's ID: the audience of ID tokens, never of an API.
+func checkAPIAudiences(errs *Errors, path string, audiences []string, clientID string) {
+	for i, a := range audiences {
+		p := indexPath(path, i)
+		required(errs, p, a)
+		if clientID != "" && a == clientID {
+			errs.add(p, "is oidc.client_id, the audience of the ID and logout tokens gatehouse's login receives; a bearer token must be an access token for an API audience")
+		}
 	}
 }
 
@@ -163,9 +185,18 @@ func checkRegexp(errs *Errors, path, re string) {
 	if re == "" {
 		return
 	}
-	if _, err := regexp.Compile(re); err != nil {
+	if _, err := authz.CompilePathPattern(re); err != nil {
 		errs.add(path, "not a valid regular expression: %v", err)
 	}
+}
+
+// mustPathPattern compiles a path_regex that checkRegexp accepted.
+func mustPathPattern(re string) *authz.PathPattern {
+	pp, err := authz.CompilePathPattern(re)
+	if err != nil {
+		panic("config: path_regex was not validated: " + err.Error())
+	}
+	return pp
 }
 
 func checkMethods(errs *Errors, path string, ms []string) {
@@ -324,7 +355,7 @@ func (c *Config) PolicyFor(a *Access) *authz.Policy {
 	for _, r := range a.Skip {
 		rt := authz.Route{Host: authz.CanonicalHost(r.Host), PathPrefix: r.Path, Methods: upper(r.Methods)}
 		if r.PathRegex != "" {
-			rt.PathRegexp = regexp.MustCompile(r.PathRegex) // validated
+			rt.PathRegexp = mustPathPattern(r.PathRegex)
 		}
 		p.Skip = append(p.Skip, rt)
 	}
@@ -339,7 +370,7 @@ func (c *Config) PolicyFor(a *Access) *authz.Policy {
 			rl.Hosts = append(rl.Hosts, hp)
 		}
 		if r.PathRegex != "" {
-			rl.PathRegexp = regexp.MustCompile(r.PathRegex) // validated
+			rl.PathRegexp = mustPathPattern(r.PathRegex)
 		}
 		for _, s := range r.ClientCIDRs {
 			pf, _ := parsePrefix(s) // validated
@@ -359,18 +390,21 @@ func (c *Config) PolicyFor(a *Access) *authz.Policy {
 }
 
 // BearerIssuers returns every trusted bearer-token issuer: the provider's
-// own when access.bearer.enabled, then access.bearer.issuers.
+// own when access.bearer.enabled, then access.bearer.issuers. The
+// provider's entry carries oidc.client_id as its ClientID.
 func (c *Config) BearerIssuers() []BearerIssuer {
 	b := c.Access.Bearer
 	var out []BearerIssuer
 	if b.Enabled {
-		aud := b.Audiences
-		if len(aud) == 0 {
-			aud = []string{c.OIDC.ClientID}
-		}
-		out = append(out, BearerIssuer{IssuerURL: c.OIDC.IssuerURL, Audiences: aud})
+		out = append(out, BearerIssuer{IssuerURL: c.OIDC.IssuerURL, Audiences: b.Audiences})
 	}
-	return append(out, b.Issuers...)
+	out = append(out, b.Issuers...)
+	for i := range out {
+		if out[i].IssuerURL == c.OIDC.IssuerURL {
+			out[i].ClientID = c.OIDC.ClientID
+		}
+	}
+	return out
 }
 
 // AssertionIssuer returns the "iss" of identity assertions.

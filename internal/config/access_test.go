@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 )
@@ -190,6 +191,7 @@ func TestRulesInMainConfig(t *testing.T) {
       action: authenticate
   bearer:
     enabled: true
+    audiences: [https://api.example.com]
     issuers:
       - issuer_url: https://ci.example.com
         audiences: [gatehouse-ci]
@@ -210,8 +212,14 @@ assertion:
 		t.Errorf("policy = %+v", p)
 	}
 	is := c.BearerIssuers()
-	if len(is) != 2 || is[0].IssuerURL != "https://login.example.com" || is[0].Audiences[0] != "gatehouse" || is[1].JWKSURL == "" {
+	if len(is) != 2 || is[0].IssuerURL != "https://login.example.com" || is[0].Audiences[0] != "https://api.example.com" || is[1].JWKSURL == "" {
 		t.Errorf("issuers = %+v", is)
+	}
+	if is[0].ClientID != "gatehouse" || is[1].ClientID != "" {
+		t.Errorf("client IDs = %q, %q; want the login client for the provider only", is[0].ClientID, is[1].ClientID)
+	}
+	if c.Access.Bearer.Timeout != 2*time.Second {
+		t.Errorf("access.bearer.timeout = %v, want 2s by default", c.Access.Bearer.Timeout)
 	}
 	if c.AssertionIssuer() != "https://auth.example.com" || c.Assertion.Lifetime.Seconds() != 60 || len(c.Assertion.AssertionKeyFiles()) != 2 {
 		t.Errorf("assertion = %+v", c.Assertion)
@@ -244,5 +252,42 @@ assertion:
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
 		}
+	}
+}
+
+// TestBearerNeedsAPIAudiences: the provider's tokens are trusted only for
+// audiences named explicitly, never oidc.client_id (the audience of the ID
+// tokens a sign-out URL exposes), and the check deadline stays below the
+// shipped proxies' auth timeouts.
+func TestBearerNeedsAPIAudiences(t *testing.T) {
+	base, _ := os.ReadFile("testdata/valid.yaml")
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"enabled without audiences": {"  bearer:\n    enabled: true\n",
+			"access.bearer.audiences: required when access.bearer.enabled"},
+		"client ID as an audience": {"  bearer:\n    enabled: true\n    audiences: [api, gatehouse]\n",
+			"access.bearer.audiences[1]: is oidc.client_id"},
+		"provider listed as an issuer with the client ID": {"  bearer:\n    issuers:\n      - issuer_url: https://login.example.com\n        audiences: [gatehouse]\n",
+			"access.bearer.issuers[0].audiences[0]: is oidc.client_id"},
+		"no timeout": {"  bearer:\n    enabled: true\n    audiences: [api]\n    timeout: 0s\n",
+			"access.bearer.timeout: must be a positive duration"},
+		"timeout past nginx's": {"  bearer:\n    enabled: true\n    audiences: [api]\n    timeout: 5s\n",
+			"access.bearer.timeout: must be at most 4s"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(writeFile(t, string(base)+tc.yaml), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+
+	// The provider listed under issuers (bearer.enabled off) is still known
+	// as the login client's issuer.
+	c, err := Load(writeFile(t, string(base)+"  bearer:\n    issuers:\n      - issuer_url: https://login.example.com\n        audiences: [api]\n    timeout: 500ms\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is := c.BearerIssuers(); len(is) != 1 || is[0].ClientID != "gatehouse" || c.Access.Bearer.Timeout != 500*time.Millisecond {
+		t.Errorf("issuers = %+v, timeout %v", is, c.Access.Bearer.Timeout)
 	}
 }

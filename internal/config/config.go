@@ -189,12 +189,18 @@ type Require struct {
 	Claims       map[string][]string `yaml:"claims"`
 }
 
-// Bearer configures API clients that send "Authorization: Bearer <JWT>".
+// Bearer configures API clients that send "Authorization: Bearer <JWT>":
+// access tokens for an API audience, never ID or logout tokens.
 type Bearer struct {
-	// Enabled accepts tokens of oidc.issuer_url whose audience is one of
-	// Audiences (default: oidc.client_id).
+	// Enabled accepts access tokens of oidc.issuer_url whose audience is
+	// one of Audiences, which is then required. oidc.client_id is never
+	// one: it is the audience of ID tokens.
 	Enabled   bool     `yaml:"enabled"`
 	Audiences []string `yaml:"audiences"`
+	// Timeout bounds each token check, discovery and key fetch included;
+	// past it the check answers 503 issuer_unavailable. At most 4s, below
+	// the shipped proxies' auth timeouts.
+	Timeout time.Duration `yaml:"timeout"`
 	// Issuers are further trusted issuers; they are accepted even when
 	// Enabled is false.
 	Issuers []BearerIssuer `yaml:"issuers"`
@@ -210,6 +216,9 @@ type BearerIssuer struct {
 	Audiences []string `yaml:"audiences"`
 	// JWKSURL skips discovery and reads the keys from here.
 	JWKSURL string `yaml:"jwks_url"`
+	// ClientID is oidc.client_id when IssuerURL is oidc.issuer_url: tokens
+	// for that audience are ID or logout tokens. Set by BearerIssuers.
+	ClientID string `yaml:"-"`
 }
 
 // SkipRoute selects requests that need no login. Fields left empty match
@@ -299,7 +308,7 @@ func Default() Config {
 			PreferredUsername: "X-Auth-Request-Preferred-Username",
 			Token:             "access",
 		},
-		Access:    Access{Bearer: Bearer{CacheTTL: time.Minute, CacheSize: 10000}},
+		Access:    Access{Bearer: Bearer{CacheTTL: time.Minute, CacheSize: 10000, Timeout: 2 * time.Second}},
 		Assertion: Assertion{Header: "X-Gatehouse-Assertion", Lifetime: 60 * time.Second},
 		Log:       Log{Level: "info", Format: "json"},
 		Tracing:   Tracing{SampleRatio: 1},
