@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -17,7 +16,7 @@ func testPolicy() *Policy {
 		Groups:       map[string]struct{}{"ops": {}},
 		Skip: []Route{
 			{PathPrefix: "/healthz"},
-			{Methods: []string{"GET"}, PathRegexp: regexp.MustCompile(`^/public/`)},
+			{Methods: []string{"GET"}, PathRegexp: mustPattern(`^/public/`)},
 			{Host: "status.example.com"},
 		},
 		Headers: DefaultHeaderNames(),
@@ -175,7 +174,6 @@ func TestNormalizePath(t *testing.T) {
 		"/a//b":                "/a/b",
 		"/a/./b":               "/a/b",
 		"/public/../admin":     "/admin",
-		"/public/%2e%2e/admin": "/admin",
 		"/../../etc":           "/etc",
 		"/a/%7Euser":           "/a/~user",
 		"/.well-known/x":       "/.well-known/x",
@@ -187,7 +185,7 @@ func TestNormalizePath(t *testing.T) {
 			t.Errorf("NormalizePath(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
-	for _, bad := range []string{"", "a/b", "/a%2fb", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00b", "/a%0ab", "/a\tb", "/%zz", "/a%"} {
+	for _, bad := range []string{"/public/%2e%2e/admin", "", "a/b", "/a%2fb", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00b", "/a%0ab", "/a\tb", "/%zz", "/a%"} {
 		if got, ok := NormalizePath(bad); ok {
 			t.Errorf("NormalizePath(%q) = %q, want refusal", bad, got)
 		}

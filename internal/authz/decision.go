@@ -59,6 +59,9 @@ const (
 	// ReasonIssuerUnavailable: a bearer token's issuer keys could not be
 	// fetched; the request fails closed with 503.
 	ReasonIssuerUnavailable Reason = "issuer_unavailable"
+	// ReasonSpoofedHeader: the request carries a look-alike spelling of an
+	// identity header (Policy.SpoofedHeader); it is refused with 400.
+	ReasonSpoofedHeader Reason = "spoofed_header"
 )
 
 // Header is one HTTP header name and value.
@@ -120,6 +123,7 @@ func (d *Decision) SetUpstream(name, value string) bool {
 // Decide is the decision core. The order of the checks below is fixed and
 // is the contract every adapter relies on:
 //
+//  0. a look-alike of an identity header → 400, whoever asks;
 //  1. the session store failed        → 503, never allow, never redirect;
 //  2. the request matches a skip route → allow, without identity;
 //  3. the first matching rule decides:
@@ -133,6 +137,11 @@ func (d *Decision) SetUpstream(name, value string) bool {
 //
 // Decide performs no I/O, and matching the rules allocates nothing.
 func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
+	// 0. A header the upstream may read as identity, which no proxy
+	// replaces, must never reach it.
+	if _, spoofed := p.SpoofedHeader(r); spoofed {
+		return Reject(400, ReasonSpoofedHeader)
+	}
 	// 1. Fail closed when we could not learn who the client is.
 	if state == StoreFailed {
 		return Decision{
@@ -148,7 +157,7 @@ func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 
 	// 2. Routes that need no login.
 	for i := range p.Skip {
-		if p.Skip[i].Matches(r.Method, host, r.Path) {
+		if p.Skip[i].Matches(r, host) {
 			return named(allow(p, ReasonSkipRoute, nil), RuleSkip, i)
 		}
 	}
@@ -203,7 +212,7 @@ func named(d Decision, rule string, idx int) Decision {
 func allow(p *Policy, reason Reason, id *Identity) Decision {
 	h := p.Headers
 	d := Decision{Outcome: Allow, Reason: reason, Status: 200}
-	hs := make([]Header, 4, h.count())
+	hs := make([]Header, 4, h.count()+1) // +1: the caller may add the Cookie header
 	hs[0].Name, hs[1].Name, hs[2].Name, hs[3].Name = h.User, h.Email, h.Groups, h.PreferredUsername
 	var token string
 	if id != nil {

@@ -27,6 +27,9 @@ type Step struct {
 // path: it allocates freely.
 func Explain(p *Policy, r *Request, state SessionState, id *Identity) (Decision, []Step) {
 	d := Decide(p, r, state, id)
+	if name, spoofed := p.SpoofedHeader(r); spoofed {
+		return d, []Step{{Kind: "request", Index: -1, Detail: fmt.Sprintf("header %q looks like an identity header: refused", name)}}
+	}
 	if state == StoreFailed {
 		return d, []Step{{Kind: "store", Index: -1, Detail: "the session store failed: nothing is allowed"}}
 	}
@@ -34,14 +37,14 @@ func Explain(p *Policy, r *Request, state SessionState, id *Identity) (Decision,
 	var steps []Step
 	for i := range p.Skip {
 		rt := &p.Skip[i]
-		if rt.Matches(r.Method, host, r.Path) {
+		if rt.Matches(r, host) {
 			return d, append(steps, Step{Kind: "skip", Index: i, Detail: "skip route matches: allowed without login"})
 		}
 		steps = append(steps, Step{Kind: "skip", Index: i, Failed: CondPath, Detail: "skip route does not match " + describeRoute(rt)})
 	}
 	for i := range p.Rules {
 		rl := &p.Rules[i]
-		c := rl.Check(r.Method, host, r.Path, r.ClientIP)
+		c := rl.Check(r, host)
 		if c != CondMatched {
 			steps = append(steps, Step{Kind: "rule", Index: i, Name: rl.Name, Failed: c, Detail: mismatch(rl, c, r, host)})
 			continue

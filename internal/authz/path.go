@@ -1,56 +1,167 @@
 package authz
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
-// NormalizePath returns the path an upstream will serve for raw, the path as
-// the client sent it: percent-escapes decoded, dot segments resolved and
-// duplicate slashes collapsed, with a trailing slash kept. Every adapter
-// normalizes with this one function, so a rule sees the same path whichever
-// proxy asked.
-//
-// ok is false for a path that cannot be normalized without ambiguity: not
-// starting with "/", a bad escape, an encoded "/" or "\", a backslash, or a
-// control character. Such requests are refused.
-func NormalizePath(raw string) (p string, ok bool) {
+// ErrBadRequest is wrapped by every error of the request constructor
+// (NewRequest, ParsePath): the request is refused with 400 and never judged.
+var ErrBadRequest = errors.New("malformed request")
+
+// MaxTargetLen bounds a request target (path and query); a longer one is
+// never legitimate behind the shipped proxies.
+const MaxTargetLen = 8 << 10
+
+// Paths are the forms of one request path that an upstream may act on.
+// Servers disagree: Go, nginx and Caddy percent-decode and resolve dot
+// segments; some servers resolve dot segments without decoding; Tomcat and
+// Spring drop ";params" from each segment. Rules that restrict match if any
+// form matches (and ignore letter case); rules that open match only if
+// every form matches exactly. See docs/policy.md.
+type Paths struct {
+	// Clean is decoded, with dot segments resolved and "//" merged; a
+	// trailing slash is kept. It is the path logs and explanations show.
+	Clean string
+	// Undecoded is Clean without percent-decoding.
+	Undecoded string
+	// NoParams is Clean with ";params" dropped from every segment before
+	// dot segments are resolved.
+	NoParams string
+}
+
+// ParsePath checks raw, a request path as the client sent it (no query),
+// and returns its forms. It refuses, with an error wrapping ErrBadRequest,
+// every path whose meaning depends on the server: one not starting with
+// "/", holding a control character, space, "#" or backslash, a bad or
+// double percent-escape, an encoded "/" or "\", a segment that is "." or
+// ".." only once decoded ("%2e%2e"), a dot segment with ";params" ("..;"),
+// or bytes that are not UTF-8 once decoded.
+func ParsePath(raw string) (Paths, error) {
 	if raw == "" || raw[0] != '/' {
-		return "", false
+		return Paths{}, badRequest("path must start with /")
+	}
+	if len(raw) > MaxTargetLen {
+		return Paths{}, badRequest("path too long")
 	}
 	if isClean(raw) {
-		return raw, true // the common case: nothing to do, nothing allocated
+		return Paths{raw, raw, raw}, nil // the common case: nothing allocated
 	}
-	if strings.ContainsRune(raw, '\\') {
-		return "", false
-	}
-	lower := strings.ToLower(raw)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
-		return "", false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c < 0x20 || c == 0x7f || c == ' ':
+			return Paths{}, badRequest("control character or space in path")
+		case c == '#':
+			return Paths{}, badRequest("fragment in request target")
+		case c == '\\':
+			return Paths{}, badRequest("backslash in path")
+		}
 	}
 	dec, err := url.PathUnescape(raw)
 	if err != nil {
-		return "", false
+		return Paths{}, badRequest("bad percent-escape in path")
 	}
-	for i := 0; i < len(dec); i++ {
-		if c := dec[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return "", false
+	if !utf8.ValidString(dec) {
+		return Paths{}, badRequest("path is not UTF-8 once decoded")
+	}
+	if dec != raw {
+		if err := checkDecoded(raw, dec); err != nil {
+			return Paths{}, err
 		}
 	}
-	p = path.Clean(dec)
-	if strings.HasSuffix(dec, "/") && p != "/" {
-		p += "/"
+	if err := checkSegments(raw); err != nil {
+		return Paths{}, err
 	}
-	return p, true
+	ps := Paths{Clean: cleanPath(dec)}
+	ps.Undecoded = ps.Clean
+	if dec != raw {
+		ps.Undecoded = cleanPath(raw)
+	}
+	ps.NoParams = ps.Clean
+	if strings.IndexByte(dec, ';') >= 0 {
+		ps.NoParams = cleanPath(dropParams(dec))
+	}
+	return ps, nil
+}
+
+// NormalizePath returns ParsePath(raw).Clean, and false when ParsePath
+// refuses raw.
+func NormalizePath(raw string) (string, bool) {
+	ps, err := ParsePath(raw)
+	return ps.Clean, err == nil
+}
+
+// checkDecoded refuses what percent-decoding makes ambiguous.
+func checkDecoded(raw, dec string) error {
+	lower := strings.ToLower(raw)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		return badRequest("encoded / or \\ in path")
+	}
+	for i := 0; i < len(dec); i++ {
+		if c := dec[i]; c < 0x20 || c == 0x7f {
+			return badRequest("encoded control character in path")
+		}
+	}
+	if again, err := url.PathUnescape(dec); err == nil && again != dec {
+		return badRequest("double percent-encoding in path")
+	}
+	return nil
+}
+
+// checkSegments refuses segments whose dot-ness depends on the server:
+// "%2e%2e" (a dot segment only once decoded) and "..;x" or ".;" (a dot
+// segment only once ";params" are dropped).
+func checkSegments(raw string) error {
+	for seg := range strings.SplitSeq(raw[1:], "/") {
+		name, _, hasParams := strings.Cut(seg, ";")
+		decName, _ := url.PathUnescape(name) // raw was already unescaped whole
+		decName, _, decParams := strings.Cut(decName, ";")
+		isDot := decName == "." || decName == ".."
+		switch {
+		case isDot && (hasParams || decParams):
+			return badRequest("dot segment with ;params in path")
+		case isDot && name != decName:
+			return badRequest("percent-encoded dot segment in path")
+		}
+	}
+	return nil
+}
+
+// dropParams removes ";params" from every segment of p.
+func dropParams(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i, seg := range strings.Split(p, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		name, _, _ := strings.Cut(seg, ";")
+		b.WriteString(name)
+	}
+	return b.String()
+}
+
+// cleanPath resolves dot segments and merges slashes, keeping a trailing
+// slash.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // isClean reports whether raw needs no normalization: no escapes, no
-// backslash or control characters, no empty or dot segments.
+// ";", backslash, "#", space or control characters, no empty or dot
+// segments, only ASCII.
 func isClean(raw string) bool {
 	for i := 0; i < len(raw); i++ {
 		switch c := raw[i]; {
-		case c == '%' || c == '\\' || c < 0x20 || c == 0x7f:
+		case c == '%' || c == '\\' || c == ';' || c == '#' || c <= ' ' || c >= 0x7f:
 			return false
 		case c == '/':
 			if i+1 < len(raw) {
@@ -65,4 +176,8 @@ func isClean(raw string) bool {
 		}
 	}
 	return true
+}
+
+func badRequest(detail string) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, detail)
 }

@@ -1,9 +1,10 @@
 package authz
 
 import (
-	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // HeaderNames are the request headers that carry identity to the upstream.
@@ -65,37 +66,76 @@ type Route struct {
 	Methods    []string       // upper-case; empty means any
 	Host       string         // canonical host; empty means any
 	PathPrefix string         // e.g. "/healthz"; empty means any
-	PathRegexp *regexp.Regexp // matched against the path only
+	PathRegexp *PathPattern // matched against the path forms only
 }
 
 // Matches reports whether r is selected by the route. host must be the
-// request's CanonicalHost.
-func (rt *Route) Matches(method, host, path string) bool {
-	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, method) {
+// request's CanonicalHost. A skip route opens, so every path form of the
+// request must match it exactly (see Rule.Check).
+func (rt *Route) Matches(r *Request, host string) bool {
+	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, r.Method) {
 		return false
 	}
 	if rt.Host != "" && rt.Host != host {
 		return false
 	}
-	if rt.PathPrefix != "" && !pathHasPrefix(path, rt.PathPrefix) {
+	if rt.PathPrefix != "" && !matchPaths(r, true, func(p string, _ bool) bool { return pathHasPrefix(p, rt.PathPrefix, false) }) {
 		return false
 	}
-	if rt.PathRegexp != nil && !rt.PathRegexp.MatchString(path) {
+	if rt.PathRegexp != nil && !matchPaths(r, true, rt.PathRegexp.match) {
 		return false
 	}
 	return true
 }
 
 // pathHasPrefix matches prefix on segment boundaries when prefix does not
-// end in "/": "/api" matches "/api" and "/api/x" but not "/apiary".
-func pathHasPrefix(path, prefix string) bool {
-	if !strings.HasPrefix(path, prefix) {
-		return false
+// end in "/": "/api" matches "/api" and "/api/x" but not "/apiary". With
+// fold, letter case is ignored.
+func pathHasPrefix(path, prefix string, fold bool) bool {
+	n := len(prefix) // bytes of path the prefix covers
+	switch {
+	case !fold:
+		if !strings.HasPrefix(path, prefix) {
+			return false
+		}
+	default:
+		var ok bool
+		if n, ok = prefixFold(path, prefix); !ok {
+			return false
+		}
 	}
-	if len(path) == len(prefix) || strings.HasSuffix(prefix, "/") {
+	if len(path) == n || strings.HasSuffix(prefix, "/") {
 		return true
 	}
-	return path[len(prefix)] == '/'
+	return path[n] == '/'
+}
+
+// prefixFold reports whether path starts with prefix under Unicode simple
+// case folding (as strings.EqualFold compares), and how many bytes of
+// path the prefix covers.
+func prefixFold(path, prefix string) (int, bool) {
+	i := 0
+	for _, pr := range prefix {
+		if i >= len(path) {
+			return 0, false
+		}
+		r, size := utf8.DecodeRuneInString(path[i:])
+		if r != pr && !equalFoldRune(r, pr) {
+			return 0, false
+		}
+		i += size
+	}
+	return i, true
+}
+
+// equalFoldRune reports whether a and b are equal under simple folding.
+func equalFoldRune(a, b rune) bool {
+	for f := unicode.SimpleFold(a); f != a; f = unicode.SimpleFold(f) {
+		if f == b {
+			return true
+		}
+	}
+	return false
 }
 
 // Policy is an immutable snapshot of who may pass. Build it once per

@@ -121,8 +121,8 @@ type Rule struct {
 	// Paths are path prefixes matched on segment boundaries: "/api" matches
 	// "/api" and "/api/x" but not "/apiary"; "/api/" matches "/api/x" only.
 	Paths []string
-	// PathRegexp is matched against the normalized path, never the query.
-	PathRegexp *regexp.Regexp
+	// PathRegexp is matched against the path forms, never the query.
+	PathRegexp *PathPattern
 	// Methods are upper-case HTTP methods.
 	Methods []string
 	// Sources are the client address ranges the rule applies to.
@@ -166,25 +166,70 @@ func (c Condition) String() string {
 }
 
 // Check returns CondMatched when the rule matches the request, or the first
-// condition that did not. host must be the request's CanonicalHost and path
-// its normalized path. Check allocates nothing.
-func (rl *Rule) Check(method, host, path string, client netip.Addr) Condition {
-	if len(rl.Methods) > 0 && !slices.Contains(rl.Methods, method) {
+// condition that did not. host must be the request's CanonicalHost. A rule
+// that restricts (deny, require, authenticate) matches a path when any of
+// the request's path forms matches, whatever its letter case; a rule that
+// opens (allow) only when every form matches exactly, so neither can be
+// escaped or widened by what some upstream folds. Check allocates nothing.
+func (rl *Rule) Check(r *Request, host string) Condition {
+	if len(rl.Methods) > 0 && !slices.Contains(rl.Methods, r.Method) {
 		return CondMethod
 	}
 	if len(rl.Hosts) > 0 && !hostMatchesAny(rl.Hosts, host) {
 		return CondHost
 	}
-	if len(rl.Paths) > 0 && !pathMatchesAny(rl.Paths, path) {
+	open := rl.Action == ActionAllow
+	if len(rl.Paths) > 0 && !matchPaths(r, open, func(p string, fold bool) bool { return pathMatchesAny(rl.Paths, p, fold) }) {
 		return CondPath
 	}
-	if rl.PathRegexp != nil && !rl.PathRegexp.MatchString(path) {
+	if rl.PathRegexp != nil && !matchPaths(r, open, rl.PathRegexp.match) {
 		return CondPathRegexp
 	}
-	if len(rl.Sources) > 0 && !sourceMatchesAny(rl.Sources, client) {
+	if len(rl.Sources) > 0 && !sourceMatchesAny(rl.Sources, r.ClientIP) {
 		return CondSource
 	}
 	return CondMatched
+}
+
+// matchPaths applies match to the request's path forms: for a rule that
+// opens, every form must match exactly; for one that restricts, any form
+// may match, ignoring letter case.
+func matchPaths(r *Request, open bool, match func(path string, fold bool) bool) bool {
+	for _, p := range r.paths() {
+		if m := match(p, !open); m != open {
+			return m
+		}
+	}
+	return open
+}
+
+// PathPattern is a compiled path_regex: the expression as written, for
+// rules that open, and its case-insensitive twin, for rules that restrict.
+type PathPattern struct {
+	exact, fold *regexp.Regexp
+}
+
+// CompilePathPattern compiles a path regular expression (RE2 syntax).
+func CompilePathPattern(expr string) (*PathPattern, error) {
+	exact, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	fold, err := regexp.Compile("(?i:" + expr + ")")
+	if err != nil {
+		return nil, err
+	}
+	return &PathPattern{exact: exact, fold: fold}, nil
+}
+
+// String returns the expression as written.
+func (pp *PathPattern) String() string { return pp.exact.String() }
+
+func (pp *PathPattern) match(path string, fold bool) bool {
+	if fold {
+		return pp.fold.MatchString(path)
+	}
+	return pp.exact.MatchString(path)
 }
 
 // HostMatches reports whether the canonical host matches pattern, an exact
@@ -206,9 +251,9 @@ func hostMatchesAny(patterns []string, host string) bool {
 	return false
 }
 
-func pathMatchesAny(prefixes []string, path string) bool {
+func pathMatchesAny(prefixes []string, path string, fold bool) bool {
 	for _, p := range prefixes {
-		if pathHasPrefix(path, p) {
+		if pathHasPrefix(path, p, fold) {
 			return true
 		}
 	}
@@ -231,7 +276,7 @@ func sourceMatchesAny(prefixes []netip.Prefix, a netip.Addr) bool {
 // matchRule returns the index of the first rule matching the request, or -1.
 func (p *Policy) matchRule(r *Request, host string) int {
 	for i := range p.Rules {
-		if p.Rules[i].Check(r.Method, host, r.Path, r.ClientIP) == CondMatched {
+		if p.Rules[i].Check(r, host) == CondMatched {
 			return i
 		}
 	}

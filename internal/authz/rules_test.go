@@ -3,7 +3,6 @@ package authz
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"testing"
 )
 
@@ -12,7 +11,7 @@ func rulesPolicy() *Policy {
 	p.Skip = []Route{{PathPrefix: "/healthz"}}
 	p.Rules = []Rule{
 		{Name: "public", Hosts: []string{"app.example.com"}, Paths: []string{"/public"}, Action: ActionAllow},
-		{Name: "admin", Hosts: []string{"app.example.com"}, PathRegexp: regexp.MustCompile(`^/admin(/|$)`), Action: ActionRequire,
+		{Name: "admin", Hosts: []string{"app.example.com"}, PathRegexp: mustPattern(`^/admin(/|$)`), Action: ActionRequire,
 			Require: Requirement{Groups: map[string]struct{}{"admins": {}}}},
 		{Name: "writes", Hosts: []string{"*.example.com"}, Methods: []string{"POST", "DELETE"}, Action: ActionRequire,
 			Require: Requirement{Emails: map[string]struct{}{"boss@example.com": {}}, Claims: map[string][]string{"role": {"writer"}}}},
@@ -145,14 +144,14 @@ func hundredRules() *Policy {
 			Name:       fmt.Sprintf("r%d", i),
 			Hosts:      []string{fmt.Sprintf("app%d.example.com", i), fmt.Sprintf("*.svc%d.example.com", i)},
 			Paths:      []string{"/api", "/v2"},
-			PathRegexp: regexp.MustCompile(fmt.Sprintf(`^/x%d/`, i)),
+			PathRegexp: mustPattern(fmt.Sprintf(`^/x%d/`, i)),
 			Methods:    []string{"GET", "POST"},
 			Action:     ActionRequire,
 			Require:    Requirement{Groups: map[string]struct{}{"g": {}}},
 		})
 	}
 	p.Rules = append(p.Rules, Rule{Name: "last", Hosts: []string{"*.example.com"}, Paths: []string{"/dashboard"},
-		PathRegexp: regexp.MustCompile(`^/dashboard(/|$)`), Sources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		PathRegexp: mustPattern(`^/dashboard(/|$)`), Sources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		Action: ActionRequire, Require: Requirement{EmailDomains: []string{"example.com"}}})
 	return p
 }
@@ -197,4 +196,12 @@ func BenchmarkDecide100Rules(b *testing.B) {
 			b.Fatal(d.Reason, d.Rule)
 		}
 	}
+}
+
+func mustPattern(expr string) *PathPattern {
+	pp, err := CompilePathPattern(expr)
+	if err != nil {
+		panic(err)
+	}
+	return pp
 }

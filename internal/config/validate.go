@@ -155,6 +155,12 @@ func (c *Config) validate() Errors {
 			errs.add(h.path, "must be an HTTP header name")
 			continue
 		}
+		if strings.Contains(h.name, "_") {
+			// nginx drops such headers by default, and apps that fold "_"
+			// into "-" could not tell them from a client's look-alike.
+			errs.add(h.path, "must not contain _ (use -), not %q", h.name)
+			continue
+		}
 		key := strings.ToLower(h.name)
 		if other, dup := names[key]; dup {
 			errs.add(h.path, "same header as %s", other)

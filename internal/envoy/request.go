@@ -10,14 +10,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 )
 
-// Limits on what the adapter accepts from Envoy. Envoy's own default limit
-// on all request headers is 60 KiB; a longer path or host is never legitimate.
-const (
-	maxPathLen   = 8 << 10
-	maxHostLen   = 1 << 10
-	maxMethodLen = 32
-	maxRouteLen  = 128
-)
+// maxRouteLen bounds the gatehouse_route context extension.
+const maxRouteLen = 128
 
 // errBadRequest is returned by toRequest for a request it will not judge.
 var errBadRequest = errors.New("envoy: malformed check request")
@@ -51,38 +45,18 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 		in.route = r
 	}
 
-	method := h.GetMethod()
-	if method == "" || len(method) > maxMethodLen || !isToken(method) {
-		return checkInput{}, errors.Join(errBadRequest, errors.New("bad method"))
-	}
-	in.req.Method = strings.ToUpper(method)
-
-	switch s := strings.ToLower(h.GetScheme()); s {
-	case "http", "https":
-		in.req.Scheme = s
-	default:
-		return checkInput{}, errors.Join(errBadRequest, errors.New("bad scheme"))
-	}
-
-	host := h.GetHost()
-	if !validHost(host) {
-		return checkInput{}, errors.Join(errBadRequest, errors.New("bad host"))
-	}
-	in.req.Host = host
-
-	path, rawPath, query, err := splitPath(h.GetPath())
-	if err != nil {
-		return checkInput{}, err
-	}
-	if query == "" && !strings.Contains(h.GetPath(), "?") {
+	target := h.GetPath()
+	if !strings.Contains(target, "?") && h.GetQuery() != "" {
 		// Envoy documents Query as always empty, but accept it if a
 		// client of this API fills it instead of putting it in Path.
-		query = h.GetQuery()
-		if len(query) > maxPathLen || hasCTL(query) {
-			return checkInput{}, errors.Join(errBadRequest, errors.New("bad query"))
-		}
+		target += "?" + h.GetQuery()
 	}
-	in.req.Path, in.req.RawPath, in.req.RawQuery = path, rawPath, query
+	req, err := authz.NewRequest(h.GetMethod(), h.GetScheme(), h.GetHost(), target)
+	if err != nil {
+		return checkInput{}, errors.Join(errBadRequest, err)
+	}
+	in.req = req
+	in.req.UnderscoreHeaders = underscoreHeaders(h)
 
 	in.req.Accept = header(h, "accept", ", ")
 	in.cookie = header(h, "cookie", "; ")
@@ -96,28 +70,17 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	return in, nil
 }
 
-// splitPath splits Envoy's request target into the normalized path (the
-// one rules match, by authz.NormalizePath, as every adapter does), the raw
-// path when it differs, and the raw query. It rejects a target that is not
-// origin-form, holds control characters, spaces or a fragment, or a path
-// that cannot be normalized without ambiguity (encoded slashes,
-// backslashes, bad escapes).
-func splitPath(target string) (path, rawPath, query string, err error) {
-	if target == "" || target[0] != '/' || len(target) > maxPathLen {
-		return "", "", "", errors.Join(errBadRequest, errors.New("bad path"))
+// underscoreHeaders returns the names of the request's headers that hold
+// "_", from the string map Envoy sends by default or the header_map it
+// sends with encode_raw_headers.
+func underscoreHeaders(h *authv3.AttributeContext_HttpRequest) []string {
+	names := authz.UnderscoreHeaders(h.GetHeaders())
+	for _, hv := range h.GetHeaderMap().GetHeaders() {
+		if strings.IndexByte(hv.GetKey(), '_') >= 0 {
+			names = append(names, hv.GetKey())
+		}
 	}
-	if hasCTL(target) || strings.ContainsAny(target, " #") {
-		return "", "", "", errors.Join(errBadRequest, errors.New("bad character in path"))
-	}
-	raw, query, _ := strings.Cut(target, "?")
-	path, ok := authz.NormalizePath(raw)
-	if !ok {
-		return "", "", "", errors.Join(errBadRequest, errors.New("path cannot be normalized"))
-	}
-	if path != raw {
-		rawPath = raw
-	}
-	return path, rawPath, query, nil
+	return names
 }
 
 // header returns the request header name (lower case), joining repeated
@@ -139,39 +102,6 @@ func header(h *authv3.AttributeContext_HttpRequest, name, sep string) string {
 		}
 	}
 	return strings.Join(vals, sep)
-}
-
-// isToken reports whether s is an RFC 9110 token (the syntax of a method).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validHost accepts a reg-name, IPv4 or bracketed IPv6 host with an
-// optional port, and nothing that could change a URL built from it
-// (no "/", "@", "\", "?", "#", spaces or control characters).
-func validHost(h string) bool {
-	if h == "" || len(h) > maxHostLen {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '.', c == '_', c == ':', c == '[', c == ']':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // hasCTL reports whether s holds an ASCII control character or DEL.

@@ -5,11 +5,11 @@
 package forwardauth
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -124,22 +124,23 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 
 // parse checks the peer and reads the proxy's view of the original request.
 // When ok is false, d is the refusal to send.
-func (h *Handler) parse(r *http.Request, read func(*http.Request) (*authz.Request, bool)) (*authz.Request, authz.Decision, bool) {
+func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request, error)) (*authz.Request, authz.Decision, bool) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil || !h.isTrusted(peer.Addr()) {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonUntrustedSource)), slog.String("peer", r.RemoteAddr))
 		return nil, authz.Reject(http.StatusForbidden, authz.ReasonUntrustedSource), false
 	}
-	req, ok := read(r)
-	if !ok {
+	req, err := read(r)
+	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
-			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("peer", r.RemoteAddr))
+			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
 		return nil, authz.Reject(http.StatusBadRequest, authz.ReasonBadRequest), false
 	}
 	req.ClientIP = clientIP(r.Header.Get("X-Forwarded-For"), peer.Addr().Unmap())
 	req.Accept = r.Header.Get("Accept")
-	return req, authz.Decision{}, true
+	req.UnderscoreHeaders = authz.UnderscoreHeaders(r.Header)
+	return &req, authz.Decision{}, true
 }
 
 func (h *Handler) isTrusted(a netip.Addr) bool {
@@ -153,17 +154,18 @@ func (h *Handler) isTrusted(a netip.Addr) bool {
 }
 
 // fromForwardedHeaders reads the Traefik / Caddy headers.
-func fromForwardedHeaders(r *http.Request) (*authz.Request, bool) {
+func fromForwardedHeaders(r *http.Request) (authz.Request, error) {
 	method := r.Header.Get("X-Forwarded-Method")
 	if method == "" {
 		method = http.MethodGet
 	}
-	return build(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
+	return authz.NewRequest(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
 }
 
-// fromOriginalURL reads nginx's X-Original-URL, falling back to the
+// fromOriginalURL reads nginx's X-Original-URL (scheme://host/target, built
+// by the shipped config from what nginx routed on), falling back to the
 // X-Forwarded-* headers.
-func fromOriginalURL(r *http.Request) (*authz.Request, bool) {
+func fromOriginalURL(r *http.Request) (authz.Request, error) {
 	method := r.Header.Get("X-Original-Method")
 	if method == "" {
 		method = r.Header.Get("X-Forwarded-Method")
@@ -173,77 +175,17 @@ func fromOriginalURL(r *http.Request) (*authz.Request, bool) {
 	}
 	orig := r.Header.Get("X-Original-URL")
 	if orig == "" {
-		return build(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
+		return authz.NewRequest(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
 	}
-	u, err := url.Parse(orig)
-	if err != nil || u.Host == "" || u.User != nil {
-		return nil, false
-	}
-	uri := u.EscapedPath()
-	if u.RawQuery != "" {
-		uri += "?" + u.RawQuery
-	}
-	return build(method, u.Scheme, u.Host, uri)
-}
-
-// build checks and normalizes the parts of the original request.
-func build(method, scheme, host, uri string) (*authz.Request, bool) {
-	scheme = strings.ToLower(scheme)
-	if scheme == "" {
-		scheme = "https"
-	}
-	if scheme != "http" && scheme != "https" {
-		return nil, false
-	}
-	if !validHost(host) || !validMethod(method) {
-		return nil, false
-	}
-	if uri == "" {
-		uri = "/"
-	}
-	rawPath, query, _ := strings.Cut(uri, "?")
-	rawPath, _, _ = strings.Cut(rawPath, "#")
-	query, _, _ = strings.Cut(query, "#")
-	p, ok := authz.NormalizePath(rawPath)
+	scheme, rest, ok := strings.Cut(orig, "://")
 	if !ok {
-		return nil, false
+		return authz.Request{}, fmt.Errorf("%w: X-Original-URL is not an absolute URL", authz.ErrBadRequest)
 	}
-	req := &authz.Request{Method: strings.ToUpper(method), Scheme: scheme, Host: host, Path: p, RawQuery: query}
-	if p != rawPath {
-		req.RawPath = rawPath
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return authz.Request{}, fmt.Errorf("%w: X-Original-URL has no path", authz.ErrBadRequest)
 	}
-	return req, true
-}
-
-// validHost accepts host[:port] made of the characters a hostname, an IPv4
-// or a bracketed IPv6 address can have.
-func validHost(h string) bool {
-	if h == "" || len(h) > 255 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '.', c == '-', c == ':', c == '[', c == ']', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func validMethod(m string) bool {
-	if m == "" || len(m) > 32 {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
-			return false
-		}
-	}
-	return true
+	return authz.NewRequest(method, scheme, rest[:slash], rest[slash:])
 }
 
 // clientIP returns the original client: the right-most X-Forwarded-For entry,
