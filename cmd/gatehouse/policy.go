@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -206,25 +205,27 @@ func describeIdentity(id *authz.Identity) string {
 	return strings.Join(parts, ", ")
 }
 
-// requestFor builds the core's request for a URL, normalized as the
-// adapters normalize it; the fragment is dropped, the query never matched.
+// requestFor builds the core's request for a URL with the constructor
+// every adapter uses, so a URL an adapter refuses (a fragment, "..;", an
+// encoded dot segment) is refused here too; the query is never matched.
 func requestFor(method, rawURL, clientIP string, api bool) (*authz.Request, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
 		return nil, fmt.Errorf("url %q: want an absolute http(s) URL", rawURL)
 	}
-	raw := u.EscapedPath()
-	if raw == "" {
-		raw = "/"
+	host, target := rest, "/"
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host, target = rest[:i], rest[i:]
+		if target[0] != '/' {
+			target = "/" + target
+		}
 	}
-	p, ok := authz.NormalizePath(raw)
-	if !ok {
-		return nil, fmt.Errorf("url %q: the path is refused by every adapter (encoded slash, backslash or control character)", rawURL)
+	req, err := authz.NewRequest(strings.ToUpper(method), scheme, host, target)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: every adapter refuses it with 400: %w", rawURL, err)
 	}
-	r := &authz.Request{Method: strings.ToUpper(method), Scheme: u.Scheme, Host: u.Host, Path: p, RawQuery: u.RawQuery, Accept: "text/html"}
-	if p != raw {
-		r.RawPath = raw
-	}
+	r := &req
+	r.Accept = "text/html"
 	if api {
 		r.Accept = "application/json"
 	}
@@ -410,11 +411,12 @@ func newAccessWiring(cfg *config.Config, logger *slog.Logger) (*accessWiring, er
 	if issuers := cfg.BearerIssuers(); len(issuers) > 0 {
 		var list []bearer.Issuer
 		for _, is := range issuers {
-			list = append(list, bearer.Issuer{URL: is.IssuerURL, Audiences: is.Audiences, JWKSURL: is.JWKSURL})
+			list = append(list, bearer.Issuer{URL: is.IssuerURL, Audiences: is.Audiences, JWKSURL: is.JWKSURL, ClientID: is.ClientID})
 		}
 		v, err := bearer.New(list,
 			bearer.Claims{User: cfg.OIDC.UserClaim, Email: cfg.OIDC.EmailClaim, Groups: cfg.OIDC.GroupsClaim},
-			bearer.Options{CacheTTL: cfg.Access.Bearer.CacheTTL, CacheSize: cfg.Access.Bearer.CacheSize, Timeout: cfg.OIDC.Timeout, Logger: logger})
+			bearer.Options{CacheTTL: cfg.Access.Bearer.CacheTTL, CacheSize: cfg.Access.Bearer.CacheSize,
+				Timeout: cfg.Access.Bearer.Timeout, FetchTimeout: cfg.OIDC.Timeout, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("access.bearer: %w", err)
 		}

@@ -241,6 +241,7 @@ access:
   policy_file: `+pf+`
   bearer:
     enabled: true
+    audiences: [https://api.example.com]
 assertion:
   enabled: true
   key_file: `+keyFile+`
