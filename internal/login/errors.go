@@ -45,6 +45,8 @@ const (
 	ReasonLogoutTokenReplayed Reason = "logout_token_replayed"
 	// ReasonBackchannelUnsupported: back-channel logout is not configured.
 	ReasonBackchannelUnsupported Reason = "backchannel_logout_unsupported"
+	// ReasonCrossSiteRequest: a sign-out POST came from another site.
+	ReasonCrossSiteRequest Reason = "cross_site_request"
 )
 
 // message is what the error page tells the user for each reason.
@@ -64,6 +66,8 @@ func (r Reason) message() string {
 		return "The sign-in provider did not say who you are."
 	case ReasonStoreUnavailable:
 		return "Sessions cannot be stored right now. Please try again in a moment."
+	case ReasonCrossSiteRequest:
+		return "This sign-out request came from another site and was refused. Use the sign-out link of the application."
 	default:
 		return "The sign-in could not be completed. Please start again."
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -228,68 +227,4 @@ func (h *Handler) dropOldSession(ctx context.Context, r *http.Request) {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "could not delete the previous session",
 			slog.String("reason", string(ReasonStoreUnavailable)), slog.String("error", err.Error()))
 	}
-}
-
-// signOut ends the session: it deletes it from the store, clears the
-// cookies, and sends the browser to the provider's end_session_endpoint
-// (when there was a session with an ID token and provider logout is on) or
-// straight to the safe return URL.
-func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
-	}
-	rd := r.URL.Query().Get("rd")
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		if err := r.ParseForm(); err == nil && r.PostForm.Has("rd") {
-			rd = r.PostForm.Get("rd")
-		}
-	}
-	rd = h.redirects.Safe(rd)
-	ctx := r.Context()
-	http.SetCookie(w, h.cookies.Clear(h.cookies.Name))
-	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
-	w.Header().Set("Cache-Control", "no-store")
-
-	var idToken string
-	if c, err := r.Cookie(h.cookies.Name); err == nil {
-		if id, err := h.codec.OpenID(h.cookies.Name, c.Value); err == nil {
-			sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
-			defer cancel()
-			s, err := h.store.Load(sctx, id)
-			switch {
-			case err == nil:
-				idToken = s.IDToken
-			case !errors.Is(err, session.ErrNotFound):
-				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
-			}
-			if err := h.store.Delete(sctx, id); err != nil {
-				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
-			}
-			if s != nil {
-				h.log.LogAttrs(ctx, slog.LevelInfo, "signed out", slog.String("user", s.User), slog.String("subject", s.Subject))
-			}
-		}
-	}
-
-	target := rd
-	if idToken != "" && !h.cfg.SkipProviderLogout {
-		if p, err := h.disc.get(ctx); err == nil && p.endSession != "" {
-			target = h.endSessionURL(p, idToken, rd)
-		}
-	}
-	http.Redirect(w, r, target, http.StatusFound)
-	return nil
-}
-
-// endSessionURL is the provider's end_session_endpoint with the RP-initiated
-// logout parameters.
-func (h *Handler) endSessionURL(p *provider, idToken, rd string) string {
-	u, _ := url.Parse(p.endSession) // checked at discovery
-	q := u.Query()
-	q.Set("id_token_hint", idToken)
-	q.Set("client_id", h.cfg.ClientID)
-	q.Set("post_logout_redirect_uri", h.absolute(rd))
-	u.RawQuery = q.Encode()
-	return u.String()
 }

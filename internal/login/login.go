@@ -3,6 +3,13 @@
 // x/oauth2. It serves /oauth2/start, /oauth2/callback and /oauth2/sign_out,
 // writes sessions to a session.Store and sets the session cookie.
 //
+// Sign-out is a state change, so it is not left to any site that can make
+// the browser send a request: /oauth2/sign_out ends the session only when
+// the request comes from gatehouse's own pages, a typed URL or bookmark, or
+// a page on an allowed return host (Fetch Metadata, Origin, Referer).
+// Otherwise a GET gets a confirmation page whose button POSTs back, and a
+// POST is refused with 403.
+//
 // It also keeps sessions in step with the provider: Refresh and
 // MaybeRefresh renew the provider's tokens with the refresh grant before
 // they expire (re-reading the user's claims, so group changes take effect),

@@ -104,6 +104,15 @@ func (v *Validator) safe(raw string) bool {
 	if raw[0] == '/' {
 		return safePath(raw)
 	}
+	return v.AllowedOrigin(raw)
+}
+
+// AllowedOrigin reports whether raw, an Origin header or a Referer (or any
+// absolute URL), is an http or https URL without user info whose host is
+// allowed. "null", paths and scheme-relative URLs never are. Only the
+// authority is judged: it must be spelt plainly (no percent-encoding, a
+// numeric port), and net/url must read the same host.
+func (v *Validator) AllowedOrigin(raw string) bool {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok || !(strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
 		return false

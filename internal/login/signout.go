@@ -1,0 +1,175 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// maxSignOutForm bounds the body of a sign-out POST.
+const maxSignOutForm = 16 << 10
+
+// signOut ends the session when the request comes from gatehouse's own
+// pages or an allowed host (see fromTrustedSite). A GET from anywhere else
+// (a link, an image or a redirect on another site) never ends the session:
+// it gets a confirmation page whose form POSTs back here. A POST from
+// anywhere else is refused with 403.
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
+	}
+	trusted := h.fromTrustedSite(r)
+	if r.Method == http.MethodPost && !trusted {
+		return fail(http.StatusForbidden, ReasonCrossSiteRequest, errors.New("sign-out POST from "+sanitize(requestSource(r))))
+	}
+	rd := r.URL.Query().Get("rd")
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxSignOutForm)
+		if err := r.ParseForm(); err == nil && r.PostForm.Has("rd") {
+			rd = r.PostForm.Get("rd")
+		}
+	}
+	rd = h.redirects.Safe(rd)
+	if !trusted {
+		h.confirmSignOut(w, rd)
+		return nil
+	}
+	return h.endSession(w, r, rd)
+}
+
+// fromTrustedSite reports whether r was sent from gatehouse's own pages,
+// typed by the user, or sent from a page on an allowed host. In order:
+//   - Sec-Fetch-Site same-origin or none (typed URL, bookmark) is trusted;
+//   - else an Origin header decides: its host must be r's own or allowed
+//     ("null" never is);
+//   - else a Referer decides in the same way;
+//   - else a request that carries none of these headers is not a
+//     browser's cross-site request (a CLI or a health probe) and is
+//     trusted, while a browser's (Sec-Fetch-Site cross-site or same-site
+//     without Origin or Referer) is not.
+//
+// These are the rules of net/http.CrossOriginProtection, extended to GET,
+// to allowed hosts and to Referer.
+func (h *Handler) fromTrustedSite(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	if site == "same-origin" || site == "none" {
+		return true
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		return h.trustedURL(o, r.Host)
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		return h.trustedURL(ref, r.Host)
+	}
+	return site == ""
+}
+
+// trustedURL reports whether raw, an Origin or Referer, names the host the
+// request was sent to (host:port as in the Host header) or an allowed host.
+func (h *Handler) trustedURL(raw, host string) bool {
+	if h.redirects.AllowedOrigin(raw) {
+		return true
+	}
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.User == nil &&
+		u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
+// requestSource names where a request says it came from, for the log.
+func requestSource(r *http.Request) string {
+	for _, k := range []string{"Origin", "Referer"} {
+		if v := r.Header.Get(k); v != "" {
+			if u, err := url.Parse(v); err == nil && u.Host != "" {
+				return k + " " + u.Scheme + "://" + u.Host
+			}
+			return k + " (unparsable)"
+		}
+	}
+	return "Sec-Fetch-Site " + r.Header.Get("Sec-Fetch-Site")
+}
+
+// confirmSignOut answers with a page that asks the user to confirm: a form
+// that POSTs rd back to SignOutPath, and a link back to rd. The page may
+// not be framed (so its button cannot be clickjacked) nor cached.
+func (h *Handler) confirmSignOut(w http.ResponseWriter, rd string) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(confirmPage(rd)))
+}
+
+func confirmPage(rd string) string {
+	q := html.EscapeString(rd)
+	return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head>
+<body><h1>Sign out?</h1>
+<form method="post" action="` + SignOutPath + `">
+<input type="hidden" name="rd" value="` + q + `">
+<button type="submit">Sign out</button>
+</form>
+<p><a href="` + q + `">Stay signed in</a></p></body></html>
+`
+}
+
+// endSession deletes the session from the store, clears the cookies, and
+// sends the browser to the provider's end_session_endpoint (when there was
+// a session with an ID token and provider logout is on) or straight to rd,
+// which must be safe.
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) error {
+	ctx := r.Context()
+	http.SetCookie(w, h.cookies.Clear(h.cookies.Name))
+	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
+	w.Header().Set("Cache-Control", "no-store")
+
+	var idToken string
+	if c, err := r.Cookie(h.cookies.Name); err == nil {
+		if id, err := h.codec.OpenID(h.cookies.Name, c.Value); err == nil {
+			sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+			defer cancel()
+			s, err := h.store.Load(sctx, id)
+			switch {
+			case err == nil:
+				idToken = s.IDToken
+			case !errors.Is(err, session.ErrNotFound):
+				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+			}
+			if err := h.store.Delete(sctx, id); err != nil {
+				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+			}
+			if s != nil {
+				h.log.LogAttrs(ctx, slog.LevelInfo, "signed out", slog.String("user", s.User), slog.String("subject", s.Subject))
+			}
+		}
+	}
+
+	target := rd
+	if idToken != "" && !h.cfg.SkipProviderLogout {
+		if p, err := h.disc.get(ctx); err == nil && p.endSession != "" {
+			target = h.endSessionURL(p, idToken, rd)
+		}
+	}
+	http.Redirect(w, r, target, http.StatusFound)
+	return nil
+}
+
+// endSessionURL is the provider's end_session_endpoint with the RP-initiated
+// logout parameters.
+func (h *Handler) endSessionURL(p *provider, idToken, rd string) string {
+	u, _ := url.Parse(p.endSession) // checked at discovery
+	q := u.Query()
+	q.Set("id_token_hint", idToken)
+	q.Set("client_id", h.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", h.absolute(rd))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
