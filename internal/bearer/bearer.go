@@ -93,6 +93,9 @@ type Options struct {
 	// KeyRefetchInterval is the least time between two fetches of an
 	// issuer's keys; default DefaultKeyRefetchInterval.
 	KeyRefetchInterval time.Duration
+	// KeyMaxAge is how long fetched keys are used before a background
+	// refresh; default DefaultKeyMaxAge.
+	KeyMaxAge time.Duration
 	// HTTPClient fetches discovery documents and keys; default a client
 	// with FetchTimeout.
 	HTTPClient *http.Client
@@ -149,7 +152,7 @@ func New(issuers []Issuer, claims Claims, opts Options) (*Verifier, error) {
 		}
 		v.issuers[is.URL] = &issuer{Issuer: is, keys: &keySet{
 			issuer: is.URL, jwksURL: is.JWKSURL, client: opts.HTTPClient, timeout: opts.FetchTimeout,
-			interval: opts.KeyRefetchInterval, now: opts.Now, log: opts.Logger,
+			interval: opts.KeyRefetchInterval, maxAge: opts.KeyMaxAge, now: opts.Now, log: opts.Logger,
 		}}
 	}
 	return v, nil
@@ -170,6 +173,9 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.KeyRefetchInterval <= 0 {
 		opts.KeyRefetchInterval = DefaultKeyRefetchInterval
+	}
+	if opts.KeyMaxAge <= 0 {
+		opts.KeyMaxAge = DefaultKeyMaxAge
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: opts.FetchTimeout}

@@ -34,6 +34,7 @@ type testIssuer struct {
 	delay atomic.Int64 // how long discovery and keys take to answer
 	mu    sync.Mutex
 	extra []jose.JSONWebKey // further published keys (rotation)
+	drop  atomic.Bool       // stop publishing the first key (withdrawn)
 }
 
 // wait holds a request for the issuer's delay, or until the client gives up.
@@ -83,7 +84,11 @@ func newIssuer(t testing.TB) *testIssuer {
 			return
 		}
 		is.mu.Lock()
-		keys := append([]jose.JSONWebKey{{Key: &key.PublicKey, KeyID: is.kid, Algorithm: "RS256", Use: "sig"}}, is.extra...)
+		var keys []jose.JSONWebKey
+		if !is.drop.Load() {
+			keys = append(keys, jose.JSONWebKey{Key: &key.PublicKey, KeyID: is.kid, Algorithm: "RS256", Use: "sig"})
+		}
+		keys = append(keys, is.extra...)
 		is.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
 	})

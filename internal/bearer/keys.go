@@ -22,6 +22,11 @@ import (
 // forged tokens cannot make gatehouse hammer the provider.
 const DefaultKeyRefetchInterval = 10 * time.Second
 
+// DefaultKeyMaxAge is how long fetched keys are used before they are
+// fetched again in the background (Options.KeyMaxAge), so that a key the
+// provider withdrew stops verifying.
+const DefaultKeyMaxAge = 15 * time.Minute
+
 // maxFetchBytes bounds a discovery or JWKS answer.
 const maxFetchBytes = 1 << 20
 
@@ -57,12 +62,14 @@ func (e *FetchError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 // provider is still learned when every request gives up before it answers;
 // concurrent callers share it and wait only as long as their context lets
 // them. Fetches start at most once per interval (a tenth of it after a
-// failed fetch).
+// failed fetch). Keys older than maxAge are fetched again in the
+// background; a failed fetch keeps the keys there are.
 type keySet struct {
 	issuer   string
 	client   *http.Client
 	timeout  time.Duration // of one fetch
 	interval time.Duration // between fetch starts
+	maxAge   time.Duration // of fetched keys before a background refresh
 	now      func() time.Time
 	log      *slog.Logger
 
@@ -71,6 +78,7 @@ type keySet struct {
 	keys     []jose.JSONWebKey
 	lastErr  error     // of the last finished fetch; nil after a success
 	started  time.Time // of the last fetch
+	fetched  time.Time // of the last successful fetch
 	inflight chan struct{}
 }
 
@@ -82,6 +90,9 @@ type keySet struct {
 func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
 	k.mu.Lock()
 	if m := matching(k.keys, kid); len(m) > 0 {
+		if now := k.now(); k.inflight == nil && now.Sub(k.fetched) >= k.maxAge && now.Sub(k.started) >= k.wait() {
+			k.start() // refresh old keys without holding up this request
+		}
 		k.mu.Unlock()
 		return m, nil
 	}
@@ -140,7 +151,7 @@ func (k *keySet) start() chan struct{} {
 		defer k.mu.Unlock()
 		k.jwksURL, k.lastErr, k.inflight = url, err, nil
 		if err == nil {
-			k.keys = keys
+			k.keys, k.fetched = keys, k.now()
 		}
 		close(done)
 	}()

@@ -214,3 +214,63 @@ func TestStalledProviderSharesOneFetch(t *testing.T) {
 		t.Errorf("%d discovery requests, want 1", n)
 	}
 }
+
+// TestWithdrawnKeyIsDropped: keys older than the maximum age are fetched
+// again in the background (the request that notices is not held up), so a
+// key the provider withdrew stops verifying; a failed refresh keeps the
+// keys there are.
+func TestWithdrawnKeyIsDropped(t *testing.T) {
+	is := newIssuer(t)
+	clk := newClock()
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{Now: clk.now, CacheTTL: time.Nanosecond})
+	ctx := context.Background()
+	fresh := func() string {
+		c := claims("api", time.Now().Add(time.Hour))
+		c["jti"] = rand.Text()
+		return is.mint(t, c)
+	}
+	if _, err := v.Verify(ctx, fresh()); err != nil {
+		t.Fatal(err)
+	}
+	// The provider is down when the keys grow old: they stay in use.
+	is.ready.Store(false)
+	clk.advance(DefaultKeyMaxAge + time.Second)
+	for range 3 {
+		if _, err := v.Verify(ctx, fresh()); err != nil {
+			t.Fatalf("old keys while the provider is down: %v", err)
+		}
+	}
+	waitHits(t, is, 2)
+	// Back up, with k1 withdrawn: the next refresh drops it.
+	is.ready.Store(true)
+	is.drop.Store(true)
+	clk.advance(DefaultKeyRefetchInterval)
+	_, _ = v.Verify(ctx, fresh()) // starts the refresh; may still pass
+	waitHits(t, is, 3)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, err := v.Verify(ctx, fresh())
+		if errors.Is(err, ErrInvalid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("withdrawn key still verifies: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := is.hits.Load(); n != 3 {
+		t.Errorf("%d key fetches, want 3", n)
+	}
+}
+
+// waitHits waits until the issuer's keys were fetched n times.
+func waitHits(t *testing.T, is *testIssuer, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for is.hits.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d key fetches, want %d", is.hits.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
