@@ -305,3 +305,24 @@ func BenchmarkVerifyCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyUncached measures a full check: parse, key lookup,
+// signature, claims and type.
+func BenchmarkVerifyUncached(b *testing.B) {
+	is := newIssuer(b)
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{CacheSize: 1})
+	toks := make([]string, 2)
+	for i := range toks {
+		c := claims("api", time.Now().Add(time.Hour))
+		c["jti"] = rand.Text()
+		toks[i] = is.mint(b, c)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := v.Verify(context.Background(), toks[i%2]); err != nil { // alternating: the one-entry cache never hits
+			b.Fatal(err)
+		}
+	}
+}
