@@ -226,7 +226,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authz.Identity, e
 	}
 	is, ok := v.issuers[unverified.Issuer]
 	if !ok {
-		return nil, fmt.Errorf("%w: issuer %q is not trusted", ErrInvalid, unverified.Issuer)
+		return nil, fmt.Errorf("%w: issuer %q is not trusted", ErrInvalid, clip(unverified.Issuer))
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
 	defer cancel()
@@ -375,6 +375,15 @@ func Flatten(c map[string]any) map[string][]string {
 		}
 	}
 	return out
+}
+
+// clip shortens an unverified, attacker-chosen value for an error message.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 func str(v any) string {

@@ -102,3 +102,15 @@ func TestNewNeedsAPIAudience(t *testing.T) {
 		t.Fatalf("got %v, want an error about the client ID", err)
 	}
 }
+
+// TestUntrustedIssuerIsClipped: the unverified "iss" an attacker chose is
+// clipped in the error (it is logged), not copied whole.
+func TestUntrustedIssuerIsClipped(t *testing.T) {
+	is := newIssuer(t)
+	v, _ := New([]Issuer{{URL: is.srv.URL, Audiences: []string{"api"}}}, Claims{}, Options{})
+	long := "https://" + strings.Repeat("a", 8000)
+	_, err := v.Verify(context.Background(), is.mint(t, map[string]any{"iss": long, "sub": "x", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}))
+	if !errors.Is(err, ErrInvalid) || len(err.Error()) > 300 {
+		t.Fatalf("got %d bytes: %.80v...", len(err.Error()), err)
+	}
+}
