@@ -379,11 +379,11 @@ func Flatten(c map[string]any) map[string][]string {
 
 // clip shortens an unverified, attacker-chosen value for an error message.
 func clip(s string) string {
-	const max = 200
-	if len(s) <= max {
+	const limit = 200
+	if len(s) <= limit {
 		return s
 	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
+	return strings.ToValidUTF8(s[:limit], "") + "…"
 }
 
 func str(v any) string {
