@@ -235,7 +235,9 @@ func TestBootstrapSecuritySettings(t *testing.T) {
 // otherProductsIdentity are identity headers of other products that the
 // app must never receive, as the nginx configuration removes them.
 var otherProductsIdentity = []string{"remote-user", "x-remote-user", "x-forwarded-user",
-	"x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username"}
+	"x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username",
+	"remote-email", "remote-groups", "remote-name",
+	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-envoy-original-path"}
 
 // checkVirtualHosts: the app's virtual host names its real domains (never
 // "*") and removes other products' identity headers; a last, catch-all
