@@ -25,7 +25,20 @@ type gatehouseConfig struct {
 	Session string
 	// LogLevel is log.level; empty means debug.
 	LogLevel string
+	// Access replaces the access: section (a YAML block starting with
+	// "access:"); empty keeps the suite's default policy.
+	Access string
+	// GRPCAddr is grpc.addr (the Envoy ext_authz listener); empty leaves
+	// it unset.
+	GRPCAddr string
 }
+
+// defaultAccess is the suite's policy: alice's domain, and one public route.
+const defaultAccess = `access:
+  email_domains: ["allowed.test"]
+  skip:
+    - path: /public
+`
 
 // yaml renders the configuration file. Both replicas of a proxy's pair get
 // the same file but for http.addr, so a session one makes the other can
@@ -36,9 +49,17 @@ func (c gatehouseConfig) yaml() string {
 	if level == "" {
 		level = "debug"
 	}
+	access := c.Access
+	if access == "" {
+		access = defaultAccess
+	}
+	grpc := ""
+	if c.GRPCAddr != "" {
+		grpc = fmt.Sprintf("grpc:\n  addr: %q\n", c.GRPCAddr)
+	}
 	return fmt.Sprintf(`http:
   addr: %q
-oidc:
+%soidc:
   issuer_url: %q
   client_id: web
   client_secret: secret
@@ -54,13 +75,9 @@ session:
   key_prefix: %q
 redirect:
   allowed_domains: [".localhost"]
-access:
-  email_domains: ["allowed.test"]
-  skip:
-    - path: /public
-log:
+%slog:
   level: %s
-`, c.Addr, c.Issuer, c.RedirectURL, c.CookieKey, c.Session, c.RedisAddr, c.KeyPrefix, level)
+`, c.Addr, grpc, c.Issuer, c.RedirectURL, c.CookieKey, c.Session, c.RedisAddr, c.KeyPrefix, access, level)
 }
 
 // newCookieKey returns a fresh base64-encoded 32-byte key.

@@ -1,0 +1,208 @@
+//go:build e2e
+
+package e2e
+
+import "strings"
+
+// probe is one raw request of the differential corpus. head is the
+// request line and header lines, "\n"-separated, with placeholders:
+//
+//	{HP} the app's host:port   {H} host   {P} port   {HU} host in upper case
+//	{S}  the host-scoped skip route's host (status.<host>)   {SP} {S}:{P}
+//	{C}  the variant's Cookie value (alice's session, or a forged one)
+//	{CN} gatehouse's session cookie name (e.g. __Host-_gatehouse)
+//
+// Unless head has its own Host line (or noHost), "Host: {HP}" is added;
+// unless it names {C} itself, "Cookie: {C}" is added; X-Diff-Id and
+// "Connection: close" are always added. body follows the empty line.
+type probe struct {
+	name   string
+	head   string
+	body   string
+	noHost bool
+	lf     bool // end lines with "\n" only
+}
+
+// corpusVars are the values a probe's placeholders take.
+type corpusVars struct {
+	host, port, status, cookie, cookieName string
+}
+
+// build renders the probe as bytes for the wire.
+func (p probe) build(v corpusVars, id string) []byte {
+	hp := v.host + ":" + v.port
+	rep := strings.NewReplacer("{HP}", hp, "{HU}", strings.ToUpper(v.host), "{H}", v.host, "{P}", v.port,
+		"{SP}", v.status+":"+v.port, "{S}", v.status, "{CN}", v.cookieName, "{C}", v.cookie)
+	lines := strings.Split(p.head, "\n")
+	hasHost, hasCookie := false, strings.Contains(p.head, "{C}")
+	for _, l := range lines[1:] {
+		if len(l) >= 5 && strings.EqualFold(l[:5], "host:") {
+			hasHost = true
+		}
+	}
+	out := []string{lines[0]}
+	if !hasHost && !p.noHost {
+		out = append(out, "Host: {HP}")
+	}
+	out = append(out, lines[1:]...)
+	out = append(out, "X-Diff-Id: "+id)
+	if !hasCookie && v.cookie != "" {
+		out = append(out, "Cookie: {C}")
+	}
+	out = append(out, "Connection: close")
+	eol := "\r\n"
+	if p.lf {
+		eol = "\n"
+	}
+	return []byte(rep.Replace(strings.Join(out, eol)) + eol + eol + p.body)
+}
+
+// corpus is the differential test's requests. The classes come from
+// published advisories of forward-auth gateways and the proxies in front of
+// them: path confusion between the proxy, the auth server and the app
+// (oauth2-proxy skip_auth_regex and upstream path bypasses, Pomerium and
+// Envoy %2F / %5C / "..;" / case handling, Oathkeeper rule matching on the
+// undecoded URL, tinyauth and Authelia X-Forwarded-Uri / X-Original-URL
+// trust), spoofed X-Forwarded-* and Host, absolute-form targets,
+// identity-header spellings a WSGI app folds together, and framing that
+// may desync the proxy from the app.
+func corpus() []probe {
+	var ps []probe
+	add := func(name, head string) { ps = append(ps, probe{name: name, head: head}) }
+
+	// Paths: exact, case, ;params, dot segments (plain and encoded),
+	// encoded and literal separators, fragments, queries, bad UTF-8, NUL.
+	for _, p := range []string{
+		"/public", "/public/", "/public/x", "/healthz", "/dashboard", "/admin", "/admin/x", "/internal", "/internal/x",
+		"/PUBLIC", "/Public/x", "/HEALTHZ", "/ADMIN", "/Admin/x", "/INTERNAL", "/iNtErNaL/x",
+		"/admin;x", "/admin;/x", "/admin;jsessionid=1/x", "/internal;x", "/public;x", "/public;/../admin",
+		"/public/..;/admin", "/public/..;x/internal", "/public/.;/x", "/;/admin", "/admin/;/x", "/healthz;/../admin",
+		"/public/../admin", "/public/./../internal", "/public/%2e%2e/admin", "/public/%2E%2E/internal",
+		"/public/.%2e/admin", "/public/%2e./admin", "/./admin", "/public/%2e/x", "/public/x/../../admin",
+		"/healthz/../internal", "/public/%252e%252e/admin",
+		"/public/..%2fadmin", "/public%2f..%2finternal", "/public/..%5cadmin", `/public\..\admin`,
+		`/public/..\internal`, "/public%5c..%5cadmin", "/%2fadmin", "/%2Fadmin", "//admin", "///internal",
+		"/public//../admin", "/public/..//internal", "//public/../admin",
+		"/%61dmin", "/%41DMIN", "/adm%69n", "/%69nternal", "/%70ublic/../admin",
+		"/public#/../admin", "/public%23/../admin", "/public/x#../../internal", "/admin#", "/public#x",
+		"/public?/../admin", "/admin?x=/public", "/public?x=1#/../../admin", "/public?%2e%2e/admin",
+		"/public/%c0%ae%c0%ae/admin", "/%c0%afadmin", "/public/%ef%bc%8e%ef%bc%8e/admin", "/public/\xc3\xa9/../admin",
+		"/admin%00", "/public%00/../admin", "/admin%20", "/admin%09", "/admin.", "/admin/.", "/internal..;/",
+		"/public/%u002e%u002e/admin",
+	} {
+		add("GET "+p, "GET "+p+" HTTP/1.1")
+	}
+
+	// Methods.
+	for _, m := range []string{"get /admin", "GeT /internal", "HEAD /admin", "OPTIONS /admin", "PROPFIND /internal",
+		"TRACE /admin", "OPTIONS *", "DELETE /public", "get /public/../admin"} {
+		add(m, m+" HTTP/1.1")
+	}
+	ps = append(ps, probe{name: "POST /internal with a body", head: "POST /internal HTTP/1.1\nContent-Type: text/plain\nContent-Length: 5", body: "hello"})
+	add("HTTP/1.0 /admin", "GET /admin HTTP/1.0")
+	ps = append(ps, probe{name: "HTTP/1.0 /admin without Host", head: "GET /admin HTTP/1.0", noHost: true})
+	ps = append(ps, probe{name: "HTTP/1.1 /admin without Host", head: "GET /admin HTTP/1.1", noHost: true})
+
+	// Host: the skip route's host, odd forms, several Host headers,
+	// absolute-form targets that disagree with Host.
+	for _, c := range []struct{ name, head string }{
+		{"Host: status host", "GET /admin HTTP/1.1\nHost: {S}"},
+		{"Host: status host:port", "GET /dashboard HTTP/1.1\nHost: {SP}"},
+		{"Host: trailing dot", "GET /admin HTTP/1.1\nHost: {H}.:{P}"},
+		{"Host: upper case", "GET /internal HTTP/1.1\nHost: {HU}:{P}"},
+		{"Host: twice, app first", "GET /admin HTTP/1.1\nHost: {HP}\nHost: {S}"},
+		{"Host: twice, status first", "GET /admin HTTP/1.1\nHost: {S}\nHost: {HP}"},
+		{"Host: list", "GET /admin HTTP/1.1\nHost: {S}, {HP}"},
+		{"Host: userinfo", "GET /admin HTTP/1.1\nHost: {S}@{HP}"},
+		{"Host: double port", "GET /admin HTTP/1.1\nHost: {HP}:{P}"},
+		{"Host: empty", "GET /admin HTTP/1.1\nHost: "},
+		{"Host: loopback", "GET /admin HTTP/1.1\nHost: 127.0.0.1:{P}"},
+		{"absolute, same host", "GET https://{HP}/admin HTTP/1.1\nHost: {HP}"},
+		{"absolute app, Host status", "GET https://{HP}/admin HTTP/1.1\nHost: {S}"},
+		{"absolute app, Host status (issue 10)", "GET http://{HP}/dashboard HTTP/1.1\nHost: {S}"},
+		{"absolute app without port, Host status", "GET https://{H}/internal HTTP/1.1\nHost: {S}"},
+		{"absolute upper scheme, Host status", "GET HTTPS://{HP}/admin HTTP/1.1\nHost: {S}"},
+		{"absolute status, Host app", "GET https://{S}/admin HTTP/1.1\nHost: {HP}"},
+		{"absolute status with dots, Host app", "GET https://{S}/public/../admin HTTP/1.1\nHost: {HP}"},
+		{"absolute with userinfo", "GET https://{S}@{HP}/admin HTTP/1.1\nHost: {S}"},
+		{"absolute, query only", "GET https://{HP}?x=/admin HTTP/1.1\nHost: {S}"},
+		{"network-path target", "GET //{S}/admin HTTP/1.1"},
+	} {
+		add(c.name, c.head)
+	}
+
+	// Forwarded headers a client sends: gatehouse must judge what the
+	// proxy routed, and the app must not be steered by them either.
+	for _, h := range []string{
+		"X-Forwarded-Host: {S}", "X-Forwarded-Uri: /public", "X-Original-URL: /public",
+		"X-Original-URL: https://{S}/public", "X-Rewrite-URL: /public", "X-Original-URI: /public",
+		"X-Forwarded-Prefix: /public", "Forwarded: host={S};proto=http", "X-Forwarded-Proto: http",
+		"X-Forwarded-Port: 80", "X-Forwarded-Method: OPTIONS", "X-Forwarded-Path: /public",
+		"X-Envoy-Original-Path: /public", "X-Forwarded-For: 10.9.8.7", "X-Real-IP: 10.9.8.7",
+		"X-HTTP-Method-Override: OPTIONS",
+	} {
+		add("/admin with "+h, "GET /admin HTTP/1.1\n"+h)
+	}
+	for _, h := range []string{"X-Original-URL: /admin", "X-Rewrite-URL: /internal", "X-Forwarded-Uri: /admin",
+		"X-Original-URI: /internal", "X-Envoy-Original-Path: /admin", "X-Original-URL: https://{HP}/admin"} {
+		add("/public with "+h, "GET /public HTTP/1.1\n"+h)
+	}
+
+	// Identity headers in every spelling, on a route anyone may reach.
+	spellings := []string{
+		"X-Auth-Request-User: mallory", "x-auth-request-user: mallory", "X-AUTH-REQUEST-USER: mallory",
+		"X_Auth_Request_User: mallory", "X-Auth-Request_User: mallory", "X_Auth-Request-User: mallory",
+		"X-Auth_Request-User: mallory", "X-Auth-Request-Email: mallory@allowed.test",
+		"X_Auth_Request_Email: mallory@allowed.test", "x-auth-request_email: mallory@allowed.test",
+		"X-Auth-Request-Groups: admins,mallory", "X-Auth-Request_Groups: admins,mallory", "X_AUTH_REQUEST_GROUPS: admins,mallory",
+		"X-Auth-Request-Preferred-Username: mallory", "X-Auth-Request-Preferred_Username: mallory",
+		"X_Auth_Request_Preferred_Username: mallory", "Remote-User: mallory", "Remote_User: mallory",
+		"REMOTE_USER: mallory", "X-Remote-User: mallory", "X-Remote_User: mallory", "X_Remote_User: mallory",
+		"X-Forwarded-User: mallory", "X_Forwarded_User: mallory", "X-Forwarded-Email: mallory@allowed.test",
+		"X-Forwarded-Groups: admins,mallory", "X-Forwarded-Preferred-Username: mallory", "Remote-Email: mallory@allowed.test",
+		"Remote-Groups: admins,mallory", "Remote-Name: mallory",
+		"X-Auth-Request-Email:mallory@allowed.test", "X-Auth-Request-Email : mallory@allowed.test",
+		"X-Auth-Request-Email\t: mallory@allowed.test",
+	}
+	for _, h := range spellings {
+		add("/public with "+h, "GET /public HTTP/1.1\n"+h)
+	}
+	add("/public with obs-fold identity", "GET /public HTTP/1.1\nX-Note: a\n X-Auth-Request-Email: mallory@allowed.test")
+	add("/public with identity twice", "GET /public HTTP/1.1\nX-Auth-Request-Email: mallory@allowed.test\nX-Auth-Request-Email: mallory2@allowed.test")
+	add("/admin with every spelling", "GET /admin HTTP/1.1\n"+strings.Join(spellings[:30], "\n"))
+	add("/dashboard with every spelling", "GET /dashboard HTTP/1.1\n"+strings.Join(spellings[:30], "\n"))
+	add("/healthz with groups", "GET /healthz HTTP/1.1\nX-Auth-Request-Groups: admins,mallory\nX-Auth-Request-User: mallory")
+
+	// Cookies: gatehouse's own must not reach the app in any arrangement.
+	for _, c := range []struct{ name, head string }{
+		{"two Cookie headers", "GET /public HTTP/1.1\nCookie: app_pref=kept\nCookie: {C}"},
+		{"session cookie last", "GET /public HTTP/1.1\nCookie: app_other=1; {C}"},
+		{"forged login cookie", "GET /public HTTP/1.1\nCookie: {C}; {CN}_login=forged; {CN}_x=1"},
+		{"cookie without spaces", "GET /dashboard HTTP/1.1\nCookie: app_pref=kept;{CN}=forged;{C}"},
+		{"quoted cookie", "GET /public HTTP/1.1\nCookie: $Version=1; {CN}=\"forged\"; {C}"},
+		{"cookie name with spaces", "GET /public HTTP/1.1\nCookie: {C}; {CN} =forged; {CN}_login =forged"},
+		{"unprefixed name", "GET /public HTTP/1.1\nCookie: {C}; _gatehouse=other"},
+		{"lower-case cookie header", "GET /dashboard HTTP/1.1\ncookie: {C}"},
+	} {
+		add(c.name, c.head)
+	}
+
+	// Framing: LF-only lines, and requests that would smuggle a second one
+	// past the check if the proxy and the app split the stream differently.
+	ps = append(ps, probe{name: "LF line endings", head: "GET /admin HTTP/1.1", lf: true})
+	ps = append(ps, probe{name: "CL.TE smuggle", head: "POST /public HTTP/1.1\nContent-Length: 44\nTransfer-Encoding: chunked",
+		body: "0\r\n\r\nGET /admin HTTP/1.1\r\nX-Smuggled: 1\r\n\r\n"})
+	ps = append(ps, probe{name: "TE obfuscated", head: "POST /public HTTP/1.1\nTransfer-Encoding: xchunked\nContent-Length: 4",
+		body: "0\r\n\r\nGET /internal HTTP/1.1\r\n\r\n"})
+	ps = append(ps, probe{name: "TE twice", head: "POST /public HTTP/1.1\nTransfer-Encoding: chunked\nTransfer-Encoding: identity",
+		body: "0\r\n\r\nGET /internal HTTP/1.1\r\n\r\n"})
+	return ps
+}
+
+// variant is who sends the corpus: an anonymous client with a forged
+// session cookie, or alice with her real one; both also send an app
+// cookie that must reach the app.
+type variant struct {
+	name   string
+	cookie string
+}
