@@ -104,7 +104,7 @@ func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, err
 			if err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: no key with ID %q", ErrInvalid, kid)
+			return nil, fmt.Errorf("%w: no key with ID %q", ErrInvalid, clip(kid))
 		}
 		done = k.start()
 	}
@@ -122,7 +122,7 @@ func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, err
 	if k.lastErr != nil {
 		return nil, k.lastErr
 	}
-	return nil, fmt.Errorf("%w: no key with ID %q", ErrInvalid, kid)
+	return nil, fmt.Errorf("%w: no key with ID %q", ErrInvalid, clip(kid))
 }
 
 // wait is how long after the last fetch started the next may start: the

@@ -113,4 +113,11 @@ func TestUntrustedIssuerIsClipped(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || len(err.Error()) > 300 {
 		t.Fatalf("got %d bytes: %.80v...", len(err.Error()), err)
 	}
+	// So is an unknown kid.
+	c := claims("api", time.Now().Add(time.Hour))
+	c["iss"] = is.srv.URL
+	_, err = v.Verify(context.Background(), signTyp(t, jose.RS256, is.key, strings.Repeat("k", 8000), "JWT", c))
+	if !errors.Is(err, ErrInvalid) || len(err.Error()) > 300 {
+		t.Fatalf("unknown kid: got %d bytes: %.80v...", len(err.Error()), err)
+	}
 }
