@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -247,6 +248,9 @@ func verdictOf(d authz.Decision) string {
 	case authz.Unauthenticated:
 		return "login"
 	case authz.Forbidden:
+		if d.Status == 400 {
+			return "refuse"
+		}
 		return "deny"
 	}
 	return d.Outcome.String()
@@ -284,7 +288,7 @@ func policyTest(args []string, stdout, stderr io.Writer, lookup func(string) (st
 			"      url: https://app.example.com/admin\n"+
 			"      method: GET               # default GET\n"+
 			"      identity: {email: a@example.com, groups: [admins], claims: {role: [x]}}\n"+
-			"      expect: allow             # allow, login or deny\n"+
+			"      expect: allow             # allow, login, deny, or refuse (400)\n"+
 			"      rule: admin               # optional: the rule that must decide\n"+
 			"    - url: https://app.example.com/admin\n"+
 			"      anonymous: true\n"+
@@ -349,8 +353,8 @@ func readPolicyTests(path string) ([]policyTestCase, error) {
 		switch {
 		case tc.URL == "":
 			problems = append(problems, fmt.Sprintf("tests[%d].url: required", i))
-		case tc.Expect != "allow" && tc.Expect != "login" && tc.Expect != "deny":
-			problems = append(problems, fmt.Sprintf("tests[%d].expect: must be allow, login or deny, not %q", i, tc.Expect))
+		case !slices.Contains([]string{"allow", "login", "deny", "refuse"}, tc.Expect):
+			problems = append(problems, fmt.Sprintf("tests[%d].expect: must be allow, login, deny or refuse, not %q", i, tc.Expect))
 		case tc.Anonymous && tc.Identity != nil:
 			problems = append(problems, fmt.Sprintf("tests[%d]: set anonymous or identity, not both", i))
 		}
@@ -371,7 +375,10 @@ func (tc *policyTestCase) method() string {
 // run decides the case and returns an error describing a mismatch.
 func (tc *policyTestCase) run(p *authz.Policy) error {
 	r, err := requestFor(tc.method(), tc.URL, tc.ClientIP, false)
-	if err != nil {
+	switch {
+	case errors.Is(err, authz.ErrBadRequest) && tc.Expect == "refuse":
+		return nil // refused with 400 before any rule, as expected
+	case err != nil:
 		return err
 	}
 	var id *authz.Identity

@@ -116,7 +116,7 @@ tests:
     expect: allow
   - url: https://x.example.com/admin#/public
     anonymous: true
-    expect: login
+    expect: refuse
   - url: https://x.example.com/admin
     identity: {email: a@example.com, email_unverified: true, claims: {level: ["1"]}}
     expect: deny

@@ -168,17 +168,17 @@ func TestCanonicalHost(t *testing.T) {
 
 func TestNormalizePath(t *testing.T) {
 	for in, want := range map[string]string{
-		"/":                    "/",
-		"/a/b":                 "/a/b",
-		"/a/b/":                "/a/b/",
-		"/a//b":                "/a/b",
-		"/a/./b":               "/a/b",
-		"/public/../admin":     "/admin",
-		"/../../etc":           "/etc",
-		"/a/%7Euser":           "/a/~user",
-		"/.well-known/x":       "/.well-known/x",
-		"/a/..":                "/",
-		"/a/.b":                "/a/.b",
+		"/":                "/",
+		"/a/b":             "/a/b",
+		"/a/b/":            "/a/b/",
+		"/a//b":            "/a/b",
+		"/a/./b":           "/a/b",
+		"/public/../admin": "/admin",
+		"/../../etc":       "/etc",
+		"/a/%7Euser":       "/a/~user",
+		"/.well-known/x":   "/.well-known/x",
+		"/a/..":            "/",
+		"/a/.b":            "/a/.b",
 	} {
 		got, ok := NormalizePath(in)
 		if !ok || got != want {

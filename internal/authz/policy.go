@@ -63,9 +63,9 @@ func (h HeaderNames) count() int {
 // Route selects requests that need no login. Every non-empty field must
 // match. Routes look at the path only, never the query or fragment.
 type Route struct {
-	Methods    []string       // upper-case; empty means any
-	Host       string         // canonical host; empty means any
-	PathPrefix string         // e.g. "/healthz"; empty means any
+	Methods    []string     // upper-case; empty means any
+	Host       string       // canonical host; empty means any
+	PathPrefix string       // e.g. "/healthz"; empty means any
 	PathRegexp *PathPattern // matched against the path forms only
 }
 

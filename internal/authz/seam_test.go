@@ -39,16 +39,16 @@ func TestParsePathForms(t *testing.T) {
 
 func TestParsePathRefusesAmbiguity(t *testing.T) {
 	for _, raw := range []string{
-		"/public#/../dashboard",   // fragment: some servers take # as a literal
-		"/public/x#/../../admin",  //
-		"/public/..;/dashboard",   // dot segment with params (Tomcat drops them)
-		"/public/..%3b/dashboard", // the same, encoded
-		"/public/.;x/dashboard",   //
-		"/public/%2e%2e/admin",    // a dot segment only once decoded
-		"/public/.%2e/admin",      //
-		"/public/%2E/admin",       //
-		"/public/%252e%252e/adm",  // double encoding
-		"/a%252fb",                //
+		"/public#/../dashboard",     // fragment: some servers take # as a literal
+		"/public/x#/../../admin",    //
+		"/public/..;/dashboard",     // dot segment with params (Tomcat drops them)
+		"/public/..%3b/dashboard",   // the same, encoded
+		"/public/.;x/dashboard",     //
+		"/public/%2e%2e/admin",      // a dot segment only once decoded
+		"/public/.%2e/admin",        //
+		"/public/%2E/admin",         //
+		"/public/%252e%252e/adm",    // double encoding
+		"/a%252fb",                  //
 		"/a%2fb", "/a%5Cb", "/a\\b", // encoded or literal separators
 		"/a%00", "/a%0d%0ax", "/a\x01", "/a b", // controls and space
 		"/%c0%ae%c0%ae/admin", // overlong UTF-8 dots (old IIS)

@@ -47,12 +47,30 @@ type switchStore struct {
 	down atomic.Bool
 }
 
+var errDown = errors.New("store: connection refused")
+
 func (s *switchStore) Load(ctx context.Context, id string) (*session.Session, error) {
 	if s.down.Load() {
-		return nil, errors.New("store: connection refused")
+		return nil, errDown
 	}
 	return s.MemoryStore.Load(ctx, id)
 }
+
+func (s *switchStore) LoadIdentity(ctx context.Context, id string) (*session.Session, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.MemoryStore.LoadIdentity(ctx, id)
+}
+
+func (s *switchStore) LoadWithTokens(ctx context.Context, id string) (*session.Session, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.MemoryStore.LoadWithTokens(ctx, id)
+}
+
+var _ session.Reader = (*switchStore)(nil)
 
 // scenario is one request and the verdict every adapter must reach, stated
 // as Envoy and forward-auth express it (the canonical form).
@@ -72,6 +90,7 @@ type verdict struct {
 	Status    int
 	Reason    string
 	Identity  map[string]string // identity headers the upstream sees; absent when empty
+	Cookie    string            // the Cookie header the upstream sees, on allow
 	SetCookie []string
 	Login     string // login URL conveyed to the client (Location, or nginx's header)
 	WWWAuth   string
@@ -116,9 +135,42 @@ func scenarios() []scenario {
 		{name: "cookie of a revoked session", target: "/app", accept: browserAccept, cookie: "revoked",
 			want: verdict{Status: 302, Reason: "invalid_session", Login: login("/app"), SetCookie: []string{clearCookie}}},
 		{name: "valid allowed user", target: "/app?x=1", accept: browserAccept, cookie: "alice",
-			want: verdict{Status: 200, Reason: "allowed", Identity: alice}},
+			want: verdict{Status: 200, Reason: "allowed", Identity: alice, Cookie: "theme=dark"}},
 		{name: "valid allowed user sends spoofed identity", target: "/app", accept: apiAccept, cookie: "alice", spoof: spoofed,
+			want: verdict{Status: 200, Reason: "allowed", Identity: alice, Cookie: "theme=dark"}},
+		{name: "only gatehouse's cookies: the upstream gets none", target: "/app", accept: apiAccept, cookie: "alice-only",
 			want: verdict{Status: 200, Reason: "allowed", Identity: alice}},
+		{name: "skip route with a session: the upstream gets no session cookie", target: "/public/x", accept: apiAccept, cookie: "alice",
+			want: verdict{Status: 200, Reason: "skip_route", Cookie: "theme=dark"}},
+		{name: "identity header look-alike, signed in", target: "/app", accept: apiAccept, cookie: "alice",
+			spoof: map[string]string{"X-Auth-Request_Groups": "admins"},
+			want:  verdict{Status: 400, Reason: "spoofed_header"}},
+		{name: "identity header look-alike on a skip route", target: "/public/x", accept: apiAccept,
+			spoof: map[string]string{"X_Auth_Request_User": "admin"},
+			want:  verdict{Status: 400, Reason: "spoofed_header"}},
+		{name: "another product's identity header look-alike", target: "/public/x", accept: apiAccept,
+			spoof: map[string]string{"X-Remote_User": "admin"},
+			want:  verdict{Status: 400, Reason: "spoofed_header"}},
+		{name: "fragment in the target", target: "/public#/../app", accept: apiAccept,
+			want: verdict{Status: 400, Reason: "bad_request"}},
+		{name: "fragment in the query", target: "/public?a=1#/../app", accept: apiAccept,
+			want: verdict{Status: 400, Reason: "bad_request"}},
+		{name: ";params in a dot segment", target: "/public/..;/app", accept: apiAccept,
+			want: verdict{Status: 400, Reason: "bad_request"}},
+		{name: "percent-encoded dot segment", target: "/public/%2e%2e/app", accept: apiAccept,
+			want: verdict{Status: 400, Reason: "bad_request"}},
+		{name: "double percent-encoding", target: "/public/%252e%252e/app", accept: apiAccept,
+			want: verdict{Status: 400, Reason: "bad_request"}},
+		{name: "lower-case method", method: "get", target: "/public/x", accept: apiAccept,
+			want: verdict{Status: 400, Reason: "bad_request"}},
+		{name: "extension method", method: "M-SEARCH", target: "/app", accept: apiAccept,
+			want: verdict{Status: 401, Reason: "no_session", Login: login("/app"), WWWAuth: bearer}},
+		{name: "skip route in another letter case", target: "/PUBLIC/x", accept: apiAccept,
+			want: verdict{Status: 401, Reason: "no_session", Login: login("/PUBLIC/x"), WWWAuth: bearer}},
+		{name: "skip route with ;params", target: "/public;x/y", accept: apiAccept,
+			want: verdict{Status: 401, Reason: "no_session", Login: login("/public;x/y"), WWWAuth: bearer}},
+		{name: "skip route percent-encoded", target: "/%70ublic/x", accept: apiAccept,
+			want: verdict{Status: 401, Reason: "no_session", Login: login("/%70ublic/x"), WWWAuth: bearer}},
 		{name: "valid user, wrong domain", target: "/app", accept: browserAccept, cookie: "mallory",
 			want: verdict{Status: 403, Reason: "not_allowed"}},
 		{name: "unverified email", target: "/app", accept: apiAccept, cookie: "unverified",
@@ -194,6 +246,7 @@ func newFixture(t *testing.T) *fixture {
 		return id
 	}
 	add("alice", "alice", "alice@example.com", true, "eng", "ops")
+	f.cookies["alice-only"] = strings.TrimPrefix(f.cookies["alice"], "theme=dark; ") + "; " + cookieName + "_login=x"
 	add("mallory", "mallory", "mallory@evil.com", true)
 	add("unverified", "bob", "bob@example.com", false)
 	add("twoat", "eve", "alice@example.com@evil.com", true)
@@ -242,7 +295,7 @@ func nginxExpect(v verdict) verdict {
 	switch v.Status {
 	case 302:
 		v.Status = 401
-	case 503:
+	case 503, 400:
 		v.Status = 403
 	}
 	return v
@@ -295,7 +348,7 @@ func envoyDriver(t *testing.T, f *fixture) driver {
 				t.Fatalf("ok_response with status %v", resp.GetStatus())
 			}
 			v.Status = 200
-			v.Identity = upstreamIdentity(t, hdr, ok)
+			v.Identity, v.Cookie = upstreamIdentity(t, hdr, ok)
 			for _, h := range ok.GetResponseHeadersToAdd() {
 				if h.GetHeader().GetKey() == "set-cookie" {
 					v.SetCookie = append(v.SetCookie, h.GetHeader().GetValue())
@@ -327,7 +380,7 @@ func envoyDriver(t *testing.T, f *fixture) driver {
 
 // upstreamIdentity applies an OkHttpResponse to the client's headers as
 // Envoy does and returns the identity headers the upstream receives.
-func upstreamIdentity(t *testing.T, client map[string]string, ok *authv3.OkHttpResponse) map[string]string {
+func upstreamIdentity(t *testing.T, client map[string]string, ok *authv3.OkHttpResponse) (map[string]string, string) {
 	t.Helper()
 	up := map[string]string{}
 	for k, v := range client {
@@ -342,7 +395,7 @@ func upstreamIdentity(t *testing.T, client map[string]string, ok *authv3.OkHttpR
 		}
 		up[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
 	}
-	return pickIdentity(func(name string) (string, bool) { v, ok := up[name]; return v, ok })
+	return pickIdentity(func(name string) (string, bool) { v, ok := up[name]; return v, ok }), up["cookie"]
 }
 
 func pickIdentity(get func(string) (string, bool)) map[string]string {
@@ -409,6 +462,17 @@ func httpDriver(t *testing.T, name string, srv *httptest.Server, path string, ex
 				}
 				return vals[0], true
 			})
+			// The shipped configs replace the client's Cookie header with
+			// the reply's (empty: removed); with none, it must not matter.
+			cookies, ok := resp.Header["Cookie"]
+			switch {
+			case ok && len(cookies) == 1:
+				v.Cookie = cookies[0]
+			case ok:
+				t.Errorf("allow reply has %d Cookie headers", len(cookies))
+			case cookie != "":
+				t.Errorf("allow reply lacks the Cookie header: gatehouse's cookie would reach the upstream")
+			}
 			return v
 		}
 		v.Body, v.CType = string(body), resp.Header.Get("Content-Type")
@@ -485,7 +549,7 @@ func TestTableCoversEveryOutcome(t *testing.T) {
 	for _, sc := range scenarios() {
 		seen[sc.want.Status] = true
 	}
-	for _, s := range []int{200, 302, 401, 403, 503} {
+	for _, s := range []int{200, 302, 400, 401, 403, 503} {
 		if !seen[s] {
 			t.Errorf("no scenario ends in %d", s)
 		}

@@ -21,7 +21,7 @@ func httpReq(h *authv3.AttributeContext_HttpRequest, source string) *authv3.Chec
 
 func TestToRequestMapping(t *testing.T) {
 	in, err := toRequest(httpReq(&authv3.AttributeContext_HttpRequest{
-		Method: "get", Scheme: "HTTPS", Host: "App.Example.com:8443", Path: "/a/b?x=1&y=/admin",
+		Method: "GET", Scheme: "HTTPS", Host: "App.Example.com:8443", Path: "/a/b?x=1&y=/admin",
 		Headers: map[string]string{"accept": "text/html", "cookie": "a=b; _gatehouse=v"},
 	}, "::ffff:203.0.113.9"))
 	if err != nil {

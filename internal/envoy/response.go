@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/check"
 )
 
 // Dynamic metadata keys set on every CheckResponse. Envoy stores them under
@@ -30,11 +31,14 @@ const (
 //  3. Unavailable     → UNAVAILABLE, the 503 (fail closed);
 //  4. Forbidden       → PERMISSION_DENIED with 403, INVALID_ARGUMENT with 400;
 //  5. anything else   → PERMISSION_DENIED with the decision's status.
-func toResponse(d *authz.Decision, route string) *authv3.CheckResponse {
+//
+// clientCookie is the Cookie header the client sent: when the decision's
+// upstream Cookie (check.UpstreamCookieHeader) equals it, it is not repeated.
+func toResponse(d *authz.Decision, route, clientCookie string) *authv3.CheckResponse {
 	resp := &authv3.CheckResponse{DynamicMetadata: metadata(d, route)}
 	if d.Outcome == authz.Allow {
 		resp.Status = &rpcstatus.Status{Code: int32(codes.OK)}
-		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(d)}
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(d, clientCookie)}
 		return resp
 	}
 	code := codes.PermissionDenied
@@ -52,11 +56,13 @@ func toResponse(d *authz.Decision, route string) *authv3.CheckResponse {
 }
 
 // okResponse sets every identity header that has a value, overwriting what
-// the client sent, and removes every identity header that has none.
-func okResponse(d *authz.Decision) *authv3.OkHttpResponse {
+// the client sent, and removes every identity header that has none. The
+// Cookie header without gatehouse's cookies is handled the same way, and
+// left alone when nothing was removed from it.
+func okResponse(d *authz.Decision, clientCookie string) *authv3.OkHttpResponse {
 	ok := &authv3.OkHttpResponse{}
 	for _, h := range d.UpstreamHeaders {
-		if h.Name == "" {
+		if h.Name == "" || h.Value == clientCookie && strings.EqualFold(h.Name, check.UpstreamCookieHeader) {
 			continue
 		}
 		name := strings.ToLower(h.Name)

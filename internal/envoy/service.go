@@ -81,7 +81,7 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 			s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check panicked", slog.String("reason", string(reasonInternal)), slog.Any("panic", r))
 			d := authz.Reject(500, reasonInternal)
 			d.Outcome = authz.Unavailable
-			resp = toResponse(&d, "")
+			resp = toResponse(&d, "", "")
 		}
 	}()
 
@@ -89,7 +89,7 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "ext_authz bad request", slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()))
 		d := authz.Reject(400, authz.ReasonBadRequest)
-		return toResponse(&d, in.route), nil
+		return toResponse(&d, in.route, ""), nil
 	}
 
 	ctx, cancel := withHeadroom(ctx)
@@ -108,7 +108,7 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 	if s.observer != nil {
 		s.observer.ObserveDecision("ext_authz", d, time.Since(start))
 	}
-	return toResponse(&d, in.route), nil
+	return toResponse(&d, in.route, in.cookie), nil
 }
 
 // withHeadroom shortens the caller's deadline (Envoy sends its ext_authz

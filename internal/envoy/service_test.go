@@ -20,6 +20,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/testpki"
 )
@@ -172,9 +173,14 @@ func TestQueryIsNotMatchedAgainstRoutes(t *testing.T) {
 func TestDotSegmentsCannotReachProtectedPathThroughSkipRoute(t *testing.T) {
 	e := newEnv(t, 0)
 	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
-	for _, p := range []string{"/public/../admin", "/public/%2E%2e/admin", "/public/./../admin", "//public/../admin"} {
+	for _, p := range []string{"/public/../admin", "/public/./../admin", "//public/../admin"} {
 		resp := call(t, conn, checkReq("GET", "app.example.com", p, map[string]string{"accept": apiAccept}))
 		wantDenied(t, resp, codes.Unauthenticated, 401)
+	}
+	// A dot segment only once decoded, or with ;params, is ambiguous.
+	for _, p := range []string{"/public/%2E%2e/admin", "/public/..;/admin", "/public/..%3B/admin"} {
+		resp := call(t, conn, checkReq("GET", "app.example.com", p, map[string]string{"accept": apiAccept}))
+		wantDenied(t, resp, codes.InvalidArgument, 400)
 	}
 	// Normalization that stays inside the skip route still passes.
 	resp := call(t, conn, checkReq("GET", "app.example.com", "/admin/../public/x", map[string]string{"accept": apiAccept}))
@@ -331,7 +337,11 @@ func TestMalformedRequestsAreDenied(t *testing.T) {
 		"empty method":       mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "" }),
 		"method with space":  mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "GE T" }),
 		"scheme ftp":         mod(func(r *authv3.AttributeContext_HttpRequest) { r.Scheme = "ftp" }),
-		"no scheme":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Scheme = "" }),
+		"lower-case method":  mod(func(r *authv3.AttributeContext_HttpRequest) { r.Method = "get" }),
+		"fragment in query":  mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a?b=1#c" }),
+		"double encoding":    mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/a/%252e%252e/b" }),
+		"not UTF-8":          mod(func(r *authv3.AttributeContext_HttpRequest) { r.Path = "/%c0%ae%c0%ae/admin" }),
+		"bad port":           mod(func(r *authv3.AttributeContext_HttpRequest) { r.Host = "app.example.com:x" }),
 	}
 	for name, req := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -341,6 +351,66 @@ func TestMalformedRequestsAreDenied(t *testing.T) {
 				t.Errorf("reason = %q", meta(resp, envoy.MetadataReason))
 			}
 		})
+	}
+}
+
+// TestLookAlikeIdentityHeadersRefused: a header that a WSGI app would read
+// as an identity header is refused, from the string map and from the raw
+// header_map Envoy sends with encode_raw_headers.
+func TestLookAlikeIdentityHeadersRefused(t *testing.T) {
+	e := newEnv(t, 0)
+	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	cookie := e.login(t, "alice@example.com", true)
+	resp := call(t, conn, checkReq("GET", "app.example.com", "/public/x", map[string]string{"accept": apiAccept, "x-auth-request_groups": "admins"}))
+	wantDenied(t, resp, codes.InvalidArgument, 400)
+	if meta(resp, envoy.MetadataReason) != string(authz.ReasonSpoofedHeader) {
+		t.Errorf("reason = %q", meta(resp, envoy.MetadataReason))
+	}
+	raw := checkReq("GET", "app.example.com", "/x", nil)
+	raw.Attributes.Request.Http.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
+		{Key: "cookie", RawValue: []byte(cookie)}, {Key: "accept", RawValue: []byte(apiAccept)},
+		{Key: "x_auth_request_email", RawValue: []byte("ceo@example.com")},
+	}}
+	resp = call(t, conn, raw)
+	wantDenied(t, resp, codes.InvalidArgument, 400)
+	// The real header in any letter case is replaced, not refused.
+	resp = call(t, conn, checkReq("GET", "app.example.com", "/x", map[string]string{"accept": apiAccept, "cookie": cookie, "x-auth-request-groups": "admins"}))
+	if resp.GetOkResponse() == nil {
+		t.Fatalf("canonical identity header: %v", resp.GetStatus())
+	}
+}
+
+// TestUpstreamCookieWithoutGatehouseCookie: the upstream keeps the app's
+// cookies and never receives gatehouse's; an unchanged header is not
+// rewritten.
+func TestUpstreamCookieWithoutGatehouseCookie(t *testing.T) {
+	e := newEnv(t, 0)
+	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	cookie := e.login(t, "alice@example.com", true)
+	own := cookie[strings.Index(cookie, "_gatehouse="):]
+	for _, c := range []struct{ sent, want string }{
+		{"lang=en; " + own, "lang=en"},
+		{own, ""},
+	} {
+		in := map[string]string{"accept": apiAccept, "cookie": c.sent}
+		resp := call(t, conn, checkReq("GET", "app.example.com", "/x", in))
+		ok := resp.GetOkResponse()
+		if ok == nil {
+			t.Fatalf("%q: %v", c.sent, resp.GetStatus())
+		}
+		if got := applyOK(t, in, ok)["cookie"]; strings.Join(got, "; ") != c.want {
+			t.Errorf("upstream cookie for %q = %q, want %q", c.sent, got, c.want)
+		}
+	}
+	in := map[string]string{"accept": apiAccept, "cookie": "theme=dark"}
+	resp := call(t, conn, checkReq("GET", "app.example.com", "/public/x", in))
+	for _, h := range resp.GetOkResponse().GetHeaders() {
+		if h.GetHeader().GetKey() == "cookie" {
+			t.Errorf("an unchanged Cookie header was rewritten: %v", h)
+		}
+	}
+	if got := applyOK(t, in, resp.GetOkResponse())["cookie"]; strings.Join(got, "") != "theme=dark" {
+		t.Errorf("app cookie lost: %q", got)
 	}
 }
 

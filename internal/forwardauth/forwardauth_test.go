@@ -178,7 +178,7 @@ func TestForwardAuth(t *testing.T) {
 	if resp := f.forwardAuth(t, "/public/../admin", nil); resp.StatusCode != 401 {
 		t.Errorf("/public/../admin: %d", resp.StatusCode)
 	}
-	if resp := f.forwardAuth(t, "/public/%2e%2e/admin", nil); resp.StatusCode != 401 {
+	if resp := f.forwardAuth(t, "/public/%2e%2e/admin", nil); resp.StatusCode != 400 {
 		t.Errorf("/public/%%2e%%2e/admin: %d", resp.StatusCode)
 	}
 	if resp := f.forwardAuth(t, "/public%2f..%2fadmin", nil); resp.StatusCode != 400 {
