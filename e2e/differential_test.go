@@ -49,9 +49,10 @@ func differentialAccess(statusHost string) string {
 // reuses from the nginx run (its replica's configuration and alice's
 // session cookie).
 type diffStack struct {
-	cfg    gatehouseConfig
-	dir    string
-	cookie string // alice's cookies, "name=value; ..."
+	cfg        gatehouseConfig
+	dir        string
+	cookie     string // alice's cookies, "name=value; ..."
+	cookieName string // the session cookie's effective name
 }
 
 // sent is one request of the corpus as sent, and what the client got.
@@ -143,7 +144,10 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 		t.Fatalf("alice's login ended with %d at %s: %.200s", res.Status, res.FinalURL, res.Body)
 	}
 	cookie := cookieHeader(res.Cookies)
-	ds := &diffStack{cfg: cfg, dir: ps.Dir, cookie: cookie}
+	if !orc.learnCookieName(res.Cookies) {
+		t.Fatalf("no session cookie named after %q among alice's cookies %q", orc.cookieName, cookie)
+	}
+	ds := &diffStack{cfg: cfg, dir: ps.Dir, cookie: cookie, cookieName: orc.cookieName}
 
 	vars := corpusVars{host: ps.Host, port: strconv.Itoa(ps.HTTPSPort), status: status, cookieName: orc.cookieName}
 	send := func(raw []byte) (int, error) {
@@ -345,6 +349,7 @@ func (s *suite) differentialEnvoy(t *testing.T, ns *diffStack) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	orc.cookieName = ns.cookieName
 	var mu sync.Mutex
 	var got []*rawRequest
 	send := func(raw []byte) (int, error) {

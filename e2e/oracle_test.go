@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // spoofMarker is in every identity value the differential corpus sends as
@@ -56,13 +56,7 @@ func newOracle(cfgPath string) (*oracle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oracle: policy: %w", err)
 	}
-	// The effective name, as gatehouse sets and reads it (a host-only
-	// Secure cookie is __Host-<cookie.name>).
-	cs, err := session.NewCookieSettings(c.Cookie.Name, c.Cookie.Domain, c.Cookie.Secure)
-	if err != nil {
-		return nil, fmt.Errorf("oracle: cookie settings: %w", err)
-	}
-	o := &oracle{policy: p, cookieName: cs.Name, ours: map[string]string{}, others: map[string]bool{}}
+	o := &oracle{policy: p, cookieName: c.Cookie.Name, ours: map[string]string{}, others: map[string]bool{}}
 	for _, n := range p.Headers.All() {
 		o.ours[foldName(n)] = n
 	}
@@ -141,6 +135,20 @@ func (o *oracle) judge(r *rawRequest) []string {
 		}
 	}
 	return bad
+}
+
+// learnCookieName sets the session cookie's effective name from the
+// cookies a real login left: cookie.name, or cookie.name with the __Host-
+// or __Secure- prefix gatehouse gives it. It reports whether one was found.
+func (o *oracle) learnCookieName(cs []*http.Cookie) bool {
+	base := o.cookieName
+	for _, c := range cs {
+		if c.Name == base || c.Name == "__Host-"+base || c.Name == "__Secure-"+base {
+			o.cookieName = c.Name
+			return true
+		}
+	}
+	return false
 }
 
 // ownCookies returns the names of gatehouse's cookies (the session cookie
