@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -73,7 +72,7 @@ type Route struct {
 // request's CanonicalHost. A skip route opens, so every path form of the
 // request must match it exactly (see Rule.Check).
 func (rt *Route) Matches(r *Request, host string) bool {
-	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, r.Method) {
+	if len(rt.Methods) > 0 && !matchMethods(r, true, rt.Methods) {
 		return false
 	}
 	if rt.Host != "" && rt.Host != host {

@@ -10,6 +10,10 @@ import (
 // hosts and targets, and fill in the rest; Decide never changes it.
 type Request struct {
 	Method string // upper-case HTTP method, e.g. "GET"
+	// MethodOverride is the method a client names in a method-override
+	// header (SetMethodOverride), which many frameworks act on instead of
+	// Method; empty when there is none.
+	MethodOverride string
 	Scheme string // "http" or "https"
 	Host   string // host[:port] as the proxy routed it
 	Path   string // the normalized path (Paths.Clean), which rules match
@@ -79,6 +83,35 @@ func NewRequest(method, scheme, host, target string) (Request, error) {
 		r.RawPath = rawPath
 	}
 	return r, nil
+}
+
+// MethodOverrideHeaders are the headers by which web frameworks let a
+// client replace the request line's method (Express method-override,
+// Symfony, Rails middleware, Google APIs). Rules that restrict by method
+// match either method; rules that open need both.
+var MethodOverrideHeaders = [...]string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// SetMethodOverride records the method named by the client's
+// method-override headers: get returns a header's value (empty when
+// absent) for each of MethodOverrideHeaders. Values are upper-cased, as
+// frameworks do before acting on them. Two different overrides, or one
+// that is not a method, wrap ErrBadRequest.
+func (r *Request) SetMethodOverride(get func(name string) string) error {
+	for _, name := range MethodOverrideHeaders {
+		v := get(name)
+		if v == "" {
+			continue
+		}
+		v = strings.ToUpper(strings.TrimSpace(v))
+		if !validMethod(v) {
+			return badRequest("bad " + name + " header")
+		}
+		if r.MethodOverride != "" && r.MethodOverride != v {
+			return badRequest("conflicting method-override headers")
+		}
+		r.MethodOverride = v
+	}
+	return nil
 }
 
 // paths returns the request's path forms (see Paths), the empty ones

@@ -172,13 +172,13 @@ func (c Condition) String() string {
 // opens (allow) only when every form matches exactly, so neither can be
 // escaped or widened by what some upstream folds. Check allocates nothing.
 func (rl *Rule) Check(r *Request, host string) Condition {
-	if len(rl.Methods) > 0 && !slices.Contains(rl.Methods, r.Method) {
+	open := rl.Action == ActionAllow
+	if len(rl.Methods) > 0 && !matchMethods(r, open, rl.Methods) {
 		return CondMethod
 	}
 	if len(rl.Hosts) > 0 && !hostMatchesAny(rl.Hosts, host) {
 		return CondHost
 	}
-	open := rl.Action == ActionAllow
 	if len(rl.Paths) > 0 && !matchPaths(r, open, func(p string, fold bool) bool { return pathMatchesAny(rl.Paths, p, fold) }) {
 		return CondPath
 	}
@@ -189,6 +189,21 @@ func (rl *Rule) Check(r *Request, host string) Condition {
 		return CondSource
 	}
 	return CondMatched
+}
+
+// matchMethods matches the request's method and the one a method-override
+// header names (Request.MethodOverride) against methods: for a rule that
+// opens, both must be listed; for one that restricts, either.
+func matchMethods(r *Request, open bool, methods []string) bool {
+	m := slices.Contains(methods, r.Method)
+	if r.MethodOverride == "" || r.MethodOverride == r.Method {
+		return m
+	}
+	o := slices.Contains(methods, r.MethodOverride)
+	if open {
+		return m && o
+	}
+	return m || o
 }
 
 // matchPaths applies match to the request's path forms: for a rule that

@@ -245,3 +245,52 @@ func TestSpoofedHeaderRefused(t *testing.T) {
 		t.Errorf("UnderscoreHeaders without underscores allocates %v times", n)
 	}
 }
+
+// TestMethodOverride: a method named in a method-override header, which
+// frameworks act on, cannot escape a rule that restricts by method nor
+// widen one that opens.
+func TestMethodOverride(t *testing.T) {
+	p := testPolicy()
+	p.Skip = []Route{{Methods: []string{"GET"}, PathPrefix: "/feed"}}
+	p.Rules = []Rule{
+		{Name: "no-deletes", Methods: []string{"DELETE"}, Action: ActionDeny},
+		{Name: "reads", Methods: []string{"GET", "HEAD"}, Paths: []string{"/docs"}, Action: ActionAllow},
+	}
+	for _, c := range []struct {
+		method, override, target string
+		want                     Outcome
+		rule                     string
+	}{
+		{"GET", "", "/docs/x", Allow, "reads"},
+		{"GET", "DELETE", "/docs/x", Forbidden, "no-deletes"},
+		{"POST", "delete", "/x", Forbidden, "no-deletes"},
+		{"GET", "PUT", "/docs/x", Unauthenticated, RuleDefault},
+		{"GET", "HEAD", "/docs/x", Allow, "reads"},
+		{"GET", "", "/feed", Allow, RuleSkip},
+		{"GET", "POST", "/feed", Unauthenticated, RuleDefault},
+	} {
+		r := seamReq(t, c.target)
+		r.Method = c.method
+		if err := r.SetMethodOverride(func(name string) string {
+			if name == "X-HTTP-Method-Override" {
+				return c.override
+			}
+			return ""
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if d := Decide(p, r, NoSession, nil); d.Outcome != c.want || d.Rule != c.rule {
+			t.Errorf("%s %s with override %q: %v by %q, want %v by %q", c.method, c.target, c.override, d.Outcome, d.Rule, c.want, c.rule)
+		}
+	}
+	for _, hs := range []map[string]string{
+		{"X-HTTP-Method-Override": "DELETE, PUT"},
+		{"X-HTTP-Method-Override": "DELETE", "X-HTTP-Method": "PUT"},
+		{"X-Method-Override": "GET\x00"},
+	} {
+		r := seamReq(t, "/x")
+		if err := r.SetMethodOverride(func(name string) string { return hs[name] }); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("overrides %v: %v, want ErrBadRequest", hs, err)
+		}
+	}
+}

@@ -57,6 +57,9 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	}
 	in.req = req
 	in.req.UnderscoreHeaders = underscoreHeaders(h)
+	if err := in.req.SetMethodOverride(func(name string) string { return header(h, strings.ToLower(name), ",") }); err != nil {
+		return checkInput{}, errors.Join(errBadRequest, err)
+	}
 
 	in.req.Accept = header(h, "accept", ", ")
 	in.cookie = header(h, "cookie", "; ")

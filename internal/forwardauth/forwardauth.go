@@ -132,6 +132,9 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 		return nil, authz.Reject(http.StatusForbidden, authz.ReasonUntrustedSource), false
 	}
 	req, err := read(r)
+	if err == nil {
+		err = req.SetMethodOverride(r.Header.Get)
+	}
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
