@@ -14,11 +14,13 @@ import (
 )
 
 // adminHandler serves the admin listener: gRPC calls (the session API) go
-// to grpcHandler when it is set, /metrics to Prometheus, and /debug/pprof/
-// when admin.pprof is on. It is never mounted on the public listener.
+// to grpcHandler when it is set, /metrics to Prometheus, /readyz to the
+// readiness report with its errors, and /debug/pprof/ when admin.pprof is
+// on. It is never mounted on the public listener.
 func (a *app) adminHandler(grpcHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", a.metrics.Handler())
+	mux.HandleFunc("/readyz", a.readyzDetail)
 	if a.cfg.Admin.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

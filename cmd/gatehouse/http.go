@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/assertion"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
@@ -33,38 +30,6 @@ func (a *app) Handler() http.Handler {
 	return mux
 }
 
-// readyz reports ready when the store answers and provider discovery has
-// loaded; it names what is not ready.
-func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	var problems []string
-	if err := a.store.Ping(ctx); err != nil {
-		problems = append(problems, "session store: unreachable")
-		a.log.Warn("not ready", "component", "session_store", "error", err.Error())
-	}
-	if err := a.login.Ready(ctx); err != nil {
-		problems = append(problems, "oidc provider: discovery not loaded")
-		a.log.Warn("not ready", "component", "oidc", "error", err.Error())
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if a.reloader != nil {
-		// A bad policy file keeps the last good policy in force: still
-		// ready, but say so.
-		if st := a.reloader.Status(); st.LastError != "" {
-			w.Header().Set("X-Gatehouse-Policy", "stale")
-			defer io.WriteString(w, "policy file: last reload failed, previous policy in force: "+st.LastError+"\n")
-		}
-	}
-	if len(problems) > 0 {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, strings.Join(problems, "\n")+"\n")
-		return
-	}
-	_, _ = io.WriteString(w, "ready\n")
-}
-
 // countLogins records each login callback's result: a redirect to the
 // return URL is a login, anything else a failure.
 func (a *app) countLogins(h http.Handler) http.Handler {
@@ -75,12 +40,13 @@ func (a *app) countLogins(h http.Handler) http.Handler {
 	})
 }
 
-// countLogouts records each successful sign-out of kind.
+// countLogouts records each sign-out of kind: a redirect (to the return
+// URL or the provider); the sign-out confirmation page (200) is not one.
 func (a *app) countLogouts(kind string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
-		if sw.status < 400 {
+		if sw.status == http.StatusFound || sw.status == http.StatusSeeOther {
 			a.metrics.Logout(kind)
 		}
 	})

@@ -373,7 +373,7 @@ func TestReadyzNamesTheFailedDependency(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 503 || !strings.Contains(string(body), "session store") {
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "session_store") {
 		t.Errorf("readyz: %d %q", resp.StatusCode, body)
 	}
 	jar, _ := cookiejar.New(nil)
