@@ -14,9 +14,9 @@ type Request struct {
 	// header (SetMethodOverride), which many frameworks act on instead of
 	// Method; empty when there is none.
 	MethodOverride string
-	Scheme string // "http" or "https"
-	Host   string // host[:port] as the proxy routed it
-	Path   string // the normalized path (Paths.Clean), which rules match
+	Scheme         string // "http" or "https"
+	Host           string // host[:port] as the proxy routed it
+	Path           string // the normalized path (Paths.Clean), which rules match
 	// PathUndecoded and PathNoParams are the other forms of the path an
 	// upstream may act on (Paths); empty means equal to Path.
 	PathUndecoded string
