@@ -22,9 +22,14 @@ func WithoutOwnCookies(header, name string) string {
 		if part == "" {
 			continue
 		}
-		k, _, _ := strings.Cut(part, "=")
-		k = strings.TrimSpace(k)
-		if k == name || strings.HasPrefix(k, name+"_") {
+		if strings.IndexByte(part, ',') >= 0 {
+			// Servers that still follow RFC 2965 (Tomcat's legacy cookie
+			// processor, old PHP) also split cookies on ",".
+			part = withoutOwnCommaCookies(part, name)
+		} else if isOwnCookie(part, name) {
+			continue
+		}
+		if part == "" {
 			continue
 		}
 		if b.Len() > 0 {
@@ -33,4 +38,31 @@ func WithoutOwnCookies(header, name string) string {
 		b.WriteString(part)
 	}
 	return b.String()
+}
+
+// withoutOwnCommaCookies drops the ","-separated cookies of part that are
+// gatehouse's; part is returned as it is when none is.
+func withoutOwnCommaCookies(part, name string) string {
+	var kept []string
+	own := false
+	for sub := range strings.SplitSeq(part, ",") {
+		switch sub = strings.TrimSpace(sub); {
+		case isOwnCookie(sub, name):
+			own = true
+		case sub != "":
+			kept = append(kept, sub)
+		}
+	}
+	if !own {
+		return part
+	}
+	return strings.Join(kept, ",")
+}
+
+// isOwnCookie reports whether the cookie pair "k=v" is the session cookie
+// name or one whose name starts with name + "_".
+func isOwnCookie(pair, name string) bool {
+	k, _, _ := strings.Cut(pair, "=")
+	k = strings.TrimSpace(k)
+	return k == name || strings.HasPrefix(k, name+"_")
 }
