@@ -88,6 +88,7 @@ func corpus() []probe {
 		"/public?/../admin", "/admin?x=/public", "/public?x=1#/../../admin", "/public?%2e%2e/admin",
 		"/public/%c0%ae%c0%ae/admin", "/%c0%afadmin", "/public/%ef%bc%8e%ef%bc%8e/admin", "/public/\xc3\xa9/../admin",
 		"/admin%00", "/public%00/../admin", "/admin%20", "/admin%09", "/admin.", "/admin/.", "/internal..;/",
+		"/admin..", "/admin%2e", "/internal.%20/x", "/Admin./x",
 		"/public/%u002e%u002e/admin",
 	} {
 		add("GET "+p, "GET "+p+" HTTP/1.1")
@@ -182,6 +183,8 @@ func corpus() []probe {
 		{"quoted cookie", "GET /public HTTP/1.1\nCookie: $Version=1; {CN}=\"forged\"; {C}"},
 		{"cookie name with spaces", "GET /public HTTP/1.1\nCookie: {C}; {CN} =forged; {CN}_login =forged"},
 		{"unprefixed name", "GET /public HTTP/1.1\nCookie: {C}; _gatehouse=other"},
+		{"comma-separated cookies", "GET /public HTTP/1.1\nCookie: app_pref=kept, {C}"},
+		{"comma-separated forged", "GET /public HTTP/1.1\nCookie: app_pref=kept, {CN}=forged, {CN}_login=forged"},
 		{"lower-case cookie header", "GET /dashboard HTTP/1.1\ncookie: {C}"},
 	} {
 		add(c.name, c.head)

@@ -157,7 +157,9 @@ func (o *oracle) learnCookieName(cs []*http.Cookie) bool {
 func (o *oracle) ownCookies(r *rawRequest) []string {
 	var out []string
 	for _, c := range r.values("Cookie") {
-		for _, part := range strings.Split(c, ";") {
+		// ";" per RFC 6265, and "," as RFC 2965 and some app servers
+		// still split.
+		for _, part := range strings.FieldsFunc(c, func(r rune) bool { return r == ';' || r == ',' }) {
 			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
 			name = strings.TrimSpace(name)
 			if name == o.cookieName || strings.HasPrefix(name, o.cookieName+"_") {
@@ -222,8 +224,10 @@ func hostViews(r *rawRequest) []string {
 // target and every rewrite header: each combination of '#' kept as a
 // literal or cutting the path, percent-decoding once or not, ";params"
 // dropped per segment (before or after decoding) or kept, '\' read as '/'
-// or not, and letter case folded or not; every view then has its dot
-// segments resolved and "//" merged, as servers do before routing.
+// or not, letter case folded or not, and trailing dots and spaces of
+// each segment dropped or not (Windows and IIS map "/admin." and
+// "/admin%20" to "/admin"); every view then has its dot segments resolved
+// and "//" merged, as servers do before routing.
 func pathViews(r *rawRequest) []string {
 	targets := []string{r.Target}
 	for _, n := range rewriteHeaders {
@@ -241,25 +245,30 @@ func pathViews(r *rawRequest) []string {
 				for _, params := range []int{0, 1, 2} {
 					for _, bs := range []bool{false, true} {
 						for _, low := range []bool{false, true} {
-							v := q
-							if params == 1 {
-								v = dropParams(v)
-							}
-							if dec {
-								v = percentDecode(v)
-							}
-							if params == 2 {
-								v = dropParams(v)
-							}
-							if bs {
-								v = strings.ReplaceAll(v, `\`, "/")
-							}
-							v = resolveDots(v)
-							if low {
-								v = strings.ToLower(v)
-							}
-							if !slices.Contains(out, v) {
-								out = append(out, v)
+							for _, win := range []bool{false, true} {
+								v := q
+								if params == 1 {
+									v = dropParams(v)
+								}
+								if dec {
+									v = percentDecode(v)
+								}
+								if params == 2 {
+									v = dropParams(v)
+								}
+								if bs {
+									v = strings.ReplaceAll(v, `\`, "/")
+								}
+								if win {
+									v = trimSegments(v)
+								}
+								v = resolveDots(v)
+								if low {
+									v = strings.ToLower(v)
+								}
+								if !slices.Contains(out, v) {
+									out = append(out, v)
+								}
 							}
 						}
 					}
@@ -286,6 +295,18 @@ func targetPath(t string) string {
 	}
 	p, _, _ := strings.Cut(t, "?")
 	return p
+}
+
+// trimSegments drops trailing dots and spaces from every segment that is
+// not itself "." or "..", as Windows path handling does.
+func trimSegments(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if s != "." && s != ".." {
+			segs[i] = strings.TrimRight(s, ". ")
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // dropParams removes ";params" from every segment ("/a;x/b;y" → "/a/b").
