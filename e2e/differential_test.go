@@ -3,8 +3,11 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -155,7 +158,20 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 		return st, err
 	}
 	s.checkAppCookies(t, orc, rec, vars, cookie, send)
-	results := runCorpus(t, vars, cookie, send)
+	results := runCorpus(t, "", vars, cookie, send)
+	// The same corpus over HTTP/2, as browsers reach these proxies.
+	sendH2Raw := func(raw []byte) (int, error) {
+		r, err := readHead(bufio.NewReader(bytes.NewReader(raw)))
+		if err != nil {
+			return -1, nil
+		}
+		fields, ok := h2Fields(r)
+		if !ok {
+			return -1, nil // HTTP/2 cannot carry it
+		}
+		return sendH2(ctx, fmt.Sprintf("127.0.0.1:%d", ps.HTTPSPort), ps.Host, fields)
+	}
+	maps.Copy(results, runCorpus(t, "h2-", vars, cookie, sendH2Raw))
 	judgeRecorded(t, k.name, orc, rec.take(), results, filepath.Join(s.dir, "differential-"+k.name+".txt"))
 	return ds
 }
@@ -223,8 +239,9 @@ func (s *suite) checkAppCookies(t *testing.T, orc *oracle, rec *recorder, v corp
 }
 
 // runCorpus sends every probe as every variant (four at a time) and
-// returns what was sent by id.
-func runCorpus(t *testing.T, v corpusVars, alice string, send func([]byte) (int, error)) map[string]*sent {
+// returns what was sent by id (prefix, variant, index). A status of -1
+// means send did not send it.
+func runCorpus(t *testing.T, prefix string, v corpusVars, alice string, send func([]byte) (int, error)) map[string]*sent {
 	t.Helper()
 	variants := []variant{
 		{"anonymous", v.cookieName + "=forged; " + v.cookieName + "_login=forged; app_pref=kept"},
@@ -236,8 +253,8 @@ func runCorpus(t *testing.T, v corpusVars, alice string, send func([]byte) (int,
 		for i, p := range corpus() {
 			vv := v
 			vv.cookie = va.cookie
-			id := fmt.Sprintf("%s-%d", va.name, i)
-			results[id] = &sent{probe: p, variant: va.name, raw: p.build(vv, id)}
+			id := fmt.Sprintf("%s%s-%d", prefix, va.name, i)
+			results[id] = &sent{probe: p, variant: prefix + va.name, raw: p.build(vv, id)}
 			jobs = append(jobs, id)
 		}
 	}
@@ -265,7 +282,11 @@ func runCorpus(t *testing.T, v corpusVars, alice string, send func([]byte) (int,
 	}
 	close(next)
 	wg.Wait()
-	t.Logf("sent %d requests in %v", len(jobs), time.Since(start).Round(time.Millisecond))
+	proto := "HTTP/1.1"
+	if prefix != "" {
+		proto = strings.TrimSuffix(prefix, "-")
+	}
+	t.Logf("sent %d requests (%s) in %v", len(jobs), proto, time.Since(start).Round(time.Millisecond))
 	return results
 }
 
@@ -366,7 +387,7 @@ func (s *suite) differentialEnvoy(t *testing.T, ns *diffStack) {
 	}
 	// The listener's port as envoy.yaml names it in the app's domains.
 	vars := corpusVars{host: host, port: "8080", status: "status." + host, cookieName: orc.cookieName}
-	results := runCorpus(t, vars, ns.cookie, send)
+	results := runCorpus(t, "", vars, ns.cookie, send)
 	mu.Lock()
 	defer mu.Unlock()
 	judgeRecorded(t, "envoy-ext_authz", orc, got, results, filepath.Join(s.dir, "differential-envoy.txt"))

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // rawRequest is one request head exactly as it arrived on a socket: the
@@ -261,4 +264,110 @@ func sendRaw(ctx context.Context, addr, sni string, raw []byte) (int, string, er
 	}
 	code, _ := strconv.Atoi(f[1])
 	return code, first, nil
+}
+
+// h2Fields turns an HTTP/1.1 request head into the header fields of the
+// same request over HTTP/2: :method, :scheme, :authority (the Host header,
+// or an absolute-form target's authority, in which case a differing Host
+// stays as a "host" field) and :path; other names lower-cased;
+// connection-specific headers dropped. ok is false for a request HTTP/2
+// cannot carry (a body, an asterisk target).
+func h2Fields(r *rawRequest) (fields [][2]string, ok bool) {
+	target, authority := r.Target, ""
+	hosts := r.values("Host")
+	if !strings.HasPrefix(target, "/") {
+		i := strings.Index(target, "://")
+		if i < 0 {
+			return nil, false
+		}
+		rest := target[i+3:]
+		j := strings.IndexAny(rest, "/?")
+		if j < 0 {
+			authority, target = rest, "/"
+		} else {
+			authority, target = rest[:j], rest[j:]
+		}
+	} else if len(hosts) > 0 {
+		authority, hosts = hosts[0], hosts[1:]
+	}
+	fields = [][2]string{{":method", r.Method}, {":scheme", "https"}, {":authority", authority}, {":path", target}}
+	for _, h := range hosts {
+		fields = append(fields, [2]string{"host", h})
+	}
+	for _, h := range r.Headers {
+		n := strings.ToLower(h[0])
+		switch n {
+		case "host", "connection", "keep-alive", "proxy-connection", "upgrade":
+			continue
+		case "transfer-encoding", "content-length":
+			return nil, false
+		}
+		fields = append(fields, [2]string{n, h[1]})
+	}
+	return fields, true
+}
+
+// sendH2 sends one request with the given header fields (no body) on a
+// fresh HTTP/2 connection (TLS, ALPN h2) and returns the response's status,
+// 0 when the stream or connection was refused.
+func sendH2(ctx context.Context, addr, sni string, fields [][2]string) (int, error) {
+	d := tls.Dialer{Config: &tls.Config{ServerName: sni, InsecureSkipVerify: true, NextProtos: []string{"h2"}}} // test certificates only
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	defer c.Close()
+	if p := c.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
+		return 0, fmt.Errorf("ALPN: %q, not h2", p)
+	}
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		return 0, err
+	}
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if err := fr.WriteSettings(); err != nil {
+		return 0, err
+	}
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range fields {
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			return 0, err
+		}
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		return 0, err
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			if isTimeout(err) {
+				return 0, fmt.Errorf("no HTTP/2 answer: %w", err)
+			}
+			return 0, nil // connection closed or a protocol error: refused
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if err := fr.WriteSettingsAck(); err != nil {
+					return 0, err
+				}
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == 1 {
+				code, _ := strconv.Atoi(f.PseudoValue("status"))
+				return code, nil
+			}
+		case *http2.RSTStreamFrame:
+			if f.StreamID == 1 {
+				return 0, nil
+			}
+		case *http2.GoAwayFrame:
+			return 0, nil
+		}
+	}
 }
