@@ -76,6 +76,19 @@ func TestReadyzPolicyFileErrorStaysPrivate(t *testing.T) {
 	withAdmin(t, env)
 	gh := startInstance(t, env)
 
+	// Serve starts the reloader (which takes the file as it is then to be
+	// the policy in force) before it serves: wait for an answer first.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(gh.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+	}
 	const marker = "billing-admin-7f3" // a path the policy would rather not publish
 	broken := "rules:\n  - name: billing\n    path_regex: \"^/(" + marker + "\"\n    action: deny\n"
 	if err := os.WriteFile(pf, []byte(broken), 0o600); err != nil {
@@ -90,7 +103,8 @@ func TestReadyzPolicyFileErrorStaysPrivate(t *testing.T) {
 		}
 	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Gatehouse-Policy") != "stale" {
-		t.Fatalf("public readyz: %d (X-Gatehouse-Policy %q), want 200 stale", resp.StatusCode, resp.Header.Get("X-Gatehouse-Policy"))
+		_, admin := getBody(t, "http://"+gh.admin+"/readyz")
+		t.Fatalf("public readyz: %d (X-Gatehouse-Policy %q), want 200 stale; admin readyz: %q", resp.StatusCode, resp.Header.Get("X-Gatehouse-Policy"), admin)
 	}
 	for _, leak := range []string{marker, "path_regex", "rules[0]", pf} {
 		if strings.Contains(body, leak) {
