@@ -89,6 +89,8 @@ func corpus() []probe {
 		"/public/%c0%ae%c0%ae/admin", "/%c0%afadmin", "/public/%ef%bc%8e%ef%bc%8e/admin", "/public/\xc3\xa9/../admin",
 		"/admin%00", "/public%00/../admin", "/admin%20", "/admin%09", "/admin.", "/admin/.", "/internal..;/",
 		"/admin..", "/admin%2e", "/internal.%20/x", "/Admin./x",
+		"/public%3f/../admin", "/public%3F/%2e%2e/internal", "/public%3b/../admin", "/admin%3bx", "/public/%2e%2e%3b/admin",
+		"/public;%2e%2e/admin", "/public/.../admin", "/public/..%00/admin", "/public/%2e%2e%5c/admin", "/public%23%2f..%2finternal",
 		"/public/%u002e%u002e/admin",
 	} {
 		add("GET "+p, "GET "+p+" HTTP/1.1")
