@@ -57,9 +57,15 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	}
 	codec, err := session.NewCodec(cfg.CookieKeys(), nil)
 	if err != nil {
+		a.Close()
 		return nil, fmt.Errorf("cookie.secrets: %w", err)
 	}
-	cookies := session.CookieSettings{Name: cfg.Cookie.Name, Domain: cfg.Cookie.Domain, Secure: cfg.Cookie.Secure}
+	// Host-only secure cookies are named __Host-<cookie.name>, everywhere.
+	cookies, err := session.NewCookieSettings(cfg.Cookie.Name, cfg.Cookie.Domain, cfg.Cookie.Secure)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("cookie.name: %w", err)
+	}
 
 	redirects, err := redirect.NewValidator(cfg.ReturnHosts())
 	if err != nil {
@@ -93,10 +99,9 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.checker = check.New(store, codec, cookies, cfg.Policy(), a.access.checkOptions(check.Options{
-		Timeout:    cfg.Session.Timeout,
-		Logger:     logger,
-		Refresher:  a.login,
-		TokenStore: st.fresh,
+		Timeout:   cfg.Session.Timeout,
+		Logger:    logger,
+		Refresher: a.login,
 	}))
 	if cfg.AdmitsNobody() {
 		logger.Warn("access lists are empty and access.allow_any_authenticated is false: every signed-in user will get 403")
@@ -105,11 +110,13 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 }
 
 // stores are the views of the session store that the parts of gatehouse
-// use. In Redis mode the check path reads through a local cache that keeps
-// no tokens; login, the admin API and token-needing policies read fresh.
+// use. The check path has one view whose every read (the identity alone,
+// or with the tokens for policies that need them) goes through the idle
+// timeout, the cache (in Redis mode) and the metrics. Login and the admin
+// API write through the cache (so writes evict everywhere) and read fresh.
 type stores struct {
-	check   session.Store   // the request path: cached, idle-checked, instrumented
-	fresh   session.Manager // with tokens; writes publish revocations
+	check   session.ReadManager // the request path: instrumented, idle-checked, cached
+	fresh   session.Manager     // Load with tokens, never cached; writes publish revocations
 	closers []io.Closer
 }
 
@@ -121,7 +128,7 @@ func (st *stores) Close() {
 
 func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*stores, error) {
 	st := &stores{}
-	var base session.Manager
+	var base session.ReadManager
 	if cfg.Session.Store == "memory" {
 		mem := session.NewMemoryStore()
 		st.closers = append(st.closers, mem)
@@ -143,7 +150,7 @@ func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*st
 				return nil, fmt.Errorf("session cache: %w", err)
 			}
 			st.closers = append(st.closers, cached)
-			base, st.fresh = cached, cached.Fresh()
+			base, st.fresh = cached, cached
 		}
 	}
 	if cfg.Session.IdleTimeout > 0 {

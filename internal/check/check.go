@@ -46,18 +46,17 @@ type Credentials struct {
 
 // Checker resolves identity and asks the decision core.
 type Checker struct {
-	store      session.Store
-	codec      *session.Codec
-	cookies    session.CookieSettings
-	timeout    time.Duration
-	log        *slog.Logger
-	now        func() time.Time
-	bearer     TokenVerifier
-	asserter   Asserter
-	idToken    bool
-	refresher  Refresher
-	tokenStore session.Store
-	policy     atomic.Pointer[authz.Policy]
+	sessions  session.Reader // the one view of the store: every lookup goes through every layer
+	codec     *session.Codec
+	cookies   session.CookieSettings
+	timeout   time.Duration
+	log       *slog.Logger
+	now       func() time.Time
+	bearer    TokenVerifier
+	asserter  Asserter
+	idToken   bool
+	refresher Refresher
+	policy    atomic.Pointer[authz.Policy]
 }
 
 // Options are the optional settings of a Checker.
@@ -76,10 +75,6 @@ type Options struct {
 	// SendIDToken sends the session's ID token upstream instead of its
 	// access token (headers.token: id).
 	SendIDToken bool
-	// TokenStore, when set, is used instead of the store for requests whose
-	// policy needs the session's tokens (claims rules, token headers): the
-	// store may be a cache that keeps no tokens.
-	TokenStore session.Store
 	// Refresher, when set, is told about every allowed request made with a
 	// session, so it can renew the provider's tokens before they expire. It
 	// must not block.
@@ -91,13 +86,13 @@ type Refresher interface {
 	MaybeRefresh(id string, s *session.Session)
 }
 
-// New returns a Checker. policy is the first policy snapshot.
+// New returns a Checker. policy is the first policy snapshot. store is read
+// through session.ReaderOf: a session.Reader (every store and decorator in
+// package session) serves requests that need the tokens and those that do
+// not through the same layers; a plain Store serves both from Load.
 func New(store session.Store, codec *session.Codec, cookies session.CookieSettings, policy *authz.Policy, opts Options) *Checker {
-	c := &Checker{store: store, codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
-		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher, tokenStore: opts.TokenStore}
-	if c.tokenStore == nil {
-		c.tokenStore = store
-	}
+	c := &Checker{sessions: session.ReaderOf(store), codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
+		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher}
 	if c.timeout <= 0 {
 		c.timeout = 250 * time.Millisecond
 	}
@@ -199,23 +194,24 @@ func (c *Checker) identify(ctx context.Context, p *authz.Policy, cr Credentials)
 }
 
 func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader string) who {
-	value := session.CookieValue(cookieHeader, c.cookies.Name)
-	if value == "" {
+	// Every copy of the cookie must name the same session: a second one
+	// (planted by a sibling subdomain, say) makes the session invalid.
+	sid, present, err := c.codec.OpenSessionCookie(cookieHeader, c.cookies.Name)
+	switch {
+	case !present:
 		return who{state: authz.NoSession}
-	}
-	sid, err := c.codec.OpenID(c.cookies.Name, value)
-	if err != nil {
+	case err != nil:
 		return who{state: authz.InvalidSession}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	// Both reads go through every layer (idle timeout, cache, metrics); the
+	// identity alone skips opening the tokens where a layer can.
 	var s *session.Session
 	if p.UsesClaims() || p.Headers.AccessToken != "" || p.Headers.Authorization != "" {
-		s, err = c.tokenStore.Load(ctx, sid)
-	} else if il, ok := c.store.(session.IdentityLoader); ok {
-		s, err = il.LoadIdentity(ctx, sid) // no tokens needed: skip decoding them
+		s, err = c.sessions.LoadWithTokens(ctx, sid)
 	} else {
-		s, err = c.store.Load(ctx, sid)
+		s, err = c.sessions.LoadIdentity(ctx, sid)
 	}
 	switch {
 	case errors.Is(err, session.ErrNotFound):

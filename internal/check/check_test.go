@@ -258,39 +258,6 @@ func TestRefresherSeesAllowedSessionsOnly(t *testing.T) {
 	}
 }
 
-// tokenlessStore serves sessions without tokens, like the local cache.
-type tokenlessStore struct{ session.Store }
-
-func (s tokenlessStore) Load(ctx context.Context, id string) (*session.Session, error) {
-	sess, err := s.Store.Load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	sess.AccessToken, sess.IDToken, sess.RefreshToken = "", "", ""
-	return sess, nil
-}
-
-// TestTokenStoreServesPoliciesThatNeedTokens: with a cache (no tokens) as
-// the store, a policy that sends the access token upstream reads the
-// session from TokenStore; one that does not, never touches it.
-func TestTokenStoreServesPoliciesThatNeedTokens(t *testing.T) {
-	e := newEnv(t, policy())
-	cs := session.CookieSettings{Name: "_gh", Secure: true}
-	withTokens := New(tokenlessStore{e.store}, e.codec, cs, policy(), Options{TokenStore: e.store})
-	d := withTokens.Check(context.Background(), browser("app.example.com", "/"), Credentials{Cookie: e.cookie})
-	if v, _ := hdr(d.UpstreamHeaders, "X-Auth-Request-Access-Token"); v != "at-1" {
-		t.Errorf("access token header = %q, want the stored token", v)
-	}
-	p := policy()
-	p.Headers.AccessToken, p.Headers.Authorization = "", ""
-	p.Rules = nil
-	failing := &tokenlessStore{}
-	noTokens := New(tokenlessStore{e.store}, e.codec, cs, p, Options{TokenStore: failing})
-	if d := noTokens.Check(context.Background(), browser("app.example.com", "/"), Credentials{Cookie: e.cookie}); d.Outcome != authz.Allow {
-		t.Errorf("policy without token needs: %v (the token store was used)", d.Reason)
-	}
-}
-
 // BenchmarkCheckAuthenticated is the hot path: cookie → session (memory
 // store) → policy → decision with identity headers.
 func BenchmarkCheckAuthenticated(b *testing.B) {

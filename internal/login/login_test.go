@@ -74,6 +74,21 @@ func (s *memStore) Load(ctx context.Context, id string) (*session.Session, error
 	return &v, nil
 }
 
+// Update saves v only while a session with its ID is stored, as
+// session.Manager does; refresh saves through it.
+func (s *memStore) Update(ctx context.Context, v *session.Session) error {
+	if s.fail.Load() {
+		return errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[v.ID]; !ok {
+		return session.ErrNotFound
+	}
+	s.m[v.ID] = *v
+	return nil
+}
+
 func (s *memStore) Delete(ctx context.Context, id string) error {
 	if s.fail.Load() {
 		return errStoreDown

@@ -148,7 +148,10 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 // The latest stored version of the session is used; if it holds another
 // refresh token than s, someone refreshed it since s was read and it is
 // returned as is. With a Locker, only one replica refreshes a session at a
-// time (ErrRefreshInProgress otherwise).
+// time (ErrRefreshInProgress otherwise). The renewed session is saved only
+// while the session is still stored, in one step (session.Manager.Update):
+// one signed out or revoked at any moment of the refresh stays ended
+// (ErrSessionGone).
 //
 // A refusal by the provider (invalid_grant) or unacceptable tokens end the
 // session (ErrRefreshRejected). A transient failure (provider unreachable or
@@ -190,18 +193,40 @@ func (h *Handler) Refresh(ctx context.Context, s *session.Session) (*session.Ses
 		return nil, h.refreshFailed(ctx, cur, f)
 	}
 	// The session may have been signed out or revoked while the provider
-	// answered: never bring it back.
-	if _, err := h.loadSession(ctx, s.ID); err != nil {
+	// answered, or may be a moment from it: never bring it back.
+	if err := h.saveIfStored(ctx, next); err != nil {
 		return nil, err
-	}
-	sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
-	defer cancel()
-	if err := h.store.Save(sctx, next); err != nil {
-		return nil, fmt.Errorf("login: refresh: save session: %w", err)
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "session refreshed",
 		slog.String("user", next.User), slog.String("subject", next.Subject), slog.String("issuer", next.Issuer))
 	return next, nil
+}
+
+// updater saves a session only while it is still stored, atomically;
+// session.Manager is one.
+type updater interface {
+	Update(ctx context.Context, s *session.Session) error
+}
+
+// saveIfStored saves the refreshed session unless it has ended meanwhile
+// (ErrSessionGone). A check followed by a save would let a revocation that
+// lands between them be undone, so a store that cannot do both in one step
+// is refused rather than used.
+func (h *Handler) saveIfStored(ctx context.Context, next *session.Session) error {
+	u, ok := h.store.(updater)
+	if !ok {
+		return fmt.Errorf("login: refresh: store %T cannot save only while the session exists", h.store)
+	}
+	sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	defer cancel()
+	err := u.Update(sctx, next)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return ErrSessionGone
+	case err != nil:
+		return fmt.Errorf("login: refresh: save session: %w", err)
+	}
+	return nil
 }
 
 // loadSession loads the session with this ID; a missing one is ErrSessionGone.

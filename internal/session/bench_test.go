@@ -51,12 +51,12 @@ func BenchmarkCachedStoreLoadHit(b *testing.B) {
 	s := fullSession(b, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(b, st, s, c)
 	ctx := context.Background()
-	if _, err := c.Load(ctx, s.ID); err != nil || c.Len() != 1 {
+	if _, err := c.LoadIdentity(ctx, s.ID); err != nil || c.Len() != 1 {
 		b.Fatalf("not cached: %v", err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Load(ctx, s.ID); err != nil {
+		if _, err := c.LoadIdentity(ctx, s.ID); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func BenchmarkCachedStoreLoadMiss(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.evict(key)
-		if _, err := c.Load(ctx, s.ID); err != nil {
+		if _, err := c.LoadIdentity(ctx, s.ID); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -55,8 +55,9 @@ type revocationFeed interface {
 	subscribeRevocations(ctx context.Context) *redis.PubSub
 }
 
-// CachedStore is a Manager that answers Load from a bounded in-process cache
-// of recent lookups, in front of a RedisStore shared by every replica.
+// CachedStore is a Manager that answers LoadIdentity from a bounded
+// in-process cache of recent lookups, in front of a RedisStore shared by
+// every replica.
 //
 // Every write and delete through any replica's RedisStore publishes the
 // session's handle; each CachedStore subscribes and evicts it, so a
@@ -65,10 +66,11 @@ type revocationFeed interface {
 // connection killed) the cache is emptied and bypassed, and it is refilled
 // only after subscribing again: staleness never exceeds TTL.
 //
-// Load returns the cached Session without its tokens, shared by every caller
-// of that session: callers must treat it as read-only (the check path only
-// reads it). LoadFresh, or the Manager from Fresh, reads Redis and returns a
-// private copy with tokens, for login, refresh and sign-out.
+// LoadIdentity returns the cached Session without its tokens, shared by
+// every caller of that session: callers must treat it as read-only (the
+// check path only reads it). Load and LoadWithTokens read Redis and return
+// a private copy with tokens, for login, refresh, sign-out and policies
+// that need the tokens.
 //
 // A MemoryStore needs no cache (it is already in process and has no other
 // replicas to hear from), so NewCachedStore refuses it.
@@ -149,10 +151,10 @@ func (c *CachedStore) Subscribed() bool { return c.live.Load() }
 // Len returns the number of cached sessions.
 func (c *CachedStore) Len() int { return c.cache.Len() }
 
-// Load returns the live session with this ID, without tokens, from the cache
-// when it holds a fresh entry and otherwise from Redis. The result is shared:
-// do not modify it.
-func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
+// LoadIdentity returns the live session with this ID, without tokens, from
+// the cache when it holds a fresh entry and otherwise from Redis. The
+// result is shared: do not modify it.
+func (c *CachedStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
 	key, err := storageKey(id)
 	if err != nil {
 		return nil, fmt.Errorf("session: load: %w", err)
@@ -189,14 +191,15 @@ func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
 	return s, nil
 }
 
-// LoadIdentity is Load: cached copies never hold tokens.
-func (c *CachedStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
-	return c.Load(ctx, id)
+// Load reads the session from Redis, with its tokens, bypassing the cache
+// (as every Store's Load returns the tokens). The result is the caller's
+// own.
+func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
+	return c.inner.Load(ctx, id)
 }
 
-// LoadFresh reads the session from Redis, with its tokens, bypassing the
-// cache. The result is the caller's own.
-func (c *CachedStore) LoadFresh(ctx context.Context, id string) (*Session, error) {
+// LoadWithTokens is Load.
+func (c *CachedStore) LoadWithTokens(ctx context.Context, id string) (*Session, error) {
 	return c.inner.Load(ctx, id)
 }
 
@@ -223,6 +226,16 @@ func (c *CachedStore) evictID(id string) {
 // local entry at once.
 func (c *CachedStore) Save(ctx context.Context, s *Session) error {
 	err := c.inner.Save(ctx, s)
+	if s != nil {
+		c.evictID(s.ID)
+	}
+	return err
+}
+
+// Update writes s through to Redis only while the session exists there,
+// and drops the local entry at once.
+func (c *CachedStore) Update(ctx context.Context, s *Session) error {
+	err := c.inner.Update(ctx, s)
 	if s != nil {
 		c.evictID(s.ID)
 	}
@@ -283,17 +296,6 @@ func (c *CachedStore) Touch(ctx context.Context, id string, at time.Time) error 
 		return fmt.Errorf("session: touch: %T cannot record use", c.inner)
 	}
 	return t.Touch(ctx, id, at)
-}
-
-// Fresh returns a view of c whose Load is LoadFresh (with tokens, never
-// cached) and whose writes and deletes go through c, so they still evict
-// everywhere. Give it to login (refresh and sign-out need the tokens).
-func (c *CachedStore) Fresh() Manager { return freshView{c} }
-
-type freshView struct{ *CachedStore }
-
-func (v freshView) Load(ctx context.Context, id string) (*Session, error) {
-	return v.LoadFresh(ctx, id)
 }
 
 // Close stops the subscription and empties the cache; the inner store stays

@@ -105,11 +105,11 @@ func twoReplicas(t *testing.T, opts CacheOptions) (a, b *CachedStore, bCmds *cmd
 	return newCached(t, ra, opts), newCached(t, rb, opts), cmds
 }
 
-func TestCachedStoreFreshViewSuite(t *testing.T) {
+func TestCachedStoreSuite(t *testing.T) {
 	runStoreSuite(t, suiteOpts{
 		newStore: func(t *testing.T) Store {
 			st, _ := newTestRedisStore(t)
-			return newCached(t, st, CacheOptions{}).Fresh()
+			return newCached(t, st, CacheOptions{})
 		},
 		lifetime: 1500 * time.Millisecond,
 		wait:     5 * time.Second,
@@ -130,19 +130,19 @@ func TestCachedStoreRefusesMemory(t *testing.T) {
 }
 
 // TestCachedStoreHitsSkipRedis: a cached lookup sends nothing to Redis, is
-// shared, and holds no tokens; LoadFresh has them.
+// shared, and holds no tokens; Load and LoadWithTokens have them.
 func TestCachedStoreHitsSkipRedis(t *testing.T) {
 	a, b, cmds := twoReplicas(t, CacheOptions{TTL: time.Minute})
 	ctx := t.Context()
 	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, a, s, b)
-	first, err := b.Load(ctx, s.ID)
+	first, err := b.LoadIdentity(ctx, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := cmds.n.Load()
 	for range 100 {
-		got, err := b.Load(ctx, s.ID)
+		got, err := b.LoadIdentity(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,16 +159,20 @@ func TestCachedStoreHitsSkipRedis(t *testing.T) {
 	if first.Email != s.Email || first.Handle == "" || !slices.Equal(first.Groups, s.Groups) {
 		t.Fatalf("cached identity wrong: %+v", first)
 	}
-	fresh, err := b.LoadFresh(ctx, s.ID)
+	fresh, err := b.Load(ctx, s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameSession(t, fresh, s)
 	if cmds.n.Load() == before {
-		t.Fatal("LoadFresh did not go to Redis")
+		t.Fatal("Load did not go to Redis")
 	}
-	if fresh2, _ := b.Fresh().Load(ctx, s.ID); fresh2 == nil || fresh2.RefreshToken != s.RefreshToken {
-		t.Fatal("Fresh().Load lacks tokens")
+	before = cmds.n.Load()
+	if fresh2, _ := b.LoadWithTokens(ctx, s.ID); fresh2 == nil || fresh2.RefreshToken != s.RefreshToken {
+		t.Fatal("LoadWithTokens lacks tokens")
+	}
+	if cmds.n.Load() == before {
+		t.Fatal("LoadWithTokens did not go to Redis")
 	}
 }
 
@@ -182,7 +186,7 @@ func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
 		t.Helper()
 		saveSettled(t, a, s, b)
 		for range 2 { // the second is a hit
-			if _, err := b.Load(ctx, s.ID); err != nil {
+			if _, err := b.LoadIdentity(ctx, s.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -193,7 +197,7 @@ func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
 		revoke()
 		start := time.Now()
 		waitFor(t, 100*time.Millisecond, what+" reaching replica B", func() bool {
-			_, err := b.Load(ctx, s.ID)
+			_, err := b.LoadIdentity(ctx, s.ID)
 			return errors.Is(err, ErrNotFound)
 		})
 		t.Logf("%s: denied on B %v after the call returned", what, time.Since(start))
@@ -229,7 +233,7 @@ func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 100*time.Millisecond, "changed groups reaching B", func() bool {
-		got, err := b.Load(ctx, s4.ID)
+		got, err := b.LoadIdentity(ctx, s4.ID)
 		return err == nil && slices.Equal(got.Groups, []string{"demoted"})
 	})
 }
@@ -243,13 +247,13 @@ func TestCachedStoreOwnWritesEvictAtOnce(t *testing.T) {
 	if err := a.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Load(ctx, s.ID); err != nil {
+	if _, err := a.LoadIdentity(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.DeleteMatching(ctx, Filter{Issuer: s.Issuer, Subject: s.Subject}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := a.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load right after own DeleteMatching = %v", err)
 	}
 }
@@ -261,16 +265,16 @@ func TestCachedStoreTTL(t *testing.T) {
 	ctx := t.Context()
 	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, b, s, b)
-	if _, err := b.Load(ctx, s.ID); err != nil {
+	if _, err := b.LoadIdentity(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
 	n := cmds.n.Load()
 	clock.Advance(4 * time.Second)
-	if _, err := b.Load(ctx, s.ID); err != nil || cmds.n.Load() != n {
+	if _, err := b.LoadIdentity(ctx, s.ID); err != nil || cmds.n.Load() != n {
 		t.Fatalf("within TTL: %v, %d commands", err, cmds.n.Load()-n)
 	}
 	clock.Advance(2 * time.Second)
-	if _, err := b.Load(ctx, s.ID); err != nil || cmds.n.Load() == n {
+	if _, err := b.LoadIdentity(ctx, s.ID); err != nil || cmds.n.Load() == n {
 		t.Fatalf("after TTL: %v, served from cache", err)
 	}
 }
@@ -282,7 +286,7 @@ func TestCachedStoreBounded(t *testing.T) {
 	for range 50 {
 		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
 		saveSettled(t, b, s, b)
-		if _, err := b.Load(ctx, s.ID); err != nil {
+		if _, err := b.LoadIdentity(ctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
 		if n := b.Len(); n > 10 {
@@ -311,7 +315,7 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 
 	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, ra, s, b)
-	if _, err := b.Load(ctx, s.ID); err != nil || b.Len() != 1 {
+	if _, err := b.LoadIdentity(ctx, s.ID); err != nil || b.Len() != 1 {
 		t.Fatalf("Load: %v, cached %d", err, b.Len())
 	}
 	if err := admin.Do(ctx, "client", "kill", "type", "pubsub").Err(); err != nil {
@@ -325,7 +329,7 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 	if err := ra.Delete(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := b.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load while unsubscribed = %v, want ErrNotFound", err)
 	}
 	s2 := fullSession(t, time.Now(), time.Now().Add(time.Hour))
@@ -334,7 +338,7 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 	}
 	n := cmds.n.Load()
 	for range 3 {
-		if _, err := b.Load(ctx, s2.ID); err != nil {
+		if _, err := b.LoadIdentity(ctx, s2.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,7 +351,7 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 
 	// Back after the backoff, by itself.
 	waitFor(t, 5*time.Second, "resubscribe", b.Subscribed)
-	if _, err := b.Load(ctx, s2.ID); err != nil || b.Len() != 1 {
+	if _, err := b.LoadIdentity(ctx, s2.ID); err != nil || b.Len() != 1 {
 		t.Fatalf("after resubscribe: %v, cached %d", err, b.Len())
 	}
 
@@ -356,7 +360,7 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 	waitFor(t, 3*time.Second, "drop noticed after kill", func() bool { return !b.Subscribed() })
 	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	if _, err := b.Load(lctx, s2.ID); err == nil || errors.Is(err, ErrNotFound) {
+	if _, err := b.LoadIdentity(lctx, s2.ID); err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("Load with Redis dead = %v, want a store error", err)
 	}
 }
@@ -392,7 +396,7 @@ func TestCachedStoreHeap100k(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for _, id := range ids {
-		if _, err := c.Load(ctx, id); err != nil {
+		if _, err := c.LoadIdentity(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}

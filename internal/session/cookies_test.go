@@ -1,7 +1,9 @@
 package session
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,5 +73,105 @@ func TestCookieSettings(t *testing.T) {
 	dev := CookieSettings{Name: "_gatehouse"}.New("_gatehouse", "v", exp)
 	if dev.Secure || !dev.HttpOnly {
 		t.Fatalf("dev cookie = %+v", dev)
+	}
+}
+
+// TestNewCookieSettingsHostPrefix: a host-only secure cookie is named
+// __Host-<name>, and both it and the login cookie are ones a browser
+// accepts under that prefix (Secure, Path=/, no Domain).
+func TestNewCookieSettingsHostPrefix(t *testing.T) {
+	cases := []struct {
+		name, domain string
+		secure       bool
+		want         string
+	}{
+		{"_gatehouse", "", true, "__Host-_gatehouse"},
+		{"__Host-sso", "", true, "__Host-sso"},
+		{"__host-sso", "", true, "__host-sso"}, // browsers match prefixes ignoring case
+		{"_gatehouse", "example.com", true, "_gatehouse"},
+		{"_gatehouse", "", false, "_gatehouse"}, // plain-HTTP development
+		{"__Secure-sso", "example.com", true, "__Secure-sso"},
+		{"__Secure-sso", "", true, "__Secure-sso"},
+	}
+	for _, tc := range cases {
+		cs, err := NewCookieSettings(tc.name, tc.domain, tc.secure)
+		if err != nil {
+			t.Errorf("%+v: %v", tc, err)
+			continue
+		}
+		if cs.Name != tc.want || cs.Domain != tc.domain || cs.Secure != tc.secure {
+			t.Errorf("%+v: got %+v, want name %q", tc, cs, tc.want)
+		}
+		if !strings.HasPrefix(strings.ToLower(cs.Name), "__host-") {
+			continue
+		}
+		for _, c := range []*http.Cookie{
+			cs.New(cs.Name, "v", time.Now().Add(time.Hour)), cs.New(cs.Name+"_login", "v", time.Now().Add(time.Hour)),
+			cs.Clear(cs.Name), cs.Clear(cs.Name + "_login"),
+		} {
+			if !c.Secure || c.Path != "/" || c.Domain != "" {
+				t.Errorf("%s set as %q: a browser refuses it", c.Name, c.String())
+			}
+		}
+	}
+	for _, bad := range []struct {
+		name, domain string
+		secure       bool
+	}{
+		{"__Host-sso", "example.com", true},
+		{"__Host-sso", "", false},
+		{"__HOST-sso", "example.com", true},
+		{"__Secure-sso", "", false},
+		{"", "", true},
+	} {
+		if cs, err := NewCookieSettings(bad.name, bad.domain, bad.secure); err == nil {
+			t.Errorf("%+v accepted as %+v; browsers would refuse the cookie", bad, cs)
+		}
+	}
+}
+
+// TestOpenSessionCookie: several copies of the session cookie are
+// accepted only when every copy names the same session.
+func TestOpenSessionCookie(t *testing.T) {
+	c := newTestCodec(t, nil, testKey(t))
+	exp := time.Now().Add(time.Hour)
+	seal := func(id string) string {
+		v, err := c.SealID(testCookie, id, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	victim, attacker := mustID(t), mustID(t)
+	v1, v1again, a := seal(victim), seal(victim), seal(attacker)
+	other := newTestCodec(t, nil, testKey(t))
+	foreign, _ := other.SealID(testCookie, victim, exp)
+	cases := []struct {
+		name, header string
+		id           string
+		present      bool
+		bad          bool
+	}{
+		{"none", "a=1", "", false, false},
+		{"empty value", testCookie + "=; a=1", "", false, false},
+		{"one", "a=1; " + testCookie + "=" + v1, victim, true, false},
+		{"same value twice", testCookie + "=" + v1 + "; " + testCookie + "=" + v1, victim, true, false},
+		{"two seals of one session", testCookie + "=" + v1 + "; " + testCookie + "=" + v1again, victim, true, false},
+		{"empty copy ignored", testCookie + "=; " + testCookie + "=" + v1, victim, true, false},
+		{"planted after", testCookie + "=" + v1 + "; " + testCookie + "=" + a, "", true, true},
+		{"planted before", testCookie + "=" + a + "; " + testCookie + "=" + v1, "", true, true},
+		{"garbage copy", testCookie + "=" + v1 + "; " + testCookie + "=garbage", "", true, true},
+		{"foreign key copy", testCookie + "=" + foreign + "; " + testCookie + "=" + v1, "", true, true},
+		{"one bad", testCookie + "=garbage", "", true, true},
+		{"too many copies", strings.Repeat(testCookie+"="+v1+"; ", maxSessionCookies+1), "", true, true},
+	}
+	for _, tc := range cases {
+		id, present, err := c.OpenSessionCookie(tc.header, testCookie)
+		if id != tc.id || present != tc.present || (err != nil) != tc.bad {
+			t.Errorf("%s: got %q, %v, %v; want %q, %v, bad=%v", tc.name, id, present, err, tc.id, tc.present, tc.bad)
+		}
+		if tc.bad && !errors.Is(err, ErrBadCookie) {
+			t.Errorf("%s: error %v is not ErrBadCookie", tc.name, err)
+		}
 	}
 }

@@ -33,18 +33,19 @@ type IdleOptions struct {
 	Now          func() time.Time
 }
 
-// inner is what an IdleStore wraps.
+// idleInner is what an IdleStore wraps.
 type idleInner interface {
-	Manager
+	ReadManager
 	Toucher
 }
 
 // IdleStore enforces a sliding idle timeout on top of a store (MemoryStore,
-// RedisStore or CachedStore): Load ends a session whose last use (the later
-// of LastSeenAt and CreatedAt) is Timeout ago or more, and records use in the
-// background when it is WriteInterval old, at most once per interval per
-// session on this replica, never on every request. The absolute lifetime
-// stays ExpiresAt. Every other method passes through.
+// RedisStore or CachedStore): Load, LoadIdentity and LoadWithTokens each end
+// a session whose last use (the later of LastSeenAt and CreatedAt) is
+// Timeout ago or more, and record use in the background when it is
+// WriteInterval old, at most once per interval per session on this replica,
+// never on every request. The absolute lifetime stays ExpiresAt. Writes,
+// deletes and the admin view (List, LoadByHandle) pass through.
 type IdleStore struct {
 	idleInner
 	opts IdleOptions
@@ -58,10 +59,9 @@ type IdleStore struct {
 	closed  bool
 }
 
-var _ Manager = (*IdleStore)(nil)
-
-// NewIdleStore wraps inner with an idle timeout.
-func NewIdleStore(inner Manager, opts IdleOptions) (*IdleStore, error) {
+// NewIdleStore wraps inner, which must also be a Toucher, with an idle
+// timeout.
+func NewIdleStore(inner ReadManager, opts IdleOptions) (*IdleStore, error) {
 	in, ok := inner.(idleInner)
 	if !ok {
 		return nil, fmt.Errorf("session: idle: %T cannot record use (no Touch)", inner)
@@ -96,31 +96,47 @@ func NewIdleStore(inner Manager, opts IdleOptions) (*IdleStore, error) {
 // lastUse is when s was last known to be used.
 func lastUse(s *Session) time.Time { return laterOf(s.LastSeenAt, s.CreatedAt) }
 
-// Load returns the session unless it has been idle for Timeout, in which
-// case it is deleted and ErrNotFound returned. The result is whatever the
-// inner store returns (shared and without tokens for a CachedStore).
+// Load is LoadWithTokens.
 func (s *IdleStore) Load(ctx context.Context, id string) (*Session, error) {
-	sess, err := s.idleInner.Load(ctx, id)
+	return s.LoadWithTokens(ctx, id)
+}
+
+// LoadWithTokens returns the session with its tokens unless it has been
+// idle for Timeout, in which case it is deleted and ErrNotFound returned.
+func (s *IdleStore) LoadWithTokens(ctx context.Context, id string) (*Session, error) {
+	sess, err := s.idleInner.LoadWithTokens(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	return s.admit(ctx, id, sess, sess)
+}
+
+// LoadIdentity returns the session without its tokens (shared, from the
+// cache when the inner store is a CachedStore) unless it has been idle for
+// Timeout, in which case it is deleted and ErrNotFound returned.
+func (s *IdleStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
+	sess, err := s.idleInner.LoadIdentity(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.admit(ctx, id, sess, nil)
+}
+
+// admit returns sess unless the session has been idle for Timeout. fresh
+// is sess when sess was read from the store itself, nil when it may be a
+// cached copy that lags behind another replica's touch: then an idle
+// verdict is checked against what the store holds now.
+func (s *IdleStore) admit(ctx context.Context, id string, sess, fresh *Session) (*Session, error) {
 	now := s.opts.Now()
 	idle := now.Sub(lastUse(sess))
-	if idle >= s.opts.Timeout {
-		// A cached copy may lag behind another replica's touch: decide on
-		// what the store holds now.
-		if f, ok := s.idleInner.(interface {
-			LoadFresh(context.Context, string) (*Session, error)
-		}); ok {
-			fresh, err := f.LoadFresh(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if idle = now.Sub(lastUse(fresh)); idle < s.opts.Timeout {
-				s.maybeTouch(id, sess.Handle, now, idle)
-				return sess, nil
-			}
+	if idle >= s.opts.Timeout && fresh == nil {
+		f, err := s.idleInner.LoadWithTokens(ctx, id)
+		if err != nil {
+			return nil, err
 		}
+		idle = now.Sub(lastUse(f))
+	}
+	if idle >= s.opts.Timeout {
 		if err := s.idleInner.Delete(ctx, id); err != nil {
 			// The session is over for this request either way.
 			s.log.LogAttrs(ctx, slog.LevelWarn, "idle session not deleted", slog.String("error", err.Error()))

@@ -121,21 +121,21 @@ func TestIdleStoreOverCacheAsksRedis(t *testing.T) {
 	s := fullSession(t, start, start.Add(8*time.Hour))
 	s.CreatedAt, s.LastSeenAt = start, start
 	saveSettled(t, a, s, b)
-	if _, err := idleB.Load(ctx, s.ID); err != nil { // cached on B
+	if _, err := idleB.LoadIdentity(ctx, s.ID); err != nil { // cached on B
 		t.Fatal(err)
 	}
 	if err := a.Touch(ctx, s.ID, start.Add(25*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(35 * time.Minute)
-	if _, err := idleB.Load(ctx, s.ID); err != nil {
+	if _, err := idleB.LoadIdentity(ctx, s.ID); err != nil {
 		t.Fatalf("session used 10m ago ended by a stale cached copy: %v", err)
 	}
 	clock.Advance(60 * time.Minute)
-	if _, err := idleB.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := idleB.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("idle session: %v, want ErrNotFound", err)
 	}
-	if _, err := a.LoadFresh(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := a.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("idle session still in Redis: %v", err)
 	}
 }

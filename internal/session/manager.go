@@ -20,6 +20,11 @@ type Filter struct {
 // bearer secret that only the browser holds.
 type Manager interface {
 	Store
+	// Update replaces s only while a live session with its ID is still
+	// stored, atomically: a session ended meanwhile (signed out, revoked,
+	// expired) stays ended and Update returns ErrNotFound, writing nothing.
+	// Token refresh saves through it so that it never resurrects a session.
+	Update(ctx context.Context, s *Session) error
 	// List returns up to limit sessions matching f, without tokens, after
 	// cursor ("" for the first page), and the cursor of the next page ("" at
 	// the end).
@@ -34,11 +39,4 @@ type Manager interface {
 	// TryLock takes the named lock for at most ttl, across every replica
 	// sharing the store. ok is false when another holder has it.
 	TryLock(ctx context.Context, name string, ttl time.Duration) (release func(), ok bool, err error)
-}
-
-// IdentityLoader is a Store with a cheaper lookup for the check path: the
-// session without its tokens (HasRefreshToken set when it has a refresh
-// token), possibly shared between callers and so read-only.
-type IdentityLoader interface {
-	LoadIdentity(ctx context.Context, id string) (*Session, error)
 }

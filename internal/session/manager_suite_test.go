@@ -301,6 +301,55 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		}
 	})
 
+	t.Run("Manager/UpdateOnlyWhileStored", func(t *testing.T) {
+		m, c := newManager(t), ctx(t)
+		s := save(t, m, c, iss, "u1", "sid1", "u1@example.com")
+		s.AccessToken, s.Groups, s.Email = "ACCESS-2", []string{"demoted"}, "u1-new@example.com"
+		if err := m.Update(c, s); err != nil {
+			t.Fatalf("Update(stored) = %v", err)
+		}
+		got, err := m.Load(c, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameSession(t, got, s)
+		if got := handles(listAll(t, m, c, Filter{Email: "u1-new@example.com"}, 10)); !slices.Equal(got, want(s)) {
+			t.Fatalf("Update not indexed: %v", got)
+		}
+		// Ended by any route, a session stays ended.
+		ends := map[string]func(*Session){
+			"Delete":         func(x *Session) { _ = m.Delete(c, x.ID) },
+			"DeleteByHandle": func(x *Session) { _ = m.DeleteByHandle(c, handle(x)) },
+			"DeleteMatching": func(x *Session) { _, _ = m.DeleteMatching(c, Filter{Issuer: x.Issuer, Subject: x.Subject}) },
+			"never saved":    func(*Session) {},
+		}
+		for name, end := range ends {
+			x := fullSession(t, o.now(), o.now().Add(time.Hour))
+			x.Issuer, x.Subject = iss, "ended-"+strings.ReplaceAll(name, " ", "-")
+			if name != "never saved" {
+				if err := m.Save(c, x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			end(x)
+			if err := m.Update(c, x); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: Update = %v, want ErrNotFound", name, err)
+			}
+			if _, err := m.Load(c, x.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: Update brought the session back: %v", name, err)
+			}
+		}
+		x := fullSession(t, o.now(), o.now().Add(time.Hour))
+		x.ExpiresAt = o.now().Add(-time.Second)
+		if err := m.Update(c, x); !errors.Is(err, ErrExpired) {
+			t.Errorf("Update(expired) = %v, want ErrExpired", err)
+		}
+		x.ID = "bad"
+		if err := m.Update(c, x); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Update(bad id) = %v, want ErrInvalidID", err)
+		}
+	})
+
 	t.Run("Manager/TryLock", func(t *testing.T) {
 		m, c := newManager(t), ctx(t)
 		const ttl = 300 * time.Millisecond

@@ -93,8 +93,19 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 // Save creates or replaces s until s.ExpiresAt. It returns ErrInvalidID for a
 // malformed ID and ErrExpired if s.ExpiresAt is not in the future.
 func (m *MemoryStore) Save(ctx context.Context, s *Session) error {
+	return m.write(ctx, "save", s, false)
+}
+
+// Update replaces s only while a live session with its ID is stored;
+// otherwise it returns ErrNotFound and stores nothing.
+func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
+	return m.write(ctx, "update", s, true)
+}
+
+// write stores s; with mustExist, only over a live session with its ID.
+func (m *MemoryStore) write(ctx context.Context, op string, s *Session, mustExist bool) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("session: save: %w", err)
+		return fmt.Errorf("session: %s: %w", op, err)
 	}
 	now := m.now()
 	key, data, _, err := prepareSave(s, now)
@@ -104,12 +115,17 @@ func (m *MemoryStore) Save(ctx context.Context, s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return fmt.Errorf("session: save: %w", ErrClosed)
+		return fmt.Errorf("session: %s: %w", op, ErrClosed)
+	}
+	old, ok := m.entries[key]
+	live := ok && now.Before(old.expires)
+	if mustExist && !live {
+		return fmt.Errorf("session: %s: %w", op, ErrNotFound)
 	}
 	ident := withoutTokens(s)
 	ident.ID, ident.Handle, ident.Groups = "", key, slices.Clone(s.Groups)
 	e := memEntry{data: data, ident: ident, expires: s.ExpiresAt, issuer: s.Issuer, subject: s.Subject, sid: s.SID, email: s.Email}
-	if old, ok := m.entries[key]; ok && now.Before(old.expires) {
+	if live {
 		e.lastSeen = old.lastSeen
 	}
 	m.entries[key] = e
@@ -149,6 +165,11 @@ func (m *MemoryStore) Load(ctx context.Context, id string) (*Session, error) {
 	s.Handle = key
 	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
 	return s, nil
+}
+
+// LoadWithTokens is Load.
+func (m *MemoryStore) LoadWithTokens(ctx context.Context, id string) (*Session, error) {
+	return m.Load(ctx, id)
 }
 
 // LoadIdentity returns the live session with this ID without its tokens

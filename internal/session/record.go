@@ -10,8 +10,13 @@ import (
 	"fmt"
 )
 
-// record is a Session as stored: identity in clear (the admin API lists it),
-// tokens sealed with a key only the cookie holder can derive.
+// record is a Session as stored: identity in clear (the admin API lists
+// it), tokens sealed with a key only the cookie holder can derive, and the
+// identity bound to them as the seal's additional data. So whoever can
+// write to the store but does not hold a session's ID (which the store never
+// sees, only its hash) cannot change its email, groups or email_verified,
+// nor move another session's record under it: the record no longer opens
+// and the session is treated as gone.
 type record struct {
 	*Session
 	Tokens []byte `json:"tokens,omitempty"`
@@ -23,11 +28,11 @@ type tokens struct {
 	RefreshToken string `json:"refresh,omitempty"`
 }
 
-// tokenAEAD derives the AEAD that seals a session's tokens from its ID.
-func tokenAEAD(idBytes []byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, idBytes, nil, "gatehouse session tokens v1", 32)
+// recordAEAD derives the AEAD that seals a session's record from its ID.
+func recordAEAD(idBytes []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, idBytes, nil, "gatehouse session record v2", 32)
 	if err != nil {
-		return nil, fmt.Errorf("derive token key: %w", err)
+		return nil, fmt.Errorf("derive record key: %w", err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -36,32 +41,46 @@ func tokenAEAD(idBytes []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// marshalSession encodes s for storage, sealing its tokens.
+// identityAD is the additional data that binds s's clear fields to its
+// sealed tokens: their JSON encoding. It is computed from the decoded
+// value on the way back, so what is authenticated is exactly what the
+// check path acts on, however the stored JSON was spelled.
+func identityAD(s *Session) ([]byte, error) {
+	ad, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode identity: %w", err)
+	}
+	return ad, nil
+}
+
+// marshalSession encodes s for storage, sealing its tokens (even none) with
+// its identity as additional data.
 func marshalSession(s *Session) ([]byte, error) {
 	idBytes, err := decodeID(s.ID)
 	if err != nil {
 		return nil, err
 	}
-	rec := record{Session: s}
-	if s.IDToken != "" || s.AccessToken != "" || s.RefreshToken != "" {
-		plain, err := json.Marshal(tokens{s.IDToken, s.AccessToken, s.RefreshToken})
-		if err != nil {
-			return nil, fmt.Errorf("encode tokens: %w", err)
-		}
-		aead, err := tokenAEAD(idBytes)
-		if err != nil {
-			return nil, err
-		}
-		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, fmt.Errorf("read random: %w", err)
-		}
-		rec.Tokens = aead.Seal(nonce, nonce, plain, nil)
+	ad, err := identityAD(s)
+	if err != nil {
+		return nil, err
 	}
-	return json.Marshal(rec)
+	plain, err := json.Marshal(tokens{s.IDToken, s.AccessToken, s.RefreshToken})
+	if err != nil {
+		return nil, fmt.Errorf("encode tokens: %w", err)
+	}
+	aead, err := recordAEAD(idBytes)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	return json.Marshal(record{Session: s, Tokens: aead.Seal(nonce, nonce, plain, ad)})
 }
 
-// unmarshalSession decodes a stored session and opens its tokens with id.
+// unmarshalSession decodes a stored session, checks that its identity is
+// the one sealed with its tokens, and opens them with id.
 func unmarshalSession(id string, data []byte) (*Session, error) {
 	idBytes, err := decodeID(id)
 	if err != nil {
@@ -72,26 +91,27 @@ func unmarshalSession(id string, data []byte) (*Session, error) {
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("decode session: %w", err)
 	}
-	s.ID = id
-	if len(rec.Tokens) == 0 {
-		return s, nil
-	}
-	aead, err := tokenAEAD(idBytes)
+	aead, err := recordAEAD(idBytes)
 	if err != nil {
 		return nil, err
 	}
 	ns := aead.NonceSize()
-	if len(rec.Tokens) < ns {
-		return nil, fmt.Errorf("decode session: sealed tokens too short")
+	if len(rec.Tokens) < ns+aead.Overhead() {
+		return nil, fmt.Errorf("decode session: not sealed")
 	}
-	plain, err := aead.Open(nil, rec.Tokens[:ns], rec.Tokens[ns:], nil)
+	ad, err := identityAD(s)
 	if err != nil {
-		return nil, fmt.Errorf("decode session: open tokens: %w", err)
+		return nil, fmt.Errorf("decode session: %w", err)
+	}
+	plain, err := aead.Open(nil, rec.Tokens[:ns], rec.Tokens[ns:], ad)
+	if err != nil {
+		return nil, fmt.Errorf("decode session: identity or tokens altered: %w", err)
 	}
 	var t tokens
 	if err := json.Unmarshal(plain, &t); err != nil {
 		return nil, fmt.Errorf("decode session: tokens: %w", err)
 	}
+	s.ID = id
 	s.IDToken, s.AccessToken, s.RefreshToken = t.IDToken, t.AccessToken, t.RefreshToken
 	return s, nil
 }

@@ -73,6 +73,7 @@ type RedisStore struct {
 	owned   bool
 	now     func() time.Time
 	touch   *redis.Script
+	update  *redis.Script
 	unlock  *redis.Script
 }
 
@@ -142,7 +143,7 @@ func orDefault(d, def time.Duration) time.Duration {
 func NewRedisStoreFromClient(client redis.UniversalClient, keyPrefix string) *RedisStore {
 	return &RedisStore{
 		client: client, prefix: keyPrefix, channel: keyPrefix + "revocations", now: time.Now,
-		touch: redis.NewScript(touchScript), unlock: redis.NewScript(unlockScript),
+		touch: redis.NewScript(touchScript), update: redis.NewScript(updateScript), unlock: redis.NewScript(unlockScript),
 	}
 }
 
@@ -165,8 +166,21 @@ func (r *RedisStore) indexKey(ix indexName) string {
 // ErrInvalidID for a malformed ID and ErrExpired if s.ExpiresAt is not in
 // the future.
 func (r *RedisStore) Save(ctx context.Context, s *Session) error {
+	return r.write(ctx, "save", s, false)
+}
+
+// Update replaces s only while its session key exists, in one script, so
+// a delete on any replica either happens after it (and wins) or makes it
+// return ErrNotFound without writing.
+func (r *RedisStore) Update(ctx context.Context, s *Session) error {
+	return r.write(ctx, "update", s, true)
+}
+
+// write stores s and its index entries and announces it; with mustExist,
+// only over an existing session.
+func (r *RedisStore) write(ctx context.Context, op string, s *Session, mustExist bool) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("session: save: %w", err)
+		return fmt.Errorf("session: %s: %w", op, err)
 	}
 	key, data, ttl, err := prepareSave(s, r.now())
 	if err != nil {
@@ -174,24 +188,35 @@ func (r *RedisStore) Save(ctx context.Context, s *Session) error {
 	}
 	ttl = max(ttl, time.Millisecond)
 	// A relative TTL (sent as PX) is immune to a skewed Redis clock. Both
-	// keys share the hash tag, so one transaction writes them.
-	_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, r.key(key), data, ttl)
-		p.PExpire(ctx, r.seenKey(key), ttl)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("session: redis save: %w", err)
+	// keys share the hash tag, so one transaction or script writes them.
+	if mustExist {
+		keys := []string{r.key(key), r.seenKey(key)}
+		n, err := r.update.Run(ctx, r.client, keys, data, ttl.Milliseconds()).Int()
+		if err != nil {
+			return fmt.Errorf("session: redis %s: %w", op, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("session: %s: %w", op, ErrNotFound)
+		}
+	} else {
+		_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, r.key(key), data, ttl)
+			p.PExpire(ctx, r.seenKey(key), ttl)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("session: redis %s: %w", op, err)
+		}
 	}
 	// The session is written before its index entries: a reader that finds
 	// a handle in an index and no session may drop it as stale. If this
 	// fails, the caller reports the error and hands out no cookie for a new
 	// session; a saved-again session keeps its earlier index entries.
 	if err := r.addToIndexes(ctx, key, s, ttl); err != nil {
-		return fmt.Errorf("session: redis save: index: %w", err)
+		return fmt.Errorf("session: redis %s: index: %w", op, err)
 	}
 	if err := r.publish(ctx, key); err != nil {
-		return fmt.Errorf("session: redis save: %w", err)
+		return fmt.Errorf("session: redis %s: %w", op, err)
 	}
 	return nil
 }
@@ -220,6 +245,21 @@ func (r *RedisStore) Load(ctx context.Context, id string) (*Session, error) {
 	s.Handle = key
 	s.LastSeenAt = laterOf(s.LastSeenAt, seen)
 	return s, nil
+}
+
+// LoadWithTokens is Load.
+func (r *RedisStore) LoadWithTokens(ctx context.Context, id string) (*Session, error) {
+	return r.Load(ctx, id)
+}
+
+// LoadIdentity is Load without the tokens: the record is opened all the
+// same, since that is what authenticates its identity.
+func (r *RedisStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
+	s, err := r.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return withoutTokens(s), nil
 }
 
 // Delete removes the session with this ID; a missing session is not an error.

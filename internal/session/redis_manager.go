@@ -24,6 +24,15 @@ local cur = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl) end
 return 1`
 
+// updateScript replaces a session's record only while it exists, and
+// keeps its last-use time expiring with it. KEYS: session, seen. ARGV:
+// record, TTL in milliseconds. It returns 0 when the session is gone.
+const updateScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1`
+
 // unlockScript deletes a lock only if it still holds the caller's token.
 const unlockScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
