@@ -172,8 +172,27 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 		return sendH2(ctx, fmt.Sprintf("127.0.0.1:%d", ps.HTTPSPort), ps.Host, fields)
 	}
 	maps.Copy(results, runCorpus(t, "h2-", vars, cookie, sendH2Raw))
+	checkRefusals(t, k.name, results)
 	judgeRecorded(t, k.name, orc, rec.take(), results, filepath.Join(s.dir, "differential-"+k.name+".txt"))
 	return ds
+}
+
+// checkRefusals: a host the proxy does not serve is refused (no 2xx,
+// whether it is the Host header or an absolute-form target that names
+// it), and, through nginx, a request gatehouse refuses as malformed is
+// answered 400, not the 403 auth_request carries it as.
+func checkRefusals(t *testing.T, proxy string, results map[string]*sent) {
+	t.Helper()
+	otherHost := map[string]bool{"Host: status host": true, "Host: status host:port": true,
+		"absolute status, Host app": true, "absolute status with dots, Host app": true}
+	for id, s := range results {
+		if otherHost[s.probe.name] && s.status >= 200 && s.status < 300 {
+			t.Errorf("%s: %q (%s) answered %d: a host the proxy does not serve must be refused", proxy, s.probe.name, id, s.status)
+		}
+		if proxy == "nginx" && s.probe.name == "GET /public/%2e%2e/admin" && s.status != 400 {
+			t.Errorf("nginx: %q (%s) answered %d, want 400 (gatehouse's bad_request)", s.probe.name, id, s.status)
+		}
+	}
 }
 
 // waitRecorded waits until GET /public travels through the proxy and
