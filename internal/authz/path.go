@@ -20,18 +20,20 @@ const MaxTargetLen = 8 << 10
 // Paths are the forms of one request path that an upstream may act on.
 // Servers disagree: Go, nginx and Caddy percent-decode and resolve dot
 // segments; some servers resolve dot segments without decoding; Tomcat and
-// Spring drop ";params" from each segment. Rules that restrict match if any
-// form matches (and ignore letter case); rules that open match only if
-// every form matches exactly. See docs/policy.md.
+// Spring drop ";params" from each segment; Windows servers (IIS, ASP.NET,
+// anything serving NTFS paths) drop trailing dots and spaces. Rules that
+// restrict match if any form matches (and ignore letter case); rules that
+// open match only if every form matches exactly. See docs/policy.md.
 type Paths struct {
 	// Clean is decoded, with dot segments resolved and "//" merged; a
 	// trailing slash is kept. It is the path logs and explanations show.
 	Clean string
 	// Undecoded is Clean without percent-decoding.
 	Undecoded string
-	// NoParams is Clean with ";params" dropped from every segment before
-	// dot segments are resolved.
-	NoParams string
+	// Lenient is Clean as the most lenient server reads it: ";params"
+	// dropped and trailing dots and spaces trimmed from every segment
+	// before dot segments are resolved.
+	Lenient string
 }
 
 // ParsePath checks raw, a request path as the client sent it (no query),
@@ -40,7 +42,9 @@ type Paths struct {
 // "/", holding a control character, space, "#" or backslash, a bad or
 // double percent-escape, an encoded "/" or "\", a segment that is "." or
 // ".." only once decoded ("%2e%2e"), a dot segment with ";params" ("..;"),
-// or bytes that are not UTF-8 once decoded.
+// a segment of dots and spaces other than "." and ".." ("...", ".. "),
+// bytes that are not UTF-8 once decoded, or a full-width or small look-alike
+// of ".", "/" or "\" (which NFKC normalization turns into them).
 func ParsePath(raw string) (Paths, error) {
 	if raw == "" || raw[0] != '/' {
 		return Paths{}, badRequest("path must start with /")
@@ -76,17 +80,27 @@ func ParsePath(raw string) (Paths, error) {
 	if err := checkSegments(raw); err != nil {
 		return Paths{}, err
 	}
+	if strings.ContainsAny(dec, lookAlikeSeparators) {
+		return Paths{}, badRequest("look-alike of a dot or slash in path")
+	}
 	ps := Paths{Clean: cleanPath(dec)}
 	ps.Undecoded = ps.Clean
 	if dec != raw {
 		ps.Undecoded = cleanPath(raw)
 	}
-	ps.NoParams = ps.Clean
-	if strings.IndexByte(dec, ';') >= 0 {
-		ps.NoParams = cleanPath(dropParams(dec))
+	ps.Lenient = ps.Clean
+	if strings.IndexByte(dec, ';') >= 0 || strings.Contains(dec, "./") || strings.Contains(dec, " /") ||
+		strings.HasSuffix(dec, ".") || strings.HasSuffix(dec, " ") {
+		ps.Lenient = cleanPath(lenientSegments(dec))
 	}
 	return ps, nil
 }
+
+// lookAlikeSeparators are runes that NFKC normalization (which some
+// frameworks apply to paths) turns into ".", "/" or "\": FULLWIDTH FULL
+// STOP, ONE DOT LEADER, SMALL FULL STOP, FULLWIDTH SOLIDUS, FULLWIDTH
+// REVERSE SOLIDUS, SMALL REVERSE SOLIDUS and TWO DOT LEADER.
+const lookAlikeSeparators = "\uff0e\u2024\ufe52\uff0f\uff3c\ufe68\u2025"
 
 // NormalizePath returns ParsePath(raw).Clean, and false when ParsePath
 // refuses raw.
@@ -113,8 +127,9 @@ func checkDecoded(raw, dec string) error {
 }
 
 // checkSegments refuses segments whose dot-ness depends on the server:
-// "%2e%2e" (a dot segment only once decoded) and "..;x" or ".;" (a dot
-// segment only once ";params" are dropped).
+// "%2e%2e" (a dot segment only once decoded), "..;x" or ".;" (a dot
+// segment only once ";params" are dropped), and "...", ".. " or ". ."
+// (a dot segment, or nothing, once trailing dots and spaces are trimmed).
 func checkSegments(raw string) error {
 	for seg := range strings.SplitSeq(raw[1:], "/") {
 		name, _, hasParams := strings.Cut(seg, ";")
@@ -126,13 +141,16 @@ func checkSegments(raw string) error {
 			return badRequest("dot segment with ;params in path")
 		case isDot && name != decName:
 			return badRequest("percent-encoded dot segment in path")
+		case !isDot && decName != "" && strings.Trim(decName, ". ") == "":
+			return badRequest("segment of dots and spaces in path")
 		}
 	}
 	return nil
 }
 
-// dropParams removes ";params" from every segment of p.
-func dropParams(p string) string {
+// lenientSegments drops ";params" and trims trailing dots and spaces
+// from every segment of p.
+func lenientSegments(p string) string {
 	var b strings.Builder
 	b.Grow(len(p))
 	for i, seg := range strings.Split(p, "/") {
@@ -140,6 +158,9 @@ func dropParams(p string) string {
 			b.WriteByte('/')
 		}
 		name, _, _ := strings.Cut(seg, ";")
+		if name != "." && name != ".." {
+			name = strings.TrimRight(name, ". ")
+		}
 		b.WriteString(name)
 	}
 	return b.String()
@@ -157,12 +178,14 @@ func cleanPath(p string) string {
 
 // isClean reports whether raw needs no normalization: no escapes, no
 // ";", backslash, "#", space or control characters, no empty or dot
-// segments, only ASCII.
+// segments, no segment ending in ".", only ASCII.
 func isClean(raw string) bool {
 	for i := 0; i < len(raw); i++ {
 		switch c := raw[i]; {
 		case c == '%' || c == '\\' || c == ';' || c == '#' || c <= ' ' || c >= 0x7f:
 			return false
+		case c == '.' && (i+1 == len(raw) || raw[i+1] == '/'):
+			return false // a trailing dot, which Windows servers drop
 		case c == '/':
 			if i+1 < len(raw) {
 				n := raw[i+1]

@@ -17,10 +17,10 @@ type Request struct {
 	Scheme         string // "http" or "https"
 	Host           string // host[:port] as the proxy routed it
 	Path           string // the normalized path (Paths.Clean), which rules match
-	// PathUndecoded and PathNoParams are the other forms of the path an
+	// PathUndecoded and PathLenient are the other forms of the path an
 	// upstream may act on (Paths); empty means equal to Path.
 	PathUndecoded string
-	PathNoParams  string
+	PathLenient   string
 	RawPath       string     // the path as the client sent it; empty means Path
 	RawQuery      string     // the query without "?", never used for matching
 	Accept        string     // the client's Accept header, to tell browsers from API clients
@@ -76,8 +76,8 @@ func NewRequest(method, scheme, host, target string) (Request, error) {
 	if ps.Undecoded != ps.Clean {
 		r.PathUndecoded = ps.Undecoded
 	}
-	if ps.NoParams != ps.Clean {
-		r.PathNoParams = ps.NoParams
+	if ps.Lenient != ps.Clean {
+		r.PathLenient = ps.Lenient
 	}
 	if rawPath != ps.Clean {
 		r.RawPath = rawPath
@@ -117,7 +117,7 @@ func (r *Request) SetMethodOverride(get func(name string) string) error {
 // paths returns the request's path forms (see Paths), the empty ones
 // filled in with Path.
 func (r *Request) paths() [3]string {
-	ps := [3]string{r.Path, r.PathUndecoded, r.PathNoParams}
+	ps := [3]string{r.Path, r.PathUndecoded, r.PathLenient}
 	for i := 1; i < len(ps); i++ {
 		if ps[i] == "" {
 			ps[i] = r.Path

@@ -22,6 +22,10 @@ func TestParsePathForms(t *testing.T) {
 		"/public/;x/../admin":   {"/public/admin", "/public/admin", "/admin"},
 		"/a;jsessionid=1/b.jsp": {"/a;jsessionid=1/b.jsp", "/a;jsessionid=1/b.jsp", "/a/b.jsp"},
 		"/caf%C3%A9":            {"/café", "/caf%C3%A9", "/café"},
+		"/admin.":               {"/admin.", "/admin.", "/admin"},
+		"/Admin.%20/x":          {"/Admin. /x", "/Admin.%20/x", "/Admin/x"},
+		"/internal..;/":         {"/internal..;/", "/internal..;/", "/internal/"},
+		"/a/.hidden/b":          {"/a/.hidden/b", "/a/.hidden/b", "/a/.hidden/b"},
 		"/100%":                 {}, // a lone % is a bad escape: refused below
 	} {
 		got, err := ParsePath(raw)
@@ -51,8 +55,11 @@ func TestParsePathRefusesAmbiguity(t *testing.T) {
 		"/a%252fb",                  //
 		"/a%2fb", "/a%5Cb", "/a\\b", // encoded or literal separators
 		"/a%00", "/a%0d%0ax", "/a\x01", "/a b", // controls and space
-		"/%c0%ae%c0%ae/admin", // overlong UTF-8 dots (old IIS)
-		"/\xff",               // not UTF-8
+		"/%c0%ae%c0%ae/admin",                                             // overlong UTF-8 dots (old IIS)
+		"/public/.../admin", "/public/..%20/admin", "/public/.%20./admin", // dots and spaces
+		"/public/%ef%bc%8e%ef%bc%8e/admin", "/public/\uff0e\uff0e/admin", // full-width dots (NFKC)
+		"/public%ef%bc%8f..%ef%bc%8fadmin", // full-width solidus
+		"/\xff",                            // not UTF-8
 		"", "a", "*", "http://app.example.com/",
 	} {
 		if got, err := ParsePath(raw); err == nil || !errors.Is(err, ErrBadRequest) {
@@ -70,7 +77,7 @@ func FuzzParsePath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, p := range []string{ps.Clean, ps.Undecoded, ps.NoParams} {
+		for _, p := range []string{ps.Clean, ps.Undecoded, ps.Lenient} {
 			if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.Contains(p, "/../") ||
 				strings.HasSuffix(p, "/..") || strings.ContainsAny(p, "#\\") {
 				t.Fatalf("ParsePath(%q) = %+v: %q is not normal", raw, ps, p)
@@ -79,8 +86,8 @@ func FuzzParsePath(f *testing.F) {
 		if !utf8.ValidString(ps.Clean) {
 			t.Fatalf("ParsePath(%q).Clean is not UTF-8", raw)
 		}
-		if strings.Contains(ps.NoParams, ";") {
-			t.Fatalf("ParsePath(%q).NoParams = %q keeps a ;", raw, ps.NoParams)
+		if strings.Contains(ps.Lenient, ";") {
+			t.Fatalf("ParsePath(%q).Lenient = %q keeps a ;", raw, ps.Lenient)
 		}
 	})
 }
@@ -122,7 +129,7 @@ func TestNewRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Scheme != "https" || r.Path != "/A/b;x/c" || r.PathUndecoded != "/A/b;x/%63" || r.PathNoParams != "/A/b/c" ||
+	if r.Scheme != "https" || r.Path != "/A/b;x/c" || r.PathUndecoded != "/A/b;x/%63" || r.PathLenient != "/A/b/c" ||
 		r.RawPath != "/A/./b;x/%63" || r.RawQuery != "q=1" {
 		t.Errorf("NewRequest = %+v", r)
 	}
@@ -186,6 +193,14 @@ func TestRestrictLooselyOpenStrictly(t *testing.T) {
 		"/healthz;x":          {Unauthenticated, Allow, RuleDefault},
 		"/%68ealthz":          {Unauthenticated, Allow, RuleDefault},
 		"/adminx":             {Unauthenticated, Allow, RuleDefault},
+		"/admin.":             {Unauthenticated, Forbidden, "admin"},
+		"/admin%20":           {Unauthenticated, Forbidden, "admin"},
+		"/admin%2e":           {Unauthenticated, Forbidden, "admin"},
+		"/Admin./x":           {Unauthenticated, Forbidden, "admin"},
+		"/internal.%20/x":     {Forbidden, Forbidden, "internal"},
+		"/internal..;/":       {Forbidden, Forbidden, "internal"},
+		"/public.":            {Unauthenticated, Allow, RuleDefault},
+		"/public%20/x":        {Unauthenticated, Allow, RuleDefault},
 	} {
 		p := seamPolicy()
 		r := seamReq(t, target)
