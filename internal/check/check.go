@@ -35,6 +35,12 @@ type Asserter interface {
 
 var _ TokenVerifier = (*bearer.Verifier)(nil)
 
+// UpstreamCookieHeader is the upstream header an allow decision carries
+// when the request had cookies: the client's Cookie header without
+// gatehouse's own cookies (session.WithoutOwnCookies). An empty value
+// means: remove the header.
+const UpstreamCookieHeader = "Cookie"
+
 // Credentials are what a request carries to prove who sent it. Never log
 // them.
 type Credentials struct {
@@ -143,6 +149,11 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) a
 		d.SetUpstream(p.Headers.Assertion, tok)
 	}
 	if d.Outcome == authz.Allow {
+		if cr.Cookie != "" {
+			// The app gets its own cookies, never gatehouse's: an empty
+			// value tells the adapter to remove the Cookie header.
+			d.UpstreamHeaders = append(d.UpstreamHeaders, authz.Header{Name: UpstreamCookieHeader, Value: session.WithoutOwnCookies(cr.Cookie, c.cookies.Name)})
+		}
 		if w.sess != nil && c.refresher != nil {
 			c.refresher.MaybeRefresh(w.key, w.sess)
 		}

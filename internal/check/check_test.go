@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -208,7 +207,7 @@ func TestAssertionFailureFailsClosed(t *testing.T) {
 func TestSetPolicySwaps(t *testing.T) {
 	e := newEnv(t, policy())
 	p := policy()
-	p.Rules = append([]authz.Rule{{Name: "lockdown", PathRegexp: regexp.MustCompile(`^/`), Action: authz.ActionDeny}}, p.Rules...)
+	p.Rules = append([]authz.Rule{{Name: "lockdown", PathRegexp: mustPattern(t, `^/`), Action: authz.ActionDeny}}, p.Rules...)
 	e.c.SetPolicy(p)
 	if d := e.c.Check(context.Background(), browser("app.example.com", "/x"), Credentials{Cookie: e.cookie}); d.Reason != authz.ReasonDeniedByRule || d.Rule != "lockdown" {
 		t.Errorf("new policy not used: %s %s", d.Reason, d.Rule)
@@ -283,4 +282,13 @@ func BenchmarkCheckAuthenticated(b *testing.B) {
 			b.Fatal(d.Reason)
 		}
 	}
+}
+
+func mustPattern(t *testing.T, expr string) *authz.PathPattern {
+	t.Helper()
+	pp, err := authz.CompilePathPattern(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pp
 }
