@@ -103,6 +103,26 @@ func corpus() []probe {
 	}
 	ps = append(ps, probe{name: "POST /internal with a body", head: "POST /internal HTTP/1.1\nContent-Type: text/plain\nContent-Length: 5", body: "hello"})
 	add("HTTP/1.0 /admin", "GET /admin HTTP/1.0")
+	// Method-override headers against a method-scoped allow (/ro: GET and
+	// HEAD only) and a method-scoped deny (/public: no DELETE, PUT, PATCH).
+	for _, c := range []struct{ name, head string }{
+		{"GET /ro", "GET /ro HTTP/1.1"},
+		{"DELETE /ro", "DELETE /ro HTTP/1.1"},
+		{"GET /ro override DELETE", "GET /ro HTTP/1.1\nX-HTTP-Method-Override: DELETE"},
+		{"GET /ro X-HTTP-Method PUT", "GET /ro HTTP/1.1\nX-HTTP-Method: PUT"},
+		{"GET /ro X-Method-Override PATCH", "GET /ro HTTP/1.1\nX-Method-Override: PATCH"},
+		{"GET /ro override lower case", "GET /ro HTTP/1.1\nx-http-method-override: delete"},
+		{"GET /ro override list", "GET /ro HTTP/1.1\nX-HTTP-Method-Override: GET, DELETE"},
+		{"GET /ro two overrides", "GET /ro HTTP/1.1\nX-HTTP-Method-Override: GET\nX-HTTP-Method-Override: DELETE"},
+		{"GET /ro override spelled with _", "GET /ro HTTP/1.1\nX_HTTP_Method_Override: DELETE"},
+		{"GET /public override DELETE", "GET /public HTTP/1.1\nX-HTTP-Method-Override: DELETE"},
+		{"HEAD /public X-HTTP-Method PUT", "HEAD /public HTTP/1.1\nX-HTTP-Method: PUT"},
+		{"GET /public X-Method-Override patch", "GET /public HTTP/1.1\nX-Method-Override: patch"},
+	} {
+		add(c.name, c.head)
+	}
+	ps = append(ps, probe{name: "POST /ro override DELETE", head: "POST /ro HTTP/1.1\nX-HTTP-Method-Override: DELETE\nContent-Length: 0"})
+	ps = append(ps, probe{name: "POST /public override PUT", head: "POST /public HTTP/1.1\nX-HTTP-Method-Override: PUT\nContent-Length: 0"})
 	ps = append(ps, probe{name: "HTTP/1.0 /admin without Host", head: "GET /admin HTTP/1.0", noHost: true})
 	ps = append(ps, probe{name: "HTTP/1.1 /admin without Host", head: "GET /admin HTTP/1.1", noHost: true})
 

@@ -25,8 +25,10 @@ import (
 
 // differentialAccess is the policy of the differential test: a
 // host-scoped skip route, a path skip route, an allow rule, a rule that
-// requires a group alice does not have, a deny rule, and alice's domain
-// for everything else. Every class of bypass has something to escape.
+// requires a group alice does not have, a deny rule, a method-scoped deny
+// and a method-scoped allow (for method-override headers), and alice's
+// domain for everything else. Every class of bypass has something to
+// escape.
 func differentialAccess(statusHost string) string {
 	return fmt.Sprintf(`access:
   email_domains: ["allowed.test"]
@@ -34,8 +36,16 @@ func differentialAccess(statusHost string) string {
     - host: %s
     - path: /healthz
   rules:
+    - name: public-write
+      paths: [/public]
+      methods: [DELETE, PUT, PATCH]
+      action: deny
     - name: public
       paths: [/public]
+      action: allow
+    - name: read-only
+      paths: [/ro]
+      methods: [GET, HEAD]
       action: allow
     - name: admin
       paths: [/admin]

@@ -119,7 +119,7 @@ func (o *oracle) judge(r *rawRequest) []string {
 		state = authz.ValidSession
 	}
 	client := netip.MustParseAddr("127.0.0.1")
-	for _, m := range methodViews(r.Method) {
+	for _, m := range methodViews(r) {
 		for _, h := range hostViews(r) {
 			for _, p := range pathViews(r) {
 				req := &authz.Request{Method: m, Scheme: "https", Host: h, Path: p, Accept: "application/json", ClientIP: client}
@@ -170,13 +170,28 @@ func (o *oracle) ownCookies(r *rawRequest) []string {
 	return out
 }
 
-// methodViews: the method as received, and in upper case (some servers
-// fold it).
-func methodViews(m string) []string {
-	if u := strings.ToUpper(m); u != m {
-		return []string{m, u}
+// methodOverrideHeaders name a method many frameworks act on instead of
+// the request line's (Express method-override, Rails, Symfony, ASP.NET).
+var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// methodViews: the method as received, in upper case (some servers fold
+// it), and every method an override header names.
+func methodViews(r *rawRequest) []string {
+	out := []string{r.Method}
+	add := func(m string) {
+		if m != "" && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
 	}
-	return []string{m}
+	add(strings.ToUpper(r.Method))
+	for _, n := range methodOverrideHeaders {
+		for _, v := range r.values(n) {
+			for _, m := range strings.Split(v, ",") {
+				add(strings.ToUpper(strings.TrimSpace(m)))
+			}
+		}
+	}
+	return out
 }
 
 // hostViews are the hosts a lenient app may act on: every Host header, the
