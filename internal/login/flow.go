@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -210,21 +211,36 @@ func (h *Handler) redeem(ctx context.Context, p *provider, code string, ls login
 	return tok, rawID, idt, nil
 }
 
-// dropOldSession deletes the session the browser had before this sign-in,
-// if any; the new one always gets a fresh ID. Failures are only logged.
+// dropOldSession deletes the sessions the browser had before this sign-in
+// (every copy of the cookie that opens), if any; the new one always gets a
+// fresh ID. Failures are only logged.
 func (h *Handler) dropOldSession(ctx context.Context, r *http.Request) {
-	c, err := r.Cookie(h.cookies.Name)
-	if err != nil {
-		return
-	}
-	old, err := h.codec.OpenID(h.cookies.Name, c.Value)
-	if err != nil {
-		return
-	}
-	sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
-	defer cancel()
-	if err := h.store.Delete(sctx, old); err != nil {
-		h.log.LogAttrs(ctx, slog.LevelWarn, "could not delete the previous session",
-			slog.String("reason", string(ReasonStoreUnavailable)), slog.String("error", err.Error()))
+	for _, old := range h.cookieSessions(r) {
+		sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+		err := h.store.Delete(sctx, old)
+		cancel()
+		if err != nil {
+			h.log.LogAttrs(ctx, slog.LevelWarn, "could not delete the previous session",
+				slog.String("reason", string(ReasonStoreUnavailable)), slog.String("error", err.Error()))
+		}
 	}
 }
+
+// cookieSessions returns the session IDs named by every copy of the
+// session cookie that opens, at most maxCookieCopies of them.
+func (h *Handler) cookieSessions(r *http.Request) []string {
+	var ids []string
+	for _, c := range r.CookiesNamed(h.cookies.Name) {
+		if len(ids) == maxCookieCopies {
+			break
+		}
+		if id, err := h.codec.OpenID(h.cookies.Name, c.Value); err == nil && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// maxCookieCopies bounds the copies of the session cookie one request may
+// make gatehouse look up.
+const maxCookieCopies = 8

@@ -131,24 +131,29 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) 
 	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
 	w.Header().Set("Cache-Control", "no-store")
 
+	// Every copy of the session cookie is ended: with cookie.domain set, a
+	// sibling host may have planted another, and signing out must not
+	// leave the user's own session alive behind it.
 	var idToken string
-	if c, err := r.Cookie(h.cookies.Name); err == nil {
-		if id, err := h.codec.OpenID(h.cookies.Name, c.Value); err == nil {
-			sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
-			defer cancel()
-			s, err := h.store.Load(sctx, id)
-			switch {
-			case err == nil:
+	for _, id := range h.cookieSessions(r) {
+		sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+		s, err := h.store.Load(sctx, id)
+		switch {
+		case err == nil:
+			if idToken == "" {
 				idToken = s.IDToken
-			case !errors.Is(err, session.ErrNotFound):
-				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
 			}
-			if err := h.store.Delete(sctx, id); err != nil {
-				return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
-			}
-			if s != nil {
-				h.log.LogAttrs(ctx, slog.LevelInfo, "signed out", slog.String("user", s.User), slog.String("subject", s.Subject))
-			}
+		case !errors.Is(err, session.ErrNotFound):
+			cancel()
+			return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+		}
+		err = h.store.Delete(sctx, id)
+		cancel()
+		if err != nil {
+			return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
+		}
+		if s != nil {
+			h.log.LogAttrs(ctx, slog.LevelInfo, "signed out", slog.String("user", s.User), slog.String("subject", s.Subject))
 		}
 	}
 

@@ -205,3 +205,37 @@ func TestSignOutPOST(t *testing.T) {
 		})
 	}
 }
+
+// TestSignOutEndsEveryCookieCopy: with a second copy of the session cookie
+// planted in front of the user's own (a sibling host under cookie.domain),
+// signing out still ends the user's session, not only the planted one.
+func TestSignOutEndsEveryCookieCopy(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *login.Config) { c.SkipProviderLogout = true }})
+	own := signedIn(t, e)
+	planted := newClient(t)
+	if _, err := e.op.Login(context.Background(), planted, e.startURL("/"), "alice", "wonderland"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.store.all()); n != 2 {
+		t.Fatalf("%d sessions, want 2", n)
+	}
+	value := func(c *http.Client) string {
+		u, _ := url.Parse(e.srv.URL)
+		for _, ck := range c.Jar.Cookies(u) {
+			if ck.Name == cookieName {
+				return ck.Value
+			}
+		}
+		t.Fatal("no session cookie in the jar")
+		return ""
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+login.SignOutPath+"?rd=/bye", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Cookie", cookieName+"="+value(planted)+"; "+cookieName+"="+value(own))
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	assertSignedOut(t, e, resp, "/bye")
+}
