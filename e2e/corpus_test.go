@@ -212,6 +212,19 @@ func corpus() []probe {
 		add(c.name, c.head)
 	}
 
+	// Protocol upgrades: h2c "smuggling" turns an allowed request into a
+	// tunnel to the app; websocket is the one upgrade that must pass.
+	for _, c := range []struct{ name, head string }{
+		{"h2c upgrade on /public", "GET /public HTTP/1.1\nUpgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
+		{"H2C upgrade, upper case", "GET /public HTTP/1.1\nUpgrade: H2C\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
+		{"h2c upgrade as alice's page", "GET /dashboard HTTP/1.1\nUpgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
+		{"upgrade list", "GET /public HTTP/1.1\nUpgrade: websocket, h2c\nConnection: Upgrade"},
+		{"websocket upgrade", "GET /public HTTP/1.1\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="},
+		{"hop-by-hop identity", "GET /public HTTP/1.1\nConnection: X-Auth-Request-User, X-Forwarded-For\nX-Auth-Request-User: mallory"},
+	} {
+		add(c.name, c.head)
+	}
+
 	// Framing: LF-only lines, and requests that would smuggle a second one
 	// past the check if the proxy and the app split the stream differently.
 	ps = append(ps, probe{name: "LF line endings", head: "GET /admin HTTP/1.1", lf: true})

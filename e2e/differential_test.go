@@ -183,7 +183,9 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 	}
 	maps.Copy(results, runCorpus(t, "h2-", vars, cookie, sendH2Raw))
 	checkRefusals(t, k.name, results)
-	judgeRecorded(t, k.name, orc, rec.take(), results, filepath.Join(s.dir, "differential-"+k.name+".txt"))
+	got := rec.take()
+	judgeRecorded(t, k.name, orc, got, results, filepath.Join(s.dir, "differential-"+k.name+".txt"))
+	checkWebsocket(t, k.name, got, results)
 	return ds
 }
 
@@ -203,6 +205,23 @@ func checkRefusals(t *testing.T, proxy string, results map[string]*sent) {
 			t.Errorf("nginx: %q (%s) answered %d, want 400 (gatehouse's bad_request)", s.probe.name, id, s.status)
 		}
 	}
+}
+
+// checkWebsocket: refusing other upgrades must not break websockets; the
+// anonymous websocket upgrade of /public reaches the app with its Upgrade
+// header.
+func checkWebsocket(t *testing.T, proxy string, got []*rawRequest, results map[string]*sent) {
+	t.Helper()
+	for _, r := range got {
+		s, ok := results[r.first("X-Diff-Id")]
+		if ok && s.variant == "anonymous" && s.probe.name == "websocket upgrade" {
+			if !strings.EqualFold(r.first("Upgrade"), "websocket") {
+				t.Errorf("%s: the websocket upgrade reached the app without Upgrade: websocket: %s", proxy, r)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: the anonymous websocket upgrade of /public did not reach the app", proxy)
 }
 
 // waitRecorded waits until GET /public travels through the proxy and
@@ -420,6 +439,7 @@ func (s *suite) differentialEnvoy(t *testing.T, ns *diffStack) {
 	mu.Lock()
 	defer mu.Unlock()
 	judgeRecorded(t, "envoy-ext_authz", orc, got, results, filepath.Join(s.dir, "differential-envoy.txt"))
+	checkWebsocket(t, "envoy-ext_authz", got, results)
 	checkEnvoyCookies(t, orc, got, results)
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,9 @@ import (
 //     canonicalizer): '\' read as '/', unreserved %XX decoded (so %2e is
 //     '.'), other escapes upper-cased, bytes ≥ 0x80 percent-encoded, dot
 //     segments resolved; merge_slashes: "//" merged. ";params" are kept.
+//   - upgrades: "Upgrade: h2c" is stripped by the HTTP/1 codec (with
+//     HTTP2-Settings and Connection); any other type not listed in
+//     upgrade_configs is refused with 403 before the filters run.
 //   - use_remote_address: x-forwarded-for gets the peer appended,
 //     x-forwarded-proto is set from the connection (https here).
 //   - the virtual host is chosen on :authority, case-insensitively; the
@@ -59,6 +63,7 @@ import (
 //     host's request_headers_to_remove.
 type envoySim struct {
 	appDomains    []string // lower case
+	upgrades      []string // upgrade_configs types, lower case
 	removeHeaders []string
 	allowed       []string // ext_authz allowed_headers (exact); nil: all
 	client        authv3.AuthorizationClient
@@ -100,6 +105,9 @@ func newEnvoySim(host string, client authv3.AuthorizationClient) (*envoySim, err
 		return nil, err
 	}
 	sim := &envoySim{client: client, extensions: map[string]string{}}
+	for _, u := range hcm.GetUpgradeConfigs() {
+		sim.upgrades = append(sim.upgrades, strings.ToLower(u.GetUpgradeType()))
+	}
 	if ah := ea.GetAllowedHeaders(); ah != nil {
 		sim.allowed = []string{}
 		for _, p := range ah.GetPatterns() {
@@ -155,6 +163,18 @@ func (e *envoySim) handle(ctx context.Context, raw []byte) (envoyOutcome, error)
 			continue
 		}
 		hdrs[n] = append(hdrs[n], h[1])
+	}
+	// Upgrades: the HTTP/1 codec strips an h2c upgrade; any other type
+	// not in upgrade_configs is refused with 403 before any filter runs.
+	if ups := hdrs["upgrade"]; len(ups) > 0 {
+		v := strings.ToLower(strings.Join(ups, ","))
+		if slices.Contains(strings.Split(strings.ReplaceAll(v, " ", ""), ","), "h2c") {
+			delete(hdrs, "upgrade")
+			delete(hdrs, "http2-settings")
+			delete(hdrs, "connection")
+		} else if !slices.Contains(e.upgrades, v) {
+			return envoyOutcome{status: 403}, nil
+		}
 	}
 	authority := ""
 	if v := hdrs["host"]; len(v) > 0 {
@@ -221,7 +241,7 @@ func (e *envoySim) handle(ctx context.Context, raw []byte) (envoyOutcome, error)
 		if n == "host" {
 			continue
 		}
-		if e.allowed != nil && !containsFold(e.allowed, n) {
+		if len(hdrs[n]) == 0 || e.allowed != nil && !containsFold(e.allowed, n) {
 			continue
 		}
 		check[n] = strings.Join(hdrs[n], ",")

@@ -110,6 +110,14 @@ func (o *oracle) judge(r *rawRequest) []string {
 			bad = append(bad, fmt.Sprintf("another product's identity header reached the app: %q: %q", h[0], h[1]))
 		}
 	}
+	// A protocol upgrade other than websocket (h2c above all) turns the
+	// connection to the app into a tunnel whose later requests the proxy
+	// never shows gatehouse.
+	for _, u := range r.values("Upgrade") {
+		if !strings.EqualFold(strings.TrimSpace(u), "websocket") {
+			bad = append(bad, fmt.Sprintf("protocol upgrade reached the app: Upgrade: %q", u))
+		}
+	}
 	for _, name := range o.ownCookies(r) {
 		bad = append(bad, fmt.Sprintf("gatehouse cookie reached the app: %s", name))
 	}
