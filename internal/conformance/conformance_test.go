@@ -75,14 +75,16 @@ var _ session.Reader = (*switchStore)(nil)
 // scenario is one request and the verdict every adapter must reach, stated
 // as Envoy and forward-auth express it (the canonical form).
 type scenario struct {
-	name      string
-	method    string // default GET
-	target    string // path and query as the client sent them
-	accept    string
-	cookie    string            // a key of fixture.cookies, or a literal Cookie header
-	spoof     map[string]string // identity headers the client sends itself
-	storeDown bool
-	want      verdict
+	name   string
+	method string // default GET
+	target string // path and query as the client sent them
+	accept string
+	cookie string            // a key of fixture.cookies, or a literal Cookie header
+	spoof  map[string]string // identity headers the client sends itself
+	// spoofMulti are headers the client sends more than once.
+	spoofMulti map[string][]string
+	storeDown  bool
+	want       verdict
 }
 
 // verdict is what the client and the upstream end up with.
@@ -166,6 +168,9 @@ func scenarios() []scenario {
 		{name: "a method-override header that names no method", target: "/public/x", accept: apiAccept,
 			spoof: map[string]string{"X-HTTP-Method-Override": "DELETE, PUT"},
 			want:  verdict{Status: 400, Reason: "bad_request"}},
+		{name: "a method-override header repeated", target: "/public/x", accept: apiAccept,
+			spoofMulti: map[string][]string{"X-HTTP-Method-Override": {"GET", "DELETE"}},
+			want:       verdict{Status: 400, Reason: "bad_request"}},
 		{name: "extension method", method: "M-SEARCH", target: "/app", accept: apiAccept,
 			want: verdict{Status: 401, Reason: "no_session", Login: login("/app"), WWWAuth: bearer}},
 		{name: "skip route in another letter case", target: "/PUBLIC/x", accept: apiAccept,
@@ -328,6 +333,9 @@ func envoyDriver(t *testing.T, f *fixture) driver {
 		for k, v := range sc.spoof {
 			hdr[strings.ToLower(k)] = v
 		}
+		for k, vs := range sc.spoofMulti {
+			hdr[strings.ToLower(k)] = strings.Join(vs, ",") // as Envoy joins repeated headers
+		}
 		req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 			Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
 				SocketAddress: &corev3.SocketAddress{Address: clientAddr, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}},
@@ -428,6 +436,11 @@ func httpDriver(t *testing.T, name string, srv *httptest.Server, path string, ex
 		// The proxy passes the client's headers on, spoofed ones included.
 		for k, v := range sc.spoof {
 			req.Header.Set(k, v)
+		}
+		for k, vs := range sc.spoofMulti {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
 		}
 		req.Header.Set("Accept", sc.accept)
 		if cookie != "" {

@@ -133,14 +133,16 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 	}
 	req, err := read(r)
 	if err == nil {
-		err = req.SetMethodOverride(r.Header.Get)
+		// Every value of a repeated header counts: frameworks differ on
+		// which one they act on, so two of them are refused.
+		err = req.SetMethodOverride(func(name string) string { return strings.Join(r.Header.Values(name), ",") })
 	}
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
 		return nil, authz.Reject(http.StatusBadRequest, authz.ReasonBadRequest), false
 	}
-	req.ClientIP = clientIP(r.Header.Get("X-Forwarded-For"), peer.Addr().Unmap())
+	req.ClientIP = clientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), peer.Addr().Unmap())
 	req.Accept = r.Header.Get("Accept")
 	req.UnderscoreHeaders = authz.UnderscoreHeaders(r.Header)
 	return &req, authz.Decision{}, true
@@ -158,27 +160,38 @@ func (h *Handler) isTrusted(a netip.Addr) bool {
 
 // fromForwardedHeaders reads the Traefik / Caddy headers.
 func fromForwardedHeaders(r *http.Request) (authz.Request, error) {
-	method := r.Header.Get("X-Forwarded-Method")
+	var method, proto, host, uri string
+	if err := onlyValues(r.Header, []string{"X-Forwarded-Method", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Uri"},
+		&method, &proto, &host, &uri); err != nil {
+		return authz.Request{}, err
+	}
 	if method == "" {
 		method = http.MethodGet
 	}
-	return authz.NewRequest(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
+	return authz.NewRequest(method, proto, host, uri)
 }
 
 // fromOriginalURL reads nginx's X-Original-URL (scheme://host/target, built
 // by the shipped config from what nginx routed on), falling back to the
 // X-Forwarded-* headers.
 func fromOriginalURL(r *http.Request) (authz.Request, error) {
-	method := r.Header.Get("X-Original-Method")
+	var orig, method, fwdMethod string
+	if err := onlyValues(r.Header, []string{"X-Original-URL", "X-Original-Method", "X-Forwarded-Method"},
+		&orig, &method, &fwdMethod); err != nil {
+		return authz.Request{}, err
+	}
 	if method == "" {
-		method = r.Header.Get("X-Forwarded-Method")
+		method = fwdMethod
 	}
 	if method == "" {
 		method = http.MethodGet
 	}
-	orig := r.Header.Get("X-Original-URL")
 	if orig == "" {
-		return authz.NewRequest(method, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Uri"))
+		var proto, host, uri string
+		if err := onlyValues(r.Header, []string{"X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Uri"}, &proto, &host, &uri); err != nil {
+			return authz.Request{}, err
+		}
+		return authz.NewRequest(method, proto, host, uri)
 	}
 	scheme, rest, ok := strings.Cut(orig, "://")
 	if !ok {
@@ -189,6 +202,22 @@ func fromOriginalURL(r *http.Request) (authz.Request, error) {
 		return authz.Request{}, fmt.Errorf("%w: X-Original-URL has no path", authz.ErrBadRequest)
 	}
 	return authz.NewRequest(method, scheme, rest[:slash], rest[slash:])
+}
+
+// onlyValues sets *dst[i] to the value of the header names[i]. A header
+// that describes the original request must come once: a repeated one is
+// ambiguous (which copy did the proxy act on?) and wraps ErrBadRequest.
+func onlyValues(h http.Header, names []string, dst ...*string) error {
+	for i, name := range names {
+		switch v := h[http.CanonicalHeaderKey(name)]; len(v) {
+		case 0:
+		case 1:
+			*dst[i] = v[0]
+		default:
+			return fmt.Errorf("%w: %s sent %d times", authz.ErrBadRequest, name, len(v))
+		}
+	}
+	return nil
 }
 
 // clientIP returns the original client: the right-most X-Forwarded-For entry,
@@ -215,7 +244,9 @@ func clientIP(xff string, peer netip.Addr) netip.Addr {
 
 // credentials returns the request's Cookie and Authorization headers.
 func credentials(r *http.Request) check.Credentials {
-	return check.Credentials{Cookie: cookieHeader(r), Authorization: r.Header.Get("Authorization")}
+	// Repeated Authorization headers are joined as Envoy joins them, which
+	// no bearer token parses from: the check never picks one of several.
+	return check.Credentials{Cookie: cookieHeader(r), Authorization: strings.Join(r.Header.Values("Authorization"), ", ")}
 }
 
 // cookieHeader joins the request's Cookie headers.

@@ -337,6 +337,45 @@ func TestBadForwardedHeaders(t *testing.T) {
 	}
 }
 
+// TestRepeatedDescriptionHeadersRefused: a header that describes the
+// original request must come once; with two, which one the proxy acted on
+// is a guess, so the request is refused.
+func TestRepeatedDescriptionHeadersRefused(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		path string
+		hdr  http.Header
+	}{
+		{ForwardAuthPath, http.Header{"X-Forwarded-Uri": {"/public/x", "/admin"}}},
+		{ForwardAuthPath, http.Header{"X-Forwarded-Host": {"app.example.com", "status.example.com"}}},
+		{ForwardAuthPath, http.Header{"X-Forwarded-Method": {"GET", "DELETE"}}},
+		{ForwardAuthPath, http.Header{"X-Http-Method-Override": {"GET", "DELETE"}}},
+		{AuthRequestPath, http.Header{"X-Original-Url": {"https://app.example.com/public/x", "https://app.example.com/admin"}}},
+		{AuthRequestPath, http.Header{"X-Original-Method": {"GET", "POST"}}},
+	} {
+		req, _ := http.NewRequest("GET", f.srv.URL+c.path, nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "app.example.com")
+		req.Header.Set("X-Forwarded-Uri", "/public/x")
+		req.Header.Set("X-Original-URL", "https://app.example.com/public/x")
+		for k, v := range c.hdr {
+			req.Header[k] = v
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := 400
+		if c.path == AuthRequestPath {
+			want = 403 // nginx carries only 2xx/401/403; the reason says why
+		}
+		if resp.StatusCode != want || resp.Header.Get(ReasonHeader) != "bad_request" {
+			t.Errorf("%s %v: %d %s, want %d bad_request", c.path, c.hdr, resp.StatusCode, resp.Header.Get(ReasonHeader), want)
+		}
+	}
+}
+
 func TestClientIP(t *testing.T) {
 	peer := netip.MustParseAddr("10.0.0.2")
 	for xff, want := range map[string]string{
