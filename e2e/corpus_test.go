@@ -212,6 +212,16 @@ func corpus() []probe {
 		add(c.name, c.head)
 	}
 
+	// Client addresses: /lan is open to 10.9.8.0/24 only, and every test
+	// client is on loopback.
+	for _, h := range []string{"X-Forwarded-For: 10.9.8.7", "X-Forwarded-For: 10.9.8.7, 127.0.0.1",
+		"X-Forwarded-For: 127.0.0.1, 10.9.8.7", "X-Real-IP: 10.9.8.7", "Forwarded: for=10.9.8.7",
+		"True-Client-IP: 10.9.8.7", "X-Client-IP: 10.9.8.7", "CF-Connecting-IP: 10.9.8.7",
+		"X_Forwarded_For: 10.9.8.7", "X-Forwarded-For: 10.9.8.7\nX-Forwarded-For: 10.9.8.8"} {
+		add("/lan with "+h, "GET /lan HTTP/1.1\n"+h)
+	}
+	add("GET /lan", "GET /lan HTTP/1.1")
+
 	// Protocol upgrades: h2c "smuggling" turns an allowed request into a
 	// tunnel to the app; websocket is the one upgrade that must pass.
 	for _, c := range []struct{ name, head string }{

@@ -26,7 +26,9 @@ import (
 // differentialAccess is the policy of the differential test: a
 // host-scoped skip route, a path skip route, an allow rule, a rule that
 // requires a group alice does not have, a deny rule, a method-scoped deny
-// and a method-scoped allow (for method-override headers), and alice's
+// and a method-scoped allow (for method-override headers), an allow for a
+// client network the test client is not in (for spoofed client
+// addresses), and alice's
 // domain for everything else. Every class of bypass has something to
 // escape.
 func differentialAccess(statusHost string) string {
@@ -46,6 +48,10 @@ func differentialAccess(statusHost string) string {
     - name: read-only
       paths: [/ro]
       methods: [GET, HEAD]
+      action: allow
+    - name: lan
+      paths: [/lan]
+      client_cidrs: [10.9.8.0/24]
       action: allow
     - name: admin
       paths: [/admin]

@@ -126,18 +126,19 @@ func (o *oracle) judge(r *rawRequest) []string {
 	if id != nil {
 		state = authz.ValidSession
 	}
-	client := netip.MustParseAddr("127.0.0.1")
-	for _, m := range methodViews(r) {
-		for _, h := range hostViews(r) {
-			for _, p := range pathViews(r) {
-				req := &authz.Request{Method: m, Scheme: "https", Host: h, Path: p, Accept: "application/json", ClientIP: client}
-				d := authz.Decide(o.policy, req, state, id)
-				if d.Outcome != authz.Allow {
-					who := "anonymous"
-					if id != nil {
-						who = fmt.Sprintf("%s (groups %q)", id.Email, id.Groups)
+	for _, c := range clientViews(r) {
+		for _, m := range methodViews(r) {
+			for _, h := range hostViews(r) {
+				for _, p := range pathViews(r) {
+					req := &authz.Request{Method: m, Scheme: "https", Host: h, Path: p, Accept: "application/json", ClientIP: c}
+					d := authz.Decide(o.policy, req, state, id)
+					if d.Outcome != authz.Allow {
+						who := "anonymous"
+						if id != nil {
+							who = fmt.Sprintf("%s (groups %q)", id.Email, id.Groups)
+						}
+						bad = append(bad, fmt.Sprintf("not admitted: %s %s%s as %s from %s → %s/%s (rule %q)", m, h, p, who, c, d.Outcome, d.Reason, d.Rule))
 					}
-					bad = append(bad, fmt.Sprintf("not admitted: %s %s%s as %s → %s/%s (rule %q)", m, h, p, who, d.Outcome, d.Reason, d.Rule))
 				}
 			}
 		}
@@ -172,6 +173,37 @@ func (o *oracle) ownCookies(r *rawRequest) []string {
 			name = strings.TrimSpace(name)
 			if name == o.cookieName || strings.HasPrefix(name, o.cookieName+"_") {
 				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// clientAddrHeaders name the client address an app may log or act on.
+var clientAddrHeaders = []string{"X-Forwarded-For", "X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP"}
+
+// clientViews are the client addresses the request may be judged by: the
+// real one (every test client is on loopback), which must always be
+// admitted, and every address a forwarded header names.
+func clientViews(r *rawRequest) []netip.Addr {
+	out := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	add := func(s string) {
+		s = strings.Trim(strings.TrimSpace(s), `"[]`)
+		if a, err := netip.ParseAddr(s); err == nil && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, n := range clientAddrHeaders {
+		for _, v := range r.values(n) {
+			for _, x := range strings.Split(v, ",") {
+				add(x)
+			}
+		}
+	}
+	for _, v := range r.values("Forwarded") {
+		for _, kv := range strings.FieldsFunc(v, func(c rune) bool { return c == ';' || c == ',' }) {
+			if k, val, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && strings.EqualFold(k, "for") {
+				add(val)
 			}
 		}
 	}
