@@ -87,9 +87,10 @@ func NewRequest(method, scheme, host, target string) (Request, error) {
 
 // MethodOverrideHeaders are the headers by which web frameworks let a
 // client replace the request line's method (Express method-override,
-// Symfony, Rails middleware, Google APIs). Rules that restrict by method
-// match either method; rules that open need both.
-var MethodOverrideHeaders = [...]string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+// Symfony, Rails middleware, Google APIs), spelled as Go's http.Header
+// keys them. Rules that restrict by method match either method; rules
+// that open need both.
+var MethodOverrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // SetMethodOverride records the method named by the client's
 // method-override headers: get returns a header's value (empty when

@@ -287,7 +287,7 @@ func TestMethodOverride(t *testing.T) {
 		r := seamReq(t, c.target)
 		r.Method = c.method
 		if err := r.SetMethodOverride(func(name string) string {
-			if name == "X-HTTP-Method-Override" {
+			if name == "X-Http-Method-Override" {
 				return c.override
 			}
 			return ""
@@ -299,8 +299,8 @@ func TestMethodOverride(t *testing.T) {
 		}
 	}
 	for _, hs := range []map[string]string{
-		{"X-HTTP-Method-Override": "DELETE, PUT"},
-		{"X-HTTP-Method-Override": "DELETE", "X-HTTP-Method": "PUT"},
+		{"X-Http-Method-Override": "DELETE, PUT"},
+		{"X-Http-Method-Override": "DELETE", "X-Http-Method": "PUT"},
 		{"X-Method-Override": "GET\x00"},
 	} {
 		r := seamReq(t, "/x")

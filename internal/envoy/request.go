@@ -57,7 +57,7 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	}
 	in.req = req
 	in.req.UnderscoreHeaders = underscoreHeaders(h)
-	if err := in.req.SetMethodOverride(func(name string) string { return header(h, strings.ToLower(name), ",") }); err != nil {
+	if err := in.req.SetMethodOverride(func(name string) string { return header(h, methodOverrideKey(name), ",") }); err != nil {
 		return checkInput{}, errors.Join(errBadRequest, err)
 	}
 
@@ -71,6 +71,21 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 		}
 	}
 	return in, nil
+}
+
+// methodOverrideKeys are authz.MethodOverrideHeaders as Envoy keys them,
+// in lower case, so that reading them allocates nothing.
+var methodOverrideKeys = [len(authz.MethodOverrideHeaders)]string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// methodOverrideKey returns Envoy's key for the header name, one of
+// authz.MethodOverrideHeaders.
+func methodOverrideKey(name string) string {
+	for i, n := range authz.MethodOverrideHeaders {
+		if n == name {
+			return methodOverrideKeys[i]
+		}
+	}
+	return strings.ToLower(name)
 }
 
 // underscoreHeaders returns the names of the request's headers that hold

@@ -1,12 +1,15 @@
 package envoy
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
 )
 
 func httpReq(h *authv3.AttributeContext_HttpRequest, source string) *authv3.CheckRequest {
@@ -94,4 +97,15 @@ func FuzzToRequest(f *testing.F) {
 			t.Fatalf("RawPath set to the normalized path %q", r.Path)
 		}
 	})
+}
+
+func TestMethodOverrideKeys(t *testing.T) {
+	for i, name := range authz.MethodOverrideHeaders {
+		if got := methodOverrideKey(name); got != strings.ToLower(name) || got != methodOverrideKeys[i] {
+			t.Errorf("methodOverrideKey(%q) = %q", name, got)
+		}
+		if http.CanonicalHeaderKey(name) != name {
+			t.Errorf("authz.MethodOverrideHeaders[%d] = %q is not canonical (%q)", i, name, http.CanonicalHeaderKey(name))
+		}
+	}
 }

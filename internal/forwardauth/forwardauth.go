@@ -135,7 +135,7 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 	if err == nil {
 		// Every value of a repeated header counts: frameworks differ on
 		// which one they act on, so two of them are refused.
-		err = req.SetMethodOverride(func(name string) string { return strings.Join(r.Header.Values(name), ",") })
+		err = req.SetMethodOverride(func(name string) string { return strings.Join(r.Header[name], ",") })
 	}
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
