@@ -67,11 +67,29 @@ func (p probe) build(v corpusVars, id string) []byte {
 // identity-header spellings a WSGI app folds together, and framing that
 // may desync the proxy from the app.
 func corpus() []probe {
-	var ps []probe
-	add := func(name, head string) { ps = append(ps, probe{name: name, head: head}) }
+	var b probes
+	for _, class := range []func(*probes){
+		pathProbes, methodProbes, overrideProbes, hostProbes, forwardedProbes,
+		identityProbes, cookieProbes, clientProbes, upgradeProbes, framingProbes,
+	} {
+		class(&b)
+	}
+	return b.ps
+}
 
-	// Paths: exact, case, ;params, dot segments (plain and encoded),
-	// encoded and literal separators, fragments, queries, bad UTF-8, NUL.
+// probes collects the corpus.
+type probes struct{ ps []probe }
+
+// add appends a probe with the default framing.
+func (b *probes) add(name, head string) { b.ps = append(b.ps, probe{name: name, head: head}) }
+
+// raw appends a probe as given.
+func (b *probes) raw(p probe) { b.ps = append(b.ps, p) }
+
+// pathProbes are the paths: exact, case, ;params, dot segments (plain and
+// encoded), encoded and literal separators, fragments, queries, bad UTF-8,
+// NUL, Windows trailing dots.
+func pathProbes(b *probes) {
 	for _, p := range []string{
 		"/public", "/public/", "/public/x", "/healthz", "/dashboard", "/admin", "/admin/x", "/internal", "/internal/x",
 		"/PUBLIC", "/Public/x", "/HEALTHZ", "/ADMIN", "/Admin/x", "/INTERNAL", "/iNtErNaL/x",
@@ -93,18 +111,27 @@ func corpus() []probe {
 		"/public;%2e%2e/admin", "/public/.../admin", "/public/..%00/admin", "/public/%2e%2e%5c/admin", "/public%23%2f..%2finternal",
 		"/public/%u002e%u002e/admin",
 	} {
-		add("GET "+p, "GET "+p+" HTTP/1.1")
+		b.add("GET "+p, "GET "+p+" HTTP/1.1")
 	}
+}
 
-	// Methods.
+// methodProbes are the request methods, protocol versions and a missing
+// Host.
+func methodProbes(b *probes) {
 	for _, m := range []string{"get /admin", "GeT /internal", "HEAD /admin", "OPTIONS /admin", "PROPFIND /internal",
 		"TRACE /admin", "OPTIONS *", "DELETE /public", "get /public/../admin"} {
-		add(m, m+" HTTP/1.1")
+		b.add(m, m+" HTTP/1.1")
 	}
-	ps = append(ps, probe{name: "POST /internal with a body", head: "POST /internal HTTP/1.1\nContent-Type: text/plain\nContent-Length: 5", body: "hello"})
-	add("HTTP/1.0 /admin", "GET /admin HTTP/1.0")
-	// Method-override headers against a method-scoped allow (/ro: GET and
-	// HEAD only) and a method-scoped deny (/public: no DELETE, PUT, PATCH).
+	b.raw(probe{name: "POST /internal with a body", head: "POST /internal HTTP/1.1\nContent-Type: text/plain\nContent-Length: 5", body: "hello"})
+	b.add("HTTP/1.0 /admin", "GET /admin HTTP/1.0")
+	b.raw(probe{name: "HTTP/1.0 /admin without Host", head: "GET /admin HTTP/1.0", noHost: true})
+	b.raw(probe{name: "HTTP/1.1 /admin without Host", head: "GET /admin HTTP/1.1", noHost: true})
+}
+
+// overrideProbes are the method-override headers against a method-scoped
+// allow (/ro: GET and HEAD only) and a method-scoped deny (/public: no
+// DELETE, PUT, PATCH).
+func overrideProbes(b *probes) {
 	for _, c := range []struct{ name, head string }{
 		{"GET /ro", "GET /ro HTTP/1.1"},
 		{"DELETE /ro", "DELETE /ro HTTP/1.1"},
@@ -119,15 +146,15 @@ func corpus() []probe {
 		{"HEAD /public X-HTTP-Method PUT", "HEAD /public HTTP/1.1\nX-HTTP-Method: PUT"},
 		{"GET /public X-Method-Override patch", "GET /public HTTP/1.1\nX-Method-Override: patch"},
 	} {
-		add(c.name, c.head)
+		b.add(c.name, c.head)
 	}
-	ps = append(ps, probe{name: "POST /ro override DELETE", head: "POST /ro HTTP/1.1\nX-HTTP-Method-Override: DELETE\nContent-Length: 0"})
-	ps = append(ps, probe{name: "POST /public override PUT", head: "POST /public HTTP/1.1\nX-HTTP-Method-Override: PUT\nContent-Length: 0"})
-	ps = append(ps, probe{name: "HTTP/1.0 /admin without Host", head: "GET /admin HTTP/1.0", noHost: true})
-	ps = append(ps, probe{name: "HTTP/1.1 /admin without Host", head: "GET /admin HTTP/1.1", noHost: true})
+	b.raw(probe{name: "POST /ro override DELETE", head: "POST /ro HTTP/1.1\nX-HTTP-Method-Override: DELETE\nContent-Length: 0"})
+	b.raw(probe{name: "POST /public override PUT", head: "POST /public HTTP/1.1\nX-HTTP-Method-Override: PUT\nContent-Length: 0"})
+}
 
-	// Host: the skip route's host, odd forms, several Host headers,
-	// absolute-form targets that disagree with Host.
+// hostProbes are the the skip route's host, odd forms, several Host headers,
+// absolute-form targets that disagree with Host.
+func hostProbes(b *probes) {
 	for _, c := range []struct{ name, head string }{
 		{"Host: status host", "GET /admin HTTP/1.1\nHost: {S}"},
 		{"Host: status host:port", "GET /dashboard HTTP/1.1\nHost: {SP}"},
@@ -151,11 +178,14 @@ func corpus() []probe {
 		{"absolute, query only", "GET https://{HP}?x=/admin HTTP/1.1\nHost: {S}"},
 		{"network-path target", "GET //{S}/admin HTTP/1.1"},
 	} {
-		add(c.name, c.head)
+		b.add(c.name, c.head)
 	}
+}
 
-	// Forwarded headers a client sends: gatehouse must judge what the
-	// proxy routed, and the app must not be steered by them either.
+// forwardedProbes are the forwarded and rewrite headers a client sends:
+// gatehouse must judge what the proxy routed, and the app must not be
+// steered by them either.
+func forwardedProbes(b *probes) {
 	for _, h := range []string{
 		"X-Forwarded-Host: {S}", "X-Forwarded-Uri: /public", "X-Original-URL: /public",
 		"X-Original-URL: https://{S}/public", "X-Rewrite-URL: /public", "X-Original-URI: /public",
@@ -164,14 +194,17 @@ func corpus() []probe {
 		"X-Envoy-Original-Path: /public", "X-Forwarded-For: 10.9.8.7", "X-Real-IP: 10.9.8.7",
 		"X-HTTP-Method-Override: OPTIONS",
 	} {
-		add("/admin with "+h, "GET /admin HTTP/1.1\n"+h)
+		b.add("/admin with "+h, "GET /admin HTTP/1.1\n"+h)
 	}
 	for _, h := range []string{"X-Original-URL: /admin", "X-Rewrite-URL: /internal", "X-Forwarded-Uri: /admin",
 		"X-Original-URI: /internal", "X-Envoy-Original-Path: /admin", "X-Original-URL: https://{HP}/admin"} {
-		add("/public with "+h, "GET /public HTTP/1.1\n"+h)
+		b.add("/public with "+h, "GET /public HTTP/1.1\n"+h)
 	}
+}
 
-	// Identity headers in every spelling, on a route anyone may reach.
+// identityProbes are the identity headers in every spelling, on routes
+// anyone (or alice) may reach.
+func identityProbes(b *probes) {
 	spellings := []string{
 		"X-Auth-Request-User: mallory", "x-auth-request-user: mallory", "X-AUTH-REQUEST-USER: mallory",
 		"X_Auth_Request_User: mallory", "X-Auth-Request_User: mallory", "X_Auth-Request-User: mallory",
@@ -188,15 +221,18 @@ func corpus() []probe {
 		"X-Auth-Request-Email\t: mallory@allowed.test",
 	}
 	for _, h := range spellings {
-		add("/public with "+h, "GET /public HTTP/1.1\n"+h)
+		b.add("/public with "+h, "GET /public HTTP/1.1\n"+h)
 	}
-	add("/public with obs-fold identity", "GET /public HTTP/1.1\nX-Note: a\n X-Auth-Request-Email: mallory@allowed.test")
-	add("/public with identity twice", "GET /public HTTP/1.1\nX-Auth-Request-Email: mallory@allowed.test\nX-Auth-Request-Email: mallory2@allowed.test")
-	add("/admin with every spelling", "GET /admin HTTP/1.1\n"+strings.Join(spellings[:30], "\n"))
-	add("/dashboard with every spelling", "GET /dashboard HTTP/1.1\n"+strings.Join(spellings[:30], "\n"))
-	add("/healthz with groups", "GET /healthz HTTP/1.1\nX-Auth-Request-Groups: admins,mallory\nX-Auth-Request-User: mallory")
+	b.add("/public with obs-fold identity", "GET /public HTTP/1.1\nX-Note: a\n X-Auth-Request-Email: mallory@allowed.test")
+	b.add("/public with identity twice", "GET /public HTTP/1.1\nX-Auth-Request-Email: mallory@allowed.test\nX-Auth-Request-Email: mallory2@allowed.test")
+	b.add("/admin with every spelling", "GET /admin HTTP/1.1\n"+strings.Join(spellings[:30], "\n"))
+	b.add("/dashboard with every spelling", "GET /dashboard HTTP/1.1\n"+strings.Join(spellings[:30], "\n"))
+	b.add("/healthz with groups", "GET /healthz HTTP/1.1\nX-Auth-Request-Groups: admins,mallory\nX-Auth-Request-User: mallory")
+}
 
-	// Cookies: gatehouse's own must not reach the app in any arrangement.
+// cookieProbes are the cookie arrangements: gatehouse's own must not reach
+// the app in any of them.
+func cookieProbes(b *probes) {
 	for _, c := range []struct{ name, head string }{
 		{"two Cookie headers", "GET /public HTTP/1.1\nCookie: app_pref=kept\nCookie: {C}"},
 		{"session cookie last", "GET /public HTTP/1.1\nCookie: app_other=1; {C}"},
@@ -209,21 +245,26 @@ func corpus() []probe {
 		{"comma-separated forged", "GET /public HTTP/1.1\nCookie: app_pref=kept, {CN}=forged, {CN}_login=forged"},
 		{"lower-case cookie header", "GET /dashboard HTTP/1.1\ncookie: {C}"},
 	} {
-		add(c.name, c.head)
+		b.add(c.name, c.head)
 	}
+}
 
-	// Client addresses: /lan is open to 10.9.8.0/24 only, and every test
-	// client is on loopback.
+// clientProbes are the client addresses: /lan is open to 10.9.8.0/24 only,
+// and every test client is on loopback.
+func clientProbes(b *probes) {
 	for _, h := range []string{"X-Forwarded-For: 10.9.8.7", "X-Forwarded-For: 10.9.8.7, 127.0.0.1",
 		"X-Forwarded-For: 127.0.0.1, 10.9.8.7", "X-Real-IP: 10.9.8.7", "Forwarded: for=10.9.8.7",
 		"True-Client-IP: 10.9.8.7", "X-Client-IP: 10.9.8.7", "CF-Connecting-IP: 10.9.8.7",
 		"X_Forwarded_For: 10.9.8.7", "X-Forwarded-For: 10.9.8.7\nX-Forwarded-For: 10.9.8.8"} {
-		add("/lan with "+h, "GET /lan HTTP/1.1\n"+h)
+		b.add("/lan with "+h, "GET /lan HTTP/1.1\n"+h)
 	}
-	add("GET /lan", "GET /lan HTTP/1.1")
+	b.add("GET /lan", "GET /lan HTTP/1.1")
+}
 
-	// Protocol upgrades: h2c "smuggling" turns an allowed request into a
-	// tunnel to the app; websocket is the one upgrade that must pass.
+// upgradeProbes are the protocol upgrades: h2c "smuggling" turns an allowed
+// request into a tunnel to the app; websocket is the one upgrade that must
+// pass.
+func upgradeProbes(b *probes) {
 	for _, c := range []struct{ name, head string }{
 		{"h2c upgrade on /public", "GET /public HTTP/1.1\nUpgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
 		{"H2C upgrade, upper case", "GET /public HTTP/1.1\nUpgrade: H2C\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
@@ -232,19 +273,21 @@ func corpus() []probe {
 		{"websocket upgrade", "GET /public HTTP/1.1\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="},
 		{"hop-by-hop identity", "GET /public HTTP/1.1\nConnection: X-Auth-Request-User, X-Forwarded-For\nX-Auth-Request-User: mallory"},
 	} {
-		add(c.name, c.head)
+		b.add(c.name, c.head)
 	}
+}
 
-	// Framing: LF-only lines, and requests that would smuggle a second one
-	// past the check if the proxy and the app split the stream differently.
-	ps = append(ps, probe{name: "LF line endings", head: "GET /admin HTTP/1.1", lf: true})
-	ps = append(ps, probe{name: "CL.TE smuggle", head: "POST /public HTTP/1.1\nContent-Length: 44\nTransfer-Encoding: chunked",
+// framingProbes are the LF-only lines, and requests that would smuggle a
+// second one past the check if the proxy and the app split the stream
+// differently.
+func framingProbes(b *probes) {
+	b.raw(probe{name: "LF line endings", head: "GET /admin HTTP/1.1", lf: true})
+	b.raw(probe{name: "CL.TE smuggle", head: "POST /public HTTP/1.1\nContent-Length: 44\nTransfer-Encoding: chunked",
 		body: "0\r\n\r\nGET /admin HTTP/1.1\r\nX-Smuggled: 1\r\n\r\n"})
-	ps = append(ps, probe{name: "TE obfuscated", head: "POST /public HTTP/1.1\nTransfer-Encoding: xchunked\nContent-Length: 4",
+	b.raw(probe{name: "TE obfuscated", head: "POST /public HTTP/1.1\nTransfer-Encoding: xchunked\nContent-Length: 4",
 		body: "0\r\n\r\nGET /internal HTTP/1.1\r\n\r\n"})
-	ps = append(ps, probe{name: "TE twice", head: "POST /public HTTP/1.1\nTransfer-Encoding: chunked\nTransfer-Encoding: identity",
+	b.raw(probe{name: "TE twice", head: "POST /public HTTP/1.1\nTransfer-Encoding: chunked\nTransfer-Encoding: identity",
 		body: "0\r\n\r\nGET /internal HTTP/1.1\r\n\r\n"})
-	return ps
 }
 
 // variant is who sends the corpus: an anonymous client with a forged

@@ -107,8 +107,50 @@ func TestDifferential(t *testing.T) {
 	})
 }
 
-// differential runs the corpus through one real proxy.
+// differential runs the corpus through one real proxy, over HTTP/1.1
+// and HTTP/2, and judges what reached the app.
 func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
+	ctx := t.Context()
+	ps, ds, rec := s.startDiffStack(t, k)
+	orc, err := newOracle(filepath.Join(ps.Dir, "gatehouse-a.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.cookie = aliceSignsIn(t, ps, orc)
+	ds.cookieName = orc.cookieName
+
+	addr := fmt.Sprintf("127.0.0.1:%d", ps.HTTPSPort)
+	vars := corpusVars{host: ps.Host, port: strconv.Itoa(ps.HTTPSPort), status: "status." + ps.Host, cookieName: orc.cookieName}
+	send := func(raw []byte) (int, error) {
+		st, _, err := sendRaw(ctx, addr, ps.Host, raw)
+		return st, err
+	}
+	s.checkAppCookies(t, orc, rec, vars, ds.cookie, send)
+	results := runCorpus(t, "", vars, ds.cookie, send)
+	// The same corpus over HTTP/2, as browsers reach these proxies.
+	sendH2Raw := func(raw []byte) (int, error) {
+		r, err := readHead(bufio.NewReader(bytes.NewReader(raw)))
+		if err != nil {
+			return -1, nil
+		}
+		fields, ok := h2Fields(r)
+		if !ok {
+			return -1, nil // HTTP/2 cannot carry it
+		}
+		return sendH2(ctx, addr, ps.Host, fields)
+	}
+	maps.Copy(results, runCorpus(t, "h2-", vars, ds.cookie, sendH2Raw))
+	checkRefusals(t, k.name, results)
+	got := rec.take()
+	judgeRecorded(t, k.name, orc, got, results, filepath.Join(s.dir, "differential-"+k.name+".txt"))
+	checkWebsocket(t, k.name, got, results)
+	return ds
+}
+
+// startDiffStack starts the recorder, one gatehouse replica with the
+// differential policy and the proxy from its shipped configuration, and
+// waits until a request travels through all three.
+func (s *suite) startDiffStack(t *testing.T, k proxyKind) (proxySetup, *diffStack, *recorder) {
 	ctx := t.Context()
 	ps := s.setups[k.name]
 	ps.Dir = filepath.Join(ps.Dir, "differential")
@@ -122,11 +164,10 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 	t.Cleanup(rec.stop)
 	ps.AppAddr = rec.l.Addr().String()
 	ps.GatehouseAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	status := "status." + ps.Host
 	cfg := gatehouseConfig{
 		Addr: ps.GatehouseAddr, Issuer: s.op.issuer, RedirectURL: ps.origin() + "/oauth2/callback",
 		CookieKey: newCookieKey(), RedisAddr: s.redisAddr, KeyPrefix: s.prefix + "diff-" + k.name + ":",
-		Access: differentialAccess(status), LogLevel: "info",
+		Access: differentialAccess("status." + ps.Host), LogLevel: "info",
 	}
 	gh, err := startGatehouse(ctx, ps.Dir, "gatehouse-a", s.tools["gatehouse"], cfg)
 	if err != nil {
@@ -148,14 +189,15 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 	if err := waitRecorded(ctx, px, ps); err != nil {
 		t.Fatal(err)
 	}
-	orc, err := newOracle(filepath.Join(ps.Dir, "gatehouse-a.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return ps, &diffStack{cfg: cfg, dir: ps.Dir}, rec
+}
 
-	// alice signs in through the proxy, as a browser would.
-	alice := newClient(true)
-	res, err := goLogin(ctx, alice, ps.origin()+"/dashboard", userAlice)
+// aliceSignsIn logs alice in through the proxy, as a browser would, tells
+// the oracle the session cookie's effective name, and returns her cookies
+// as a Cookie header value.
+func aliceSignsIn(t *testing.T, ps proxySetup, orc *oracle) string {
+	t.Helper()
+	res, err := goLogin(t.Context(), newClient(true), ps.origin()+"/dashboard", userAlice)
 	if err != nil {
 		t.Fatalf("alice's login: %v", err)
 	}
@@ -166,33 +208,7 @@ func (s *suite) differential(t *testing.T, k proxyKind) *diffStack {
 	if !orc.learnCookieName(res.Cookies) {
 		t.Fatalf("no session cookie named after %q among alice's cookies %q", orc.cookieName, cookie)
 	}
-	ds := &diffStack{cfg: cfg, dir: ps.Dir, cookie: cookie, cookieName: orc.cookieName}
-
-	vars := corpusVars{host: ps.Host, port: strconv.Itoa(ps.HTTPSPort), status: status, cookieName: orc.cookieName}
-	send := func(raw []byte) (int, error) {
-		st, _, err := sendRaw(ctx, fmt.Sprintf("127.0.0.1:%d", ps.HTTPSPort), ps.Host, raw)
-		return st, err
-	}
-	s.checkAppCookies(t, orc, rec, vars, cookie, send)
-	results := runCorpus(t, "", vars, cookie, send)
-	// The same corpus over HTTP/2, as browsers reach these proxies.
-	sendH2Raw := func(raw []byte) (int, error) {
-		r, err := readHead(bufio.NewReader(bytes.NewReader(raw)))
-		if err != nil {
-			return -1, nil
-		}
-		fields, ok := h2Fields(r)
-		if !ok {
-			return -1, nil // HTTP/2 cannot carry it
-		}
-		return sendH2(ctx, fmt.Sprintf("127.0.0.1:%d", ps.HTTPSPort), ps.Host, fields)
-	}
-	maps.Copy(results, runCorpus(t, "h2-", vars, cookie, sendH2Raw))
-	checkRefusals(t, k.name, results)
-	got := rec.take()
-	judgeRecorded(t, k.name, orc, got, results, filepath.Join(s.dir, "differential-"+k.name+".txt"))
-	checkWebsocket(t, k.name, got, results)
-	return ds
+	return cookie
 }
 
 // checkRefusals: a host the proxy does not serve is refused (no 2xx,

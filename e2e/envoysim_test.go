@@ -142,124 +142,38 @@ type envoyOutcome struct {
 	upstream *rawRequest // the request the app receives; nil if not forwarded
 }
 
+// envoyRequest is a request as Envoy holds it after its HTTP/1 codec and
+// the connection manager: lower-case header names in arrival order.
+type envoyRequest struct {
+	method, proto   string
+	authority, path string // path is normalized and carries the query
+	hdrs            map[string][]string
+	order           []string
+}
+
+// set replaces the header n.
+func (er *envoyRequest) set(n, v string) {
+	if _, seen := er.hdrs[n]; !seen {
+		er.order = append(er.order, n)
+	}
+	er.hdrs[n] = []string{v}
+}
+
 // handle runs one raw request through the simulated Envoy.
 func (e *envoySim) handle(ctx context.Context, raw []byte) (envoyOutcome, error) {
-	r, err := readHead(bufio.NewReader(bytes.NewReader(raw)))
-	if err != nil {
-		return envoyOutcome{status: 400}, nil
+	er, status := e.decode(raw)
+	if er == nil {
+		return envoyOutcome{status: status}, nil
 	}
-	hdrs := map[string][]string{}
-	var order []string
-	for _, h := range r.Headers {
-		n := strings.ToLower(h[0])
-		if n == "" || strings.ContainsAny(n, " \t_") {
-			return envoyOutcome{status: 400}, nil // invalid name, or underscores rejected
-		}
-		if _, seen := hdrs[n]; !seen {
-			order = append(order, n)
-		}
-		if n == "cookie" && len(hdrs[n]) > 0 {
-			hdrs[n][0] += "; " + h[1] // Envoy's header map joins cookies into one
-			continue
-		}
-		hdrs[n] = append(hdrs[n], h[1])
+	if !e.servesHost(er.authority) {
+		return envoyOutcome{status: 421}, nil // the refusing default virtual host
 	}
-	// Upgrades: the HTTP/1 codec strips an h2c upgrade; any other type
-	// not in upgrade_configs is refused with 403 before any filter runs.
-	if ups := hdrs["upgrade"]; len(ups) > 0 {
-		v := strings.ToLower(strings.Join(ups, ","))
-		if slices.Contains(strings.Split(strings.ReplaceAll(v, " ", ""), ","), "h2c") {
-			delete(hdrs, "upgrade")
-			delete(hdrs, "http2-settings")
-			delete(hdrs, "connection")
-		} else if !slices.Contains(e.upgrades, v) {
-			return envoyOutcome{status: 403}, nil
-		}
-	}
-	authority := ""
-	if v := hdrs["host"]; len(v) > 0 {
-		authority = v[0]
-	}
-	target := r.Target
-	if !strings.HasPrefix(target, "/") {
-		i := strings.Index(target, "://")
-		if i < 0 {
-			return envoyOutcome{status: 400}, nil
-		}
-		rest := target[i+3:]
-		j := strings.IndexAny(rest, "/?")
-		if j < 0 {
-			authority, target = rest, "/"
-		} else {
-			authority, target = rest[:j], rest[j:]
-			if target[0] == '?' {
-				target = "/" + target
-			}
-		}
-	}
-	if authority == "" && r.Proto == "HTTP/1.1" {
-		return envoyOutcome{status: 400}, nil
-	}
-	if strings.Contains(target, "#") {
-		return envoyOutcome{status: 400}, nil
-	}
-	path, query, hasQuery := strings.Cut(target, "?")
-	lp := strings.ToLower(path)
-	if strings.Contains(lp, "%2f") || strings.Contains(lp, "%5c") {
-		return envoyOutcome{status: 400}, nil
-	}
-	path = envoyNormalize(path)
-	if hasQuery {
-		path += "?" + query
-	}
-
-	// Route: the app's virtual host, or the refusing default.
-	if !e.servesHost(authority) {
-		return envoyOutcome{status: 421}, nil
-	}
-	if strings.HasPrefix(path, "/oauth2/") {
+	if strings.HasPrefix(er.path, "/oauth2/") {
 		return envoyOutcome{status: 200}, nil // gatehouse's own pages, not the app
 	}
-
-	// What the HCM adds before the filters run.
-	xff := "127.0.0.1"
-	if v := hdrs["x-forwarded-for"]; len(v) > 0 {
-		xff = strings.Join(v, ",") + ",127.0.0.1"
-	}
-	set := func(n, v string) {
-		if _, seen := hdrs[n]; !seen {
-			order = append(order, n)
-		}
-		hdrs[n] = []string{v}
-	}
-	set("x-forwarded-for", xff)
-	set("x-forwarded-proto", "https")
-	set("x-request-id", randHex(8))
-
-	check := map[string]string{":authority": authority, ":path": path, ":method": r.Method, ":scheme": "https"}
-	for _, n := range order {
-		if n == "host" {
-			continue
-		}
-		if len(hdrs[n]) == 0 || e.allowed != nil && !containsFold(e.allowed, n) {
-			continue
-		}
-		check[n] = strings.Join(hdrs[n], ",")
-	}
-	cr := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}}}}},
-		Destination: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 8080}}}}},
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: check["x-request-id"], Method: r.Method, Headers: check, Path: path, Host: authority,
-			Scheme: "https", Protocol: r.Proto,
-		}},
-		ContextExtensions: e.extensions,
-	}}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	resp, err := e.client.Check(ctx, cr)
+	resp, err := e.client.Check(ctx, e.checkRequest(er))
 	if err != nil {
 		return envoyOutcome{}, fmt.Errorf("ext_authz Check: %w", err)
 	}
@@ -270,7 +184,140 @@ func (e *envoySim) handle(ctx context.Context, raw []byte) (envoyOutcome, error)
 		}
 		return envoyOutcome{status: st}, nil
 	}
-	ok := resp.GetOkResponse()
+	e.apply(er, resp.GetOkResponse())
+	return envoyOutcome{status: 200, upstream: er.upstream()}, nil
+}
+
+// decode is the HTTP/1 codec and the connection manager: it returns the
+// request as the filters see it, or nil and the status of Envoy's own
+// refusal.
+func (e *envoySim) decode(raw []byte) (*envoyRequest, int) {
+	r, err := readHead(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return nil, 400
+	}
+	er := &envoyRequest{method: r.Method, proto: r.Proto, hdrs: map[string][]string{}}
+	for _, h := range r.Headers {
+		n := strings.ToLower(h[0])
+		if n == "" || strings.ContainsAny(n, " \t_") {
+			return nil, 400 // invalid name, or underscores rejected
+		}
+		if _, seen := er.hdrs[n]; !seen {
+			er.order = append(er.order, n)
+		}
+		if n == "cookie" && len(er.hdrs[n]) > 0 {
+			er.hdrs[n][0] += "; " + h[1] // Envoy's header map joins cookies into one
+			continue
+		}
+		er.hdrs[n] = append(er.hdrs[n], h[1])
+	}
+	if st := e.upgrade(er); st != 0 {
+		return nil, st
+	}
+	if v := er.hdrs["host"]; len(v) > 0 {
+		er.authority = v[0]
+	}
+	target := r.Target
+	if !strings.HasPrefix(target, "/") {
+		authority, rest, ok := splitAbsolute(target)
+		if !ok {
+			return nil, 400
+		}
+		er.authority, target = authority, rest
+	}
+	if er.authority == "" && r.Proto == "HTTP/1.1" {
+		return nil, 400
+	}
+	if strings.Contains(target, "#") {
+		return nil, 400
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	if lp := strings.ToLower(path); strings.Contains(lp, "%2f") || strings.Contains(lp, "%5c") {
+		return nil, 400
+	}
+	er.path = envoyNormalize(path)
+	if hasQuery {
+		er.path += "?" + query
+	}
+	// What the connection manager adds before the filters run.
+	xff := "127.0.0.1"
+	if v := er.hdrs["x-forwarded-for"]; len(v) > 0 {
+		xff = strings.Join(v, ",") + ",127.0.0.1"
+	}
+	er.set("x-forwarded-for", xff)
+	er.set("x-forwarded-proto", "https")
+	er.set("x-request-id", randHex(8))
+	return er, 0
+}
+
+// upgrade: the HTTP/1 codec strips an h2c upgrade; any other type not in
+// upgrade_configs is refused with 403 before any filter runs.
+func (e *envoySim) upgrade(er *envoyRequest) int {
+	ups := er.hdrs["upgrade"]
+	if len(ups) == 0 {
+		return 0
+	}
+	v := strings.ToLower(strings.Join(ups, ","))
+	if slices.Contains(strings.Split(strings.ReplaceAll(v, " ", ""), ","), "h2c") {
+		delete(er.hdrs, "upgrade")
+		delete(er.hdrs, "http2-settings")
+		delete(er.hdrs, "connection")
+		return 0
+	}
+	if !slices.Contains(e.upgrades, v) {
+		return 403
+	}
+	return 0
+}
+
+// splitAbsolute splits an absolute-form target into its authority and the
+// origin-form rest ("/" when it has no path).
+func splitAbsolute(target string) (authority, rest string, ok bool) {
+	i := strings.Index(target, "://")
+	if i < 0 {
+		return "", "", false
+	}
+	after := target[i+3:]
+	j := strings.IndexAny(after, "/?")
+	switch {
+	case j < 0:
+		return after, "/", true
+	case after[j] == '?':
+		return after[:j], "/" + after[j:], true
+	}
+	return after[:j], after[j:], true
+}
+
+// checkRequest is the CheckRequest the ext_authz filter sends: every
+// header (or those allowed_headers lists), repeated ones joined by ",",
+// the pseudo-headers, the peer and the route's context extensions.
+func (e *envoySim) checkRequest(er *envoyRequest) *authv3.CheckRequest {
+	check := map[string]string{":authority": er.authority, ":path": er.path, ":method": er.method, ":scheme": "https"}
+	for _, n := range er.order {
+		if n == "host" || len(er.hdrs[n]) == 0 || e.allowed != nil && !containsFold(e.allowed, n) {
+			continue
+		}
+		check[n] = strings.Join(er.hdrs[n], ",")
+	}
+	peer := func(port uint32) *authv3.AttributeContext_Peer {
+		return &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
+			SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port}}}}}
+	}
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source:      peer(40000),
+		Destination: peer(8080),
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Id: er.hdrs["x-request-id"][0], Method: er.method, Headers: check, Path: er.path, Host: er.authority,
+			Scheme: "https", Protocol: er.proto,
+		}},
+		ContextExtensions: e.extensions,
+	}}
+}
+
+// apply is what Envoy does with an OK answer: headers set, appended or
+// added as each option says, headers_to_remove removed (never Host or a
+// pseudo-header), then the router's request_headers_to_remove.
+func (e *envoySim) apply(er *envoyRequest, ok *authv3.OkHttpResponse) {
 	for _, hv := range ok.GetHeaders() {
 		n, v := strings.ToLower(hv.GetHeader().GetKey()), hv.GetHeader().GetValue()
 		appendIt := hv.GetAppend().GetValue()
@@ -279,42 +326,46 @@ func (e *envoySim) handle(ctx context.Context, raw []byte) (envoyOutcome, error)
 			case corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD:
 				appendIt = true
 			case corev3.HeaderValueOption_ADD_IF_ABSENT:
-				if len(hdrs[n]) > 0 {
+				if len(er.hdrs[n]) > 0 {
 					continue
 				}
 			case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS:
-				if len(hdrs[n]) == 0 {
+				if len(er.hdrs[n]) == 0 {
 					continue
 				}
 			}
 		}
-		if _, seen := hdrs[n]; !seen {
-			order = append(order, n)
+		if !appendIt {
+			er.set(n, v)
+			continue
 		}
-		if appendIt {
-			hdrs[n] = append(hdrs[n], v)
-		} else {
-			hdrs[n] = []string{v}
+		if _, seen := er.hdrs[n]; !seen {
+			er.order = append(er.order, n)
 		}
+		er.hdrs[n] = append(er.hdrs[n], v)
 	}
 	for _, n := range ok.GetHeadersToRemove() {
 		if n = strings.ToLower(n); n != "host" && !strings.HasPrefix(n, ":") {
-			delete(hdrs, n)
+			delete(er.hdrs, n)
 		}
 	}
 	for _, n := range e.removeHeaders {
-		delete(hdrs, strings.ToLower(n))
+		delete(er.hdrs, strings.ToLower(n))
 	}
-	up := &rawRequest{Method: r.Method, Target: path, Proto: "HTTP/1.1", Headers: [][2]string{{"host", authority}}}
-	for _, n := range order {
+}
+
+// upstream is the request the router sends the app.
+func (er *envoyRequest) upstream() *rawRequest {
+	up := &rawRequest{Method: er.method, Target: er.path, Proto: "HTTP/1.1", Headers: [][2]string{{"host", er.authority}}}
+	for _, n := range er.order {
 		if n == "host" {
 			continue
 		}
-		for _, v := range hdrs[n] {
+		for _, v := range er.hdrs[n] {
 			up.Headers = append(up.Headers, [2]string{n, v})
 		}
 	}
-	return envoyOutcome{status: 200, upstream: up}, nil
+	return up
 }
 
 // servesHost: :authority matches one of the app's domains, letter case
