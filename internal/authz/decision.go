@@ -98,6 +98,9 @@ type Decision struct {
 	// RuleIndex is the index of the deciding rule in Policy.Rules (or of
 	// the skip route in Policy.Skip); -1 for the default allow-lists.
 	RuleIndex int
+	// View is the reading of the request that decided: the one that
+	// restricts most (see Decide). Zero for refusals before any rule.
+	View View
 }
 
 // RuleDefault is Decision.Rule when no rule matched and the default
@@ -135,6 +138,13 @@ func (d *Decision) SetUpstream(name, value string) bool {
 //  5. signed in but not admitted      → 403;
 //  6. otherwise                       → allow, with identity headers.
 //
+// Steps 2–6 run for every View of the request (its method and a method
+// override's, its path forms, with and without letter case), and the
+// verdict that restricts most decides (forbidden, then login, then allow
+// with identity, then allow without): so neither an encoding, ";params",
+// letter case nor a method override can take a request out of a rule
+// that protects it, or into one that opens it.
+//
 // Decide performs no I/O, and matching the rules allocates nothing.
 func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 	// 0. A header the upstream may read as identity, which no proxy
@@ -153,53 +163,40 @@ func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 			RuleIndex:       -1,
 		}
 	}
-	host := CanonicalHost(r.Host)
+	// 2–6 for every reading an upstream may act on (View); the one that
+	// restricts most decides.
+	vd := p.strictest(r, CanonicalHost(r.Host), state, id)
+	d := p.render(vd, r, state, id)
+	d.View = vd.view
+	return d
+}
 
-	// 2. Routes that need no login.
-	for i := range p.Skip {
-		if p.Skip[i].Matches(r, host) {
-			return named(allow(p, ReasonSkipRoute, nil), RuleSkip, i)
-		}
+// render turns the deciding view's verdict into the Decision.
+func (p *Policy) render(vd viewVerdict, r *Request, state SessionState, id *Identity) Decision {
+	if vd.skip {
+		return named(allow(p, ReasonSkipRoute, nil), RuleSkip, vd.idx)
 	}
-
-	// 3. The first matching rule, or the default allow-lists.
-	idx := p.matchRule(r, host)
-	name, action := RuleDefault, ActionAuthenticate
-	if idx >= 0 {
-		name, action = p.Rules[idx].Name, p.Rules[idx].Action
+	name := RuleDefault
+	if vd.idx >= 0 {
+		name = p.Rules[vd.idx].Name
 	}
-	switch action {
-	case ActionAllow:
-		return named(allow(p, ReasonAllowRule, nil), name, idx)
-	case ActionDeny:
-		return named(forbidden(r, id, ReasonDeniedByRule), name, idx)
-	}
-
-	// 4. Who is this?
-	if state != ValidSession || id == nil {
-		reason := ReasonNoSession
+	switch {
+	case vd.class == classOpen:
+		return named(allow(p, ReasonAllowRule, nil), name, vd.idx)
+	case vd.action == ActionDeny:
+		return named(forbidden(r, id, ReasonDeniedByRule), name, vd.idx)
+	case vd.class == classUnauthenticated:
 		switch state {
-		case InvalidSession:
-			reason = ReasonInvalidSession
 		case InvalidToken:
-			return named(invalidToken(p, r), name, idx)
+			return named(invalidToken(p, r), name, vd.idx)
+		case InvalidSession:
+			return named(unauthenticated(p, r, ReasonInvalidSession), name, vd.idx)
 		}
-		return named(unauthenticated(p, r, reason), name, idx)
+		return named(unauthenticated(p, r, ReasonNoSession), name, vd.idx)
+	case vd.class == classForbidden:
+		return named(forbidden(r, id, ReasonNotAllowed), name, vd.idx)
 	}
-
-	// 5. Signed in, but admitted?
-	admitted := false
-	if action == ActionRequire {
-		admitted = p.Rules[idx].Require.admits(id, p.AllowUnverifiedEmail)
-	} else {
-		admitted = p.admits(id)
-	}
-	if !admitted {
-		return named(forbidden(r, id, ReasonNotAllowed), name, idx)
-	}
-
-	// 6. Allowed.
-	return named(allow(p, ReasonAllowed, id), name, idx)
+	return named(allow(p, ReasonAllowed, id), name, vd.idx)
 }
 
 func named(d Decision, rule string, idx int) Decision {

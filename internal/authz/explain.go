@@ -28,25 +28,30 @@ type Step struct {
 func Explain(p *Policy, r *Request, state SessionState, id *Identity) (Decision, []Step) {
 	d := Decide(p, r, state, id)
 	if name, spoofed := p.SpoofedHeader(r); spoofed {
-		return d, []Step{{Kind: "request", Index: -1, Detail: fmt.Sprintf("header %q looks like an identity header: refused", name)}}
+		return d, []Step{{Kind: "request", Index: -1, Detail: fmt.Sprintf("header %q looks like a header gatehouse owns or reads: refused", name)}}
 	}
 	if state == StoreFailed {
 		return d, []Step{{Kind: "store", Index: -1, Detail: "the session store failed: nothing is allowed"}}
 	}
 	host := CanonicalHost(r.Host)
+	v := d.View
 	var steps []Step
+	if form := r.pathForm(v); form != "" {
+		steps = append(steps, Step{Kind: "view", Index: -1, Detail: "judged as " + v.Method + " " + v.Path + " (" + form +
+			"): of the readings an upstream may act on, it restricts most"})
+	}
 	for i := range p.Skip {
 		rt := &p.Skip[i]
-		if rt.Matches(r, host) {
+		if rt.Match(v, host) {
 			return d, append(steps, Step{Kind: "skip", Index: i, Detail: "skip route matches: allowed without login"})
 		}
 		steps = append(steps, Step{Kind: "skip", Index: i, Failed: CondPath, Detail: "skip route does not match " + describeRoute(rt)})
 	}
 	for i := range p.Rules {
 		rl := &p.Rules[i]
-		c := rl.Check(r, host)
+		c := rl.Match(v, host, r.ClientIP)
 		if c != CondMatched {
-			steps = append(steps, Step{Kind: "rule", Index: i, Name: rl.Name, Failed: c, Detail: mismatch(rl, c, r, host)})
+			steps = append(steps, Step{Kind: "rule", Index: i, Name: rl.Name, Failed: c, Detail: mismatch(rl, c, r, v, host)})
 			continue
 		}
 		return d, append(steps, Step{Kind: "rule", Index: i, Name: rl.Name, Detail: "matches; action " + rl.Action.String() + ": " + verdict(p, rl, d, id)})
@@ -71,16 +76,16 @@ func describeRoute(rt *Route) string {
 	return "(" + strings.Join(parts, "; ") + ")"
 }
 
-func mismatch(rl *Rule, c Condition, r *Request, host string) string {
+func mismatch(rl *Rule, c Condition, r *Request, v View, host string) string {
 	switch c {
 	case CondMethod:
-		return fmt.Sprintf("method %s is not one of %s", r.Method, strings.Join(rl.Methods, ", "))
+		return fmt.Sprintf("method %s is not one of %s", v.Method, strings.Join(rl.Methods, ", "))
 	case CondHost:
 		return fmt.Sprintf("host %q is not one of %s", host, strings.Join(rl.Hosts, ", "))
 	case CondPath:
-		return fmt.Sprintf("path %q has none of the prefixes %s", r.Path, strings.Join(rl.Paths, ", "))
+		return fmt.Sprintf("path %q has none of the prefixes %s", v.Path, strings.Join(rl.Paths, ", "))
 	case CondPathRegexp:
-		return fmt.Sprintf("path %q does not match %s", r.Path, rl.PathRegexp)
+		return fmt.Sprintf("path %q does not match %s", v.Path, rl.PathRegexp)
 	case CondSource:
 		return fmt.Sprintf("client address %v is not in %v", r.ClientIP, rl.Sources)
 	}

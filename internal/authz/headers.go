@@ -13,8 +13,9 @@ var foreignIdentityHeaders = [...]string{
 }
 
 // SpoofedHeader returns the first of the client's header names that is a
-// look-alike of an identity header: the same name once letter case is
-// ignored and "-" and "_" are taken as one, but not the same header.
+// look-alike of an identity header or of a method-override header
+// (MethodOverrideHeaders): the same name once letter case is ignored and
+// "-" and "_" are taken as one, but not the same header.
 // Proxies replace the real header in any letter case, but pass a
 // look-alike such as "X-Auth-Request_Email" on, and a WSGI or CGI app
 // (HTTP_X_AUTH_REQUEST_EMAIL) cannot tell the two apart. Identity header
@@ -34,6 +35,11 @@ func (p *Policy) SpoofedHeader(r *Request) (string, bool) {
 			}
 		}
 		for _, o := range foreignIdentityHeaders {
+			if lookAlike(name, o) {
+				return name, true
+			}
+		}
+		for _, o := range MethodOverrideHeaders {
 			if lookAlike(name, o) {
 				return name, true
 			}

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -68,20 +69,19 @@ type Route struct {
 	PathRegexp *PathPattern // matched against the path forms only
 }
 
-// Matches reports whether r is selected by the route. host must be the
-// request's CanonicalHost. A skip route opens, so every path form of the
-// request must match it exactly (see Rule.Check).
-func (rt *Route) Matches(r *Request, host string) bool {
-	if len(rt.Methods) > 0 && !matchMethods(r, true, rt.Methods) {
+// Match reports whether the view v of a request is selected by the route.
+// host must be the request's CanonicalHost.
+func (rt *Route) Match(v View, host string) bool {
+	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, v.Method) {
 		return false
 	}
 	if rt.Host != "" && rt.Host != host {
 		return false
 	}
-	if rt.PathPrefix != "" && !matchPaths(r, true, func(p string, _ bool) bool { return pathHasPrefix(p, rt.PathPrefix, false) }) {
+	if rt.PathPrefix != "" && !pathHasPrefix(v.Path, rt.PathPrefix, v.Fold) {
 		return false
 	}
-	if rt.PathRegexp != nil && !matchPaths(r, true, rt.PathRegexp.match) {
+	if rt.PathRegexp != nil && !rt.PathRegexp.match(v.Path, v.Fold) {
 		return false
 	}
 	return true

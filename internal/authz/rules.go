@@ -165,57 +165,26 @@ func (c Condition) String() string {
 	return "unknown"
 }
 
-// Check returns CondMatched when the rule matches the request, or the first
-// condition that did not. host must be the request's CanonicalHost. A rule
-// that restricts (deny, require, authenticate) matches a path when any of
-// the request's path forms matches, whatever its letter case; a rule that
-// opens (allow) only when every form matches exactly, so neither can be
-// escaped or widened by what some upstream folds. Check allocates nothing.
-func (rl *Rule) Check(r *Request, host string) Condition {
-	open := rl.Action == ActionAllow
-	if len(rl.Methods) > 0 && !matchMethods(r, open, rl.Methods) {
+// Match returns CondMatched when the rule matches the view v of a request
+// from client, or the first condition that did not. host must be the
+// request's CanonicalHost. Match allocates nothing.
+func (rl *Rule) Match(v View, host string, client netip.Addr) Condition {
+	if len(rl.Methods) > 0 && !slices.Contains(rl.Methods, v.Method) {
 		return CondMethod
 	}
 	if len(rl.Hosts) > 0 && !hostMatchesAny(rl.Hosts, host) {
 		return CondHost
 	}
-	if len(rl.Paths) > 0 && !matchPaths(r, open, func(p string, fold bool) bool { return pathMatchesAny(rl.Paths, p, fold) }) {
+	if len(rl.Paths) > 0 && !pathMatchesAny(rl.Paths, v.Path, v.Fold) {
 		return CondPath
 	}
-	if rl.PathRegexp != nil && !matchPaths(r, open, rl.PathRegexp.match) {
+	if rl.PathRegexp != nil && !rl.PathRegexp.match(v.Path, v.Fold) {
 		return CondPathRegexp
 	}
-	if len(rl.Sources) > 0 && !sourceMatchesAny(rl.Sources, r.ClientIP) {
+	if len(rl.Sources) > 0 && !sourceMatchesAny(rl.Sources, client) {
 		return CondSource
 	}
 	return CondMatched
-}
-
-// matchMethods matches the request's method and the one a method-override
-// header names (Request.MethodOverride) against methods: for a rule that
-// opens, both must be listed; for one that restricts, either.
-func matchMethods(r *Request, open bool, methods []string) bool {
-	m := slices.Contains(methods, r.Method)
-	if r.MethodOverride == "" || r.MethodOverride == r.Method {
-		return m
-	}
-	o := slices.Contains(methods, r.MethodOverride)
-	if open {
-		return m && o
-	}
-	return m || o
-}
-
-// matchPaths applies match to the request's path forms: for a rule that
-// opens, every form must match exactly; for one that restricts, any form
-// may match, ignoring letter case.
-func matchPaths(r *Request, open bool, match func(path string, fold bool) bool) bool {
-	for _, p := range r.paths() {
-		if m := match(p, !open); m != open {
-			return m
-		}
-	}
-	return open
 }
 
 // PathPattern is a compiled path_regex: the expression as written, for
@@ -288,10 +257,11 @@ func sourceMatchesAny(prefixes []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-// matchRule returns the index of the first rule matching the request, or -1.
+// matchRule returns the index of the first rule matching the request's
+// canonical view, or -1.
 func (p *Policy) matchRule(r *Request, host string) int {
 	for i := range p.Rules {
-		if p.Rules[i].Check(r, host) == CondMatched {
+		if p.Rules[i].Match(r.CanonicalView(), host, r.ClientIP) == CondMatched {
 			return i
 		}
 	}

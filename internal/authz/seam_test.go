@@ -236,6 +236,7 @@ func TestSpoofedHeaderRefused(t *testing.T) {
 	for _, name := range []string{
 		"X-Auth-Request_Groups", "X_Auth-Request-User", "x_auth_request_email", "X-AUTH-REQUEST-PREFERRED_USERNAME",
 		"X-Auth-Request-Access_Token", "X-Remote_User", "Remote_User", "X_Forwarded_Email",
+		"X_HTTP_Method_Override", "X-Http-Method_Override", "X_Method_Override", "x_http_method",
 	} {
 		for _, target := range []string{"/x", "/public/x", "/healthz"} {
 			r := seamReq(t, target)
@@ -246,7 +247,7 @@ func TestSpoofedHeaderRefused(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"X_Custom", "X-Auth-Request_Groupsx", "Accept_Language", "X-Auth_Request-Assertion"} {
+	for _, name := range []string{"X_Custom", "X-Auth-Request_Groupsx", "Accept_Language", "X-Auth_Request-Assertion", "X_HTTP_Method_Overridex"} {
 		r := seamReq(t, "/x")
 		r.UnderscoreHeaders = []string{name}
 		if d := Decide(p, r, ValidSession, alice); d.Outcome != Allow {
@@ -307,5 +308,67 @@ func TestMethodOverride(t *testing.T) {
 		if err := r.SetMethodOverride(func(name string) string { return hs[name] }); !errors.Is(err, ErrBadRequest) {
 			t.Errorf("overrides %v: %v, want ErrBadRequest", hs, err)
 		}
+	}
+}
+
+// TestStrictestViewDecides: a reading of the request that an earlier,
+// weaker rule matches must not shadow a later, stricter rule that another
+// reading matches (first match wins per reading, not overall).
+func TestStrictestViewDecides(t *testing.T) {
+	ana := &Identity{User: "ana", Email: "ana@example.com", EmailVerified: true}
+	writer := &Identity{User: "w", Email: "w@example.com", EmailVerified: true, Groups: []string{"api-writers"}}
+	p := testPolicy()
+	p.Skip = nil
+	p.Rules = []Rule{
+		{Name: "api-reads", Methods: []string{"GET", "HEAD"}, Action: ActionAuthenticate},
+		{Name: "docs", Paths: []string{"/docs"}, Action: ActionAuthenticate},
+		{Name: "api-writes", Action: ActionRequire, Require: Requirement{Groups: map[string]struct{}{"api-writers": {}}}},
+	}
+	p.Rules[1].Methods = []string{"POST"}
+	for _, c := range []struct {
+		method, override, target string
+		id                       *Identity
+		want                     Outcome
+		rule                     string
+	}{
+		{"GET", "", "/v1/items/1", ana, Allow, "api-reads"},
+		{"GET", "DELETE", "/v1/items/1", ana, Forbidden, "api-writes"},
+		{"GET", "DELETE", "/v1/items/1", writer, Allow, "api-writes"},
+		{"POST", "", "/docs/x", ana, Allow, "docs"},
+		{"POST", "", "/DOCS/x", ana, Forbidden, "api-writes"}, // a case-sensitive app serves /DOCS elsewhere
+	} {
+		r := seamReq(t, c.target)
+		r.Method = c.method
+		if err := r.SetMethodOverride(func(name string) string {
+			if name == MethodOverrideHeaders[0] {
+				return c.override
+			}
+			return ""
+		}); err != nil {
+			t.Fatal(err)
+		}
+		d := Decide(p, r, ValidSession, c.id)
+		if d.Outcome != c.want || d.Rule != c.rule {
+			t.Errorf("%s %s override %q as %s: %v by %q, want %v by %q", c.method, c.target, c.override, c.id.User, d.Outcome, d.Rule, c.want, c.rule)
+		}
+	}
+}
+
+func TestExplainNamesTheDecidingReading(t *testing.T) {
+	alice := &Identity{User: "alice", Email: "alice@example.com", EmailVerified: true}
+	d, steps := Explain(seamPolicy(), seamReq(t, "/ADMIN/users"), ValidSession, alice)
+	if d.Outcome != Forbidden || d.Rule != "admin" || len(steps) == 0 {
+		t.Fatalf("decision %v by %q, %d steps", d.Outcome, d.Rule, len(steps))
+	}
+	if steps[0].Kind != "view" || !strings.Contains(steps[0].Detail, "/ADMIN/users") || !strings.Contains(steps[0].Detail, "ignoring letter case") {
+		t.Errorf("first step = %+v, want the reading that decided", steps[0])
+	}
+	last := steps[len(steps)-1]
+	if last.Name != "admin" || last.Failed != CondMatched {
+		t.Errorf("last step = %+v, want rule admin matching", last)
+	}
+	_, steps = Explain(seamPolicy(), seamReq(t, "/admin/users"), ValidSession, alice)
+	if steps[0].Kind == "view" {
+		t.Errorf("canonical reading explained as another: %+v", steps[0])
 	}
 }

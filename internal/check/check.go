@@ -159,7 +159,7 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) a
 		}
 		return d
 	}
-	c.log.LogAttrs(ctx, slog.LevelInfo, "denied",
+	attrs := []slog.Attr{
 		slog.String("reason", string(d.Reason)),
 		slog.String("outcome", d.Outcome.String()),
 		slog.Int("status", d.Status),
@@ -169,7 +169,12 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) a
 		slog.String("client_ip", r.ClientIP.String()),
 		slog.String("user", d.User),
 		slog.String("rule", d.Rule),
-	)
+	}
+	if d.View.Method != "" && d.View != r.CanonicalView() {
+		// Another reading of the request than the request line's decided.
+		attrs = append(attrs, slog.String("judged_as", d.View.String()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "denied", attrs...)
 	return d
 }
 
