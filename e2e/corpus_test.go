@@ -168,6 +168,7 @@ func hostProbes(b *probes) {
 		{"Host: empty", "GET /admin HTTP/1.1\nHost: "},
 		{"Host: loopback", "GET /admin HTTP/1.1\nHost: 127.0.0.1:{P}"},
 		{"absolute, same host", "GET https://{HP}/admin HTTP/1.1\nHost: {HP}"},
+		{"absolute, same host, public", "GET https://{HP}/public?q=1 HTTP/1.1\nHost: {HP}"},
 		{"absolute app, Host status", "GET https://{HP}/admin HTTP/1.1\nHost: {S}"},
 		{"absolute app, Host status (issue 10)", "GET http://{HP}/dashboard HTTP/1.1\nHost: {S}"},
 		{"absolute app without port, Host status", "GET https://{H}/internal HTTP/1.1\nHost: {S}"},
