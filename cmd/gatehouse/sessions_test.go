@@ -95,6 +95,9 @@ func TestSessionsCLI(t *testing.T) {
 			t.Fatalf("json %q (%v), stderr %q", out, err, errOut)
 		}
 		out, _, err = runSessions(t, env, "list", "--subject", "alice-sub", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 3 || got[0]["issuer"] != "https://idp" {
 			t.Fatalf("json %q: %v", out, err)
 		}

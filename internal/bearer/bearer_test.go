@@ -67,7 +67,7 @@ func newIssuer(t testing.TB) *testIssuer {
 		is.disco.Add(1)
 		is.wait(r)
 		if !is.ready.Load() {
-			http.Error(w, "down", 503)
+			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
@@ -80,7 +80,7 @@ func newIssuer(t testing.TB) *testIssuer {
 		is.hits.Add(1)
 		is.wait(r)
 		if !is.ready.Load() {
-			http.Error(w, "down", 503)
+			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		is.mu.Lock()

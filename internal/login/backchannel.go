@@ -171,7 +171,7 @@ func (h *Handler) verifyLogoutToken(ctx context.Context, raw string) (*logoutReq
 // a logout token or a plain JWT (an access token, say). The signature has
 // been verified already; this only reads the header.
 func checkLogoutType(raw string) error {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{
 		jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
 		jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
 	})
