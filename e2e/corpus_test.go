@@ -218,6 +218,7 @@ func identityProbes(b *probes) {
 		"X-Forwarded-User: mallory", "X_Forwarded_User: mallory", "X-Forwarded-Email: mallory@allowed.test",
 		"X-Forwarded-Groups: admins,mallory", "X-Forwarded-Preferred-Username: mallory", "Remote-Email: mallory@allowed.test",
 		"Remote-Groups: admins,mallory", "Remote-Name: mallory",
+		"X-Auth-Request-Access-Token: stolen", "X_Auth_Request_Access_Token: stolen",
 		"X-Auth-Request-Email:mallory@allowed.test", "X-Auth-Request-Email : mallory@allowed.test",
 		"X-Auth-Request-Email\t: mallory@allowed.test",
 	}

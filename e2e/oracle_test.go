@@ -22,7 +22,8 @@ const spoofMarker = "mallory"
 // oauth2-proxy's upstream mode, Apache REMOTE_USER); the app must never
 // receive them from a client.
 var otherIdentityNames = []string{"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email",
-	"X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "Remote-Email", "Remote-Groups", "Remote-Name"}
+	"X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "Remote-Email", "Remote-Groups", "Remote-Name",
+	"X-Auth-Request-Access-Token"} // gatehouse's, but off in the suite's config
 
 // rewriteHeaders name a URL or path that some app frameworks act on instead
 // of the request target (IIS and Symfony X-Original-URL / X-Rewrite-URL,

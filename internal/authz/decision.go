@@ -220,6 +220,8 @@ func allow(p *Policy, reason Reason, id *Identity) Decision {
 	}
 	if h.AccessToken != "" {
 		hs = append(hs, Header{h.AccessToken, token})
+	} else {
+		hs = append(hs, Header{DefaultAccessTokenHeader, ""})
 	}
 	if h.Authorization != "" {
 		v := ""

@@ -27,7 +27,7 @@ func (p *Policy) SpoofedHeader(r *Request) (string, bool) {
 		return "", false
 	}
 	h := p.Headers
-	owned := [...]string{h.User, h.Email, h.Groups, h.PreferredUsername, h.AccessToken, h.Authorization, h.Assertion}
+	owned := [...]string{h.User, h.Email, h.Groups, h.PreferredUsername, h.AccessToken, h.Authorization, h.Assertion, DefaultAccessTokenHeader}
 	for _, name := range r.UnderscoreHeaders {
 		for _, o := range owned {
 			if lookAlike(name, o) {

@@ -14,8 +14,9 @@ type HeaderNames struct {
 	Email             string
 	Groups            string
 	PreferredUsername string
-	// AccessToken, when set (usually "X-Auth-Request-Access-Token"),
-	// carries Identity.Token.
+	// AccessToken, when set (usually DefaultAccessTokenHeader), carries
+	// Identity.Token. When it is not, DefaultAccessTokenHeader is still
+	// listed, empty, so a client-sent one is removed by every proxy.
 	AccessToken string
 	// Authorization, when set (always "Authorization"), carries
 	// "Bearer " + Identity.Token.
@@ -25,6 +26,11 @@ type HeaderNames struct {
 	// the caller that mints assertions fills it in (see SetUpstream).
 	Assertion string
 }
+
+// DefaultAccessTokenHeader is the usual HeaderNames.AccessToken, the header
+// oauth2-proxy users know. Decide lists it with an empty value when no
+// access-token header is configured, so it never passes from the client.
+const DefaultAccessTokenHeader = "X-Auth-Request-Access-Token"
 
 // DefaultHeaderNames are the X-Auth-Request-* headers nginx and oauth2-proxy
 // users expect.
@@ -37,11 +43,16 @@ func DefaultHeaderNames() HeaderNames {
 	}
 }
 
-// All returns the configured identity header names in the fixed order in
-// which Decision.UpstreamHeaders lists them.
+// All returns the identity header names in the fixed order in which
+// Decision.UpstreamHeaders lists them: the configured ones, and
+// DefaultAccessTokenHeader when no access-token header is configured.
 func (h HeaderNames) All() []string {
-	all := []string{h.User, h.Email, h.Groups, h.PreferredUsername}
-	for _, n := range []string{h.AccessToken, h.Authorization, h.Assertion} {
+	token := h.AccessToken
+	if token == "" {
+		token = DefaultAccessTokenHeader
+	}
+	all := []string{h.User, h.Email, h.Groups, h.PreferredUsername, token}
+	for _, n := range []string{h.Authorization, h.Assertion} {
 		if n != "" {
 			all = append(all, n)
 		}
@@ -51,8 +62,8 @@ func (h HeaderNames) All() []string {
 
 // count is len(h.All()) without allocating.
 func (h HeaderNames) count() int {
-	n := 4
-	for _, s := range [...]string{h.AccessToken, h.Authorization, h.Assertion} {
+	n := 5 // the four, and AccessToken or DefaultAccessTokenHeader
+	for _, s := range [...]string{h.Authorization, h.Assertion} {
 		if s != "" {
 			n++
 		}

@@ -17,7 +17,7 @@ import (
 )
 
 // AccessTokenHeader is the upstream header headers.access_token enables.
-const AccessTokenHeader = "X-Auth-Request-Access-Token"
+const AccessTokenHeader = authz.DefaultAccessTokenHeader
 
 // maxPolicyFileSize bounds a policy file; a larger one is refused.
 const maxPolicyFileSize = 4 << 20

@@ -113,7 +113,7 @@ func TestAllowSetsAndRemovesIdentityHeaders(t *testing.T) {
 			t.Errorf("%s append_action = %v", name, h.GetAppendAction())
 		}
 	}
-	if !slices.Equal(ok.GetHeadersToRemove(), []string{"x-auth-request-preferred-username"}) {
+	if !slices.Equal(ok.GetHeadersToRemove(), []string{"x-auth-request-preferred-username", "x-auth-request-access-token"}) {
 		t.Errorf("headers_to_remove = %q", ok.GetHeadersToRemove())
 	}
 	// What the upstream would see after Envoy applies the response.
