@@ -119,7 +119,7 @@ func pathProbes(b *probes) {
 // Host.
 func methodProbes(b *probes) {
 	for _, m := range []string{"get /admin", "GeT /internal", "HEAD /admin", "OPTIONS /admin", "PROPFIND /internal",
-		"TRACE /admin", "OPTIONS *", "DELETE /public", "get /public/../admin"} {
+		"TRACE /admin", "OPTIONS *", "DELETE /public", "get /public/../admin", "CONNECT {HP}", "CONNECT /public"} {
 		b.add(m, m+" HTTP/1.1")
 	}
 	b.raw(probe{name: "POST /internal with a body", head: "POST /internal HTTP/1.1\nContent-Type: text/plain\nContent-Length: 5", body: "hello"})
@@ -246,6 +246,7 @@ func cookieProbes(b *probes) {
 		{"comma-separated cookies", "GET /public HTTP/1.1\nCookie: app_pref=kept, {C}"},
 		{"comma-separated forged", "GET /public HTTP/1.1\nCookie: app_pref=kept, {CN}=forged, {CN}_login=forged"},
 		{"lower-case cookie header", "GET /dashboard HTTP/1.1\ncookie: {C}"},
+		{"7 KB of app cookies", "GET /public HTTP/1.1\nCookie: app_big=" + strings.Repeat("a", 7000) + "; {C}"},
 	} {
 		b.add(c.name, c.head)
 	}
@@ -272,6 +273,8 @@ func upgradeProbes(b *probes) {
 		{"H2C upgrade, upper case", "GET /public HTTP/1.1\nUpgrade: H2C\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
 		{"h2c upgrade as alice's page", "GET /dashboard HTTP/1.1\nUpgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
 		{"upgrade list", "GET /public HTTP/1.1\nUpgrade: websocket, h2c\nConnection: Upgrade"},
+		{"two Upgrade lines, h2c first", "GET /public HTTP/1.1\nUpgrade: h2c\nUpgrade: websocket\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
+		{"two Upgrade lines, websocket first", "GET /public HTTP/1.1\nUpgrade: websocket\nUpgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
 		{"websocket upgrade", "GET /public HTTP/1.1\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="},
 		{"hop-by-hop identity", "GET /public HTTP/1.1\nConnection: X-Auth-Request-User, X-Forwarded-For\nX-Auth-Request-User: mallory"},
 	} {

@@ -119,6 +119,11 @@ func (o *oracle) judge(r *rawRequest) []string {
 			bad = append(bad, fmt.Sprintf("protocol upgrade reached the app: Upgrade: %q", u))
 		}
 	}
+	// CONNECT's target is an authority: no path the proxy reported to
+	// gatehouse is what the app acts on.
+	if strings.EqualFold(r.Method, "CONNECT") {
+		bad = append(bad, fmt.Sprintf("CONNECT reached the app: target %q", r.Target))
+	}
 	for _, name := range o.ownCookies(r) {
 		bad = append(bad, fmt.Sprintf("gatehouse cookie reached the app: %s", name))
 	}

@@ -40,6 +40,11 @@ func NewRequest(method, scheme, host, target string) (Request, error) {
 	if !validMethod(method) {
 		return Request{}, badRequest("method must be an upper-case token")
 	}
+	if method == "CONNECT" {
+		// Its target is authority-form: what the app acts on is never
+		// the path the proxy reports.
+		return Request{}, badRequest("CONNECT is never judged")
+	}
 	switch {
 	case scheme == "":
 		scheme = "https"

@@ -106,6 +106,7 @@ func TestNewRequest(t *testing.T) {
 	}
 	bad := []struct{ method, scheme, host, target string }{
 		{"get", "https", "app.example.com", "/"},      // methods are case-sensitive
+		{"CONNECT", "https", "app.example.com", "/"},  // the app sees an authority-form target
 		{"G ET", "https", "app.example.com", "/"},     //
 		{"", "https", "app.example.com", "/"},         //
 		{"GET", "ftp", "app.example.com", "/"},        //
