@@ -136,7 +136,11 @@ func New(issuers []Issuer, claims Claims, opts Options) (*Verifier, error) {
 	if claims.Groups == "" {
 		claims.Groups = "groups"
 	}
-	v := &Verifier{issuers: map[string]*issuer{}, claims: claims, opts: opts, cache: newCache(opts.CacheSize)}
+	c, err := newCache(opts.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{issuers: map[string]*issuer{}, claims: claims, opts: opts, cache: c}
 	for _, a := range algorithms {
 		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
 	}

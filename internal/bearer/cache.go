@@ -1,17 +1,24 @@
 package bearer
 
 import (
-	"sync"
+	"fmt"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 )
 
-// cache remembers verified tokens by their SHA-256, bounded in size.
+// cache remembers verified tokens by their SHA-256: a least-recently-used
+// cache (golang-lru) bounded in entries, each entry served until its own
+// deadline on the Verifier's clock.
+//
+// Not golang-lru's expirable.LRU: its TTL is one for all entries and read
+// from the wall clock, while a token's entry must end at the sooner of
+// CacheTTL and the token's exp, on the injected clock; and each
+// expirable.LRU starts a goroutine that never ends.
 type cache struct {
-	mu      sync.RWMutex
-	max     int
-	entries map[[32]byte]cached
+	lru *lru.Cache[[32]byte, cached]
 }
 
 type cached struct {
@@ -19,47 +26,37 @@ type cached struct {
 	until time.Time
 }
 
-func newCache(max int) *cache {
-	return &cache{max: max, entries: make(map[[32]byte]cached)}
+// newCache returns a cache of at most size entries (size > 0).
+func newCache(size int) (*cache, error) {
+	l, err := lru.New[[32]byte, cached](size)
+	if err != nil {
+		return nil, fmt.Errorf("bearer: token cache: %w", err)
+	}
+	return &cache{lru: l}, nil
 }
 
+// get returns the identity cached for key, unless its deadline has passed
+// (then the entry is dropped).
 func (c *cache) get(key [32]byte, now time.Time) (*authz.Identity, bool) {
-	c.mu.RLock()
-	e, ok := c.entries[key]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
+	e, ok := c.lru.Get(key)
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(e.until) {
+		c.lru.Remove(key)
 		return nil, false
 	}
 	return e.id, true
 }
 
-// put stores an entry; when the cache is full, expired entries go first,
-// then arbitrary ones until there is room.
+// put caches id until the deadline; when the cache is full the least
+// recently used entry makes room.
 func (c *cache) put(key [32]byte, id *authz.Identity, until, now time.Time) {
 	if !now.Before(until) {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for k, e := range c.entries {
-			if !now.Before(e.until) {
-				delete(c.entries, k)
-			}
-		}
-		for k := range c.entries {
-			if len(c.entries) < c.max {
-				break
-			}
-			delete(c.entries, k)
-		}
-	}
-	c.entries[key] = cached{id: id, until: until}
+	c.lru.Add(key, cached{id: id, until: until})
 }
 
 // len reports the number of entries, for tests.
-func (c *cache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
+func (c *cache) len() int { return c.lru.Len() }
