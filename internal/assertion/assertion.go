@@ -24,11 +24,11 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 )
@@ -57,8 +57,11 @@ type Minter struct {
 	signer jose.Signer
 	jwks   []byte // the marshalled public key set
 
-	mu    sync.Mutex
-	cache map[cacheKey]*minted
+	// cache holds the assertions minted lately: at most CacheSize, the
+	// least recently used dropped first, each reused until its refreshAt
+	// on the injected clock. (Not golang-lru's expirable.LRU: it reads
+	// the wall clock, and each one starts a goroutine that never ends.)
+	cache *lru.Cache[cacheKey, *minted]
 }
 
 type cacheKey struct{ session, audience string }
@@ -129,7 +132,11 @@ func New(keys []*ecdsa.PrivateKey, opts Options) (*Minter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("assertion: marshal JWKS: %w", err)
 	}
-	return &Minter{opts: opts, signer: signer, jwks: data, cache: map[cacheKey]*minted{}}, nil
+	cache, err := lru.New[cacheKey, *minted](opts.CacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("assertion: cache: %w", err)
+	}
+	return &Minter{opts: opts, signer: signer, jwks: data, cache: cache}, nil
 }
 
 // Mint returns an assertion for id, addressed to audience (the requested
@@ -138,12 +145,9 @@ func New(keys []*ecdsa.PrivateKey, opts Options) (*Minter, error) {
 func (m *Minter) Mint(session, audience string, id *authz.Identity) (string, error) {
 	now := m.opts.Now()
 	key := cacheKey{session, audience}
-	m.mu.Lock()
-	if c, ok := m.cache[key]; ok && now.Before(c.refreshAt) && c.matches(id) {
-		m.mu.Unlock()
+	if c, ok := m.cache.Get(key); ok && now.Before(c.refreshAt) && c.matches(id) {
 		return c.token, nil
 	}
-	m.mu.Unlock()
 
 	cl := claims{
 		Claims: jwt.Claims{
@@ -166,20 +170,10 @@ func (m *Minter) Mint(session, audience string, id *authz.Identity) (string, err
 	if err != nil {
 		return "", fmt.Errorf("assertion: sign: %w", err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.cache) >= m.opts.CacheSize {
-		for k, c := range m.cache {
-			if len(m.cache) < m.opts.CacheSize && now.Before(c.refreshAt) {
-				break
-			}
-			delete(m.cache, k)
-		}
-	}
-	m.cache[key] = &minted{
+	m.cache.Add(key, &minted{
 		token: tok, refreshAt: now.Add(m.opts.Lifetime / 2),
 		sub: id.Subject, user: id.User, email: id.Email, groups: slices.Clone(id.Groups),
-	}
+	})
 	return tok, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -154,8 +155,32 @@ func TestCache(t *testing.T) {
 	for i := range 5 {
 		_, _ = m.Mint(string(rune('a'+i)), "app", alice)
 	}
-	if len(m.cache) > 2 {
-		t.Errorf("cache holds %d, max 2", len(m.cache))
+	if n := m.cache.Len(); n > 2 {
+		t.Errorf("cache holds %d, max 2", n)
+	}
+}
+
+// TestCacheBoundKeepsRecentlyUsed: the cache never holds more than
+// CacheSize assertions, and the one a session keeps using is not the one
+// dropped to make room for others (least recently used goes first).
+func TestCacheBoundKeepsRecentlyUsed(t *testing.T) {
+	const size = 10
+	now := time.Unix(1_800_000_000, 0)
+	m, err := New([]*ecdsa.PrivateKey{newKey(t)}, Options{Issuer: issuer, Lifetime: time.Minute, CacheSize: size, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hot, _ := m.Mint("hot", "app", alice)
+	for i := range 200 {
+		if got, _ := m.Mint("hot", "app", alice); got != hot {
+			t.Fatalf("after %d other sessions the assertion in use was dropped", i)
+		}
+		if _, err := m.Mint(fmt.Sprint("s", i), "app", alice); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.cache.Len(); n > size {
+			t.Fatalf("cache holds %d, bound %d", n, size)
+		}
 	}
 }
 
