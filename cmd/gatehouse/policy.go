@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/policyfile"
+	"github.com/gatehouse/gatehouse/internal/render"
 )
 
 const policyUsage = `Usage:
@@ -154,7 +155,7 @@ func policyExplain(args []string, stdout, stderr io.Writer, lookup func(string) 
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", label, name, s.Detail)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(stdout, "\nverdict:  %s (%d, reason %s, decided by %s)\n", verdictOf(d), d.Status, d.Reason, d.Rule)
+	fmt.Fprintf(stdout, "\nverdict:  %s (%d, reason %s, decided by %s)\n", verdictOf(d), render.For(p, r, &d).Status, d.Reason, d.Rule)
 	return nil
 }
 
@@ -248,7 +249,7 @@ func verdictOf(d authz.Decision) string {
 	case authz.Unauthenticated:
 		return "login"
 	case authz.Forbidden:
-		if d.Status == 400 {
+		if d.Reason == authz.ReasonSpoofedHeader || d.Reason == authz.ReasonBadRequest {
 			return "refuse"
 		}
 		return "deny"

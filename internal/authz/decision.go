@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"net/url"
 	"strings"
 )
 
@@ -70,25 +69,17 @@ type Header struct {
 	Value string
 }
 
-// Decision is the core's answer to one Request.
+// Decision is the core's answer to one Request: what happens and why.
+// What the client is told (status, headers, body) is internal/render's
+// business, not the core's.
 type Decision struct {
 	Outcome Outcome
 	Reason  Reason
-	// Status is the HTTP status for the client: 200 on Allow.
-	Status int
 	// UpstreamHeaders go to the upstream on Allow. Every configured identity
 	// header is present, with an empty value when unknown (meaning: remove
 	// it), so a value the client sent can never survive. Callers must not
 	// modify the slice in place except through SetUpstream.
 	UpstreamHeaders []Header
-	// ResponseHeaders go to the client on a denial: Location,
-	// WWW-Authenticate, Content-Type, Set-Cookie.
-	ResponseHeaders []Header
-	// Body is sent to the client on a denial.
-	Body string
-	// LoginURL is the sign-in URL for this request, set on Unauthenticated,
-	// for adapters (nginx) that must redirect by themselves.
-	LoginURL string
 	// User names the signed-in user, for logs; empty when unknown.
 	User string
 	// Rule names what decided: a rule's Name, "skip" for a skip route, or
@@ -126,16 +117,15 @@ func (d *Decision) SetUpstream(name, value string) bool {
 // Decide is the decision core. The order of the checks below is fixed and
 // is the contract every adapter relies on:
 //
-//  0. a look-alike of an identity header → 400, whoever asks;
-//  1. the session store failed        → 503, never allow, never redirect;
+//  0. a look-alike of an identity header → refused, whoever asks;
+//  1. the session store failed        → unavailable: never allow, never a login;
 //  2. the request matches a skip route → allow, without identity;
 //  3. the first matching rule decides:
 //     allow → allow without identity; deny → 403 for everyone;
 //     authenticate / require → as 4–6 with the rule's allow-list;
 //     no rule matches → as 4–6 with the default allow-lists;
-//  4. no or invalid session / token   → browsers 302 to login, others 401
-//     (always 401 for a bearer token that failed verification);
-//  5. signed in but not admitted      → 403;
+//  4. no or invalid session / token   → unauthenticated (a login);
+//  5. signed in but not admitted      → forbidden;
 //  6. otherwise                       → allow, with identity headers.
 //
 // Steps 2–6 run for every View of the request (its method and a method
@@ -150,29 +140,22 @@ func Decide(p *Policy, r *Request, state SessionState, id *Identity) Decision {
 	// 0. A header the upstream may read as identity, which no proxy
 	// replaces, must never reach it.
 	if _, spoofed := p.SpoofedHeader(r); spoofed {
-		return Reject(400, ReasonSpoofedHeader)
+		return Reject(ReasonSpoofedHeader)
 	}
 	// 1. Fail closed when we could not learn who the client is.
 	if state == StoreFailed {
-		return Decision{
-			Outcome:         Unavailable,
-			Reason:          ReasonStoreUnavailable,
-			Status:          503,
-			ResponseHeaders: []Header{{"Content-Type", "application/json"}, {"Retry-After", "1"}},
-			Body:            `{"error":"session store unavailable"}`,
-			RuleIndex:       -1,
-		}
+		return Decision{Outcome: Unavailable, Reason: ReasonStoreUnavailable, RuleIndex: -1}
 	}
 	// 2–6 for every reading an upstream may act on (View); the one that
 	// restricts most decides.
 	vd := p.strictest(r, CanonicalHost(r.Host), state, id)
-	d := p.render(vd, r, state, id)
+	d := p.decision(vd, state, id)
 	d.View = vd.view
 	return d
 }
 
-// render turns the deciding view's verdict into the Decision.
-func (p *Policy) render(vd viewVerdict, r *Request, state SessionState, id *Identity) Decision {
+// decision turns the deciding view's verdict into the Decision.
+func (p *Policy) decision(vd viewVerdict, state SessionState, id *Identity) Decision {
 	if vd.skip {
 		return named(allow(p, ReasonSkipRoute, nil), RuleSkip, vd.idx)
 	}
@@ -184,17 +167,18 @@ func (p *Policy) render(vd viewVerdict, r *Request, state SessionState, id *Iden
 	case vd.class == classOpen:
 		return named(allow(p, ReasonAllowRule, nil), name, vd.idx)
 	case vd.action == ActionDeny:
-		return named(forbidden(r, id, ReasonDeniedByRule), name, vd.idx)
+		return named(forbidden(id, ReasonDeniedByRule), name, vd.idx)
 	case vd.class == classUnauthenticated:
+		reason := ReasonNoSession
 		switch state {
 		case InvalidToken:
-			return named(invalidToken(p, r), name, vd.idx)
+			reason = ReasonInvalidToken
 		case InvalidSession:
-			return named(unauthenticated(p, r, ReasonInvalidSession), name, vd.idx)
+			reason = ReasonInvalidSession
 		}
-		return named(unauthenticated(p, r, ReasonNoSession), name, vd.idx)
+		return named(Decision{Outcome: Unauthenticated, Reason: reason}, name, vd.idx)
 	case vd.class == classForbidden:
-		return named(forbidden(r, id, ReasonNotAllowed), name, vd.idx)
+		return named(forbidden(id, ReasonNotAllowed), name, vd.idx)
 	}
 	return named(allow(p, ReasonAllowed, id), name, vd.idx)
 }
@@ -208,7 +192,7 @@ func named(d Decision, rule string, idx int) Decision {
 // of an allowed request.
 func allow(p *Policy, reason Reason, id *Identity) Decision {
 	h := p.Headers
-	d := Decision{Outcome: Allow, Reason: reason, Status: 200}
+	d := Decision{Outcome: Allow, Reason: reason}
 	hs := make([]Header, 4, h.count()+1) // +1: the caller may add the Cookie header
 	hs[0].Name, hs[1].Name, hs[2].Name, hs[3].Name = h.User, h.Email, h.Groups, h.PreferredUsername
 	var token string
@@ -249,92 +233,17 @@ func joinGroups(groups []string) string {
 	return strings.Join(groups, ",")
 }
 
-// invalidToken answers a request whose bearer token failed verification:
-// 401 with an RFC 6750 error, never a redirect, whatever the Accept header.
-func invalidToken(p *Policy, r *Request) Decision {
-	return Decision{
-		Outcome: Unauthenticated,
-		Reason:  ReasonInvalidToken,
-		Status:  401,
-		ResponseHeaders: []Header{
-			{"WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`},
-			{"Content-Type", "application/json"},
-		},
-		Body:     `{"error":"invalid_token"}`,
-		LoginURL: p.LoginURL + "?rd=" + url.QueryEscape(r.URL()),
-	}
-}
-
-func unauthenticated(p *Policy, r *Request, reason Reason) Decision {
-	login := p.LoginURL
-	if strings.HasPrefix(login, "/") {
-		// A host-relative login URL is made absolute on the request's own
-		// origin: a proxy that resolves a relative Location against the
-		// auth service's address (Traefik's default) would otherwise send
-		// the browser to gatehouse's internal address.
-		login = r.Scheme + "://" + r.Host + login
-	}
-	login += "?rd=" + url.QueryEscape(r.URL())
-	if r.IsBrowser() {
-		return Decision{
-			Outcome:         Unauthenticated,
-			Reason:          reason,
-			Status:          302,
-			ResponseHeaders: []Header{{"Location", login}, {"Cache-Control", "no-store"}},
-			LoginURL:        login,
-		}
-	}
-	return Decision{
-		Outcome: Unauthenticated,
-		Reason:  reason,
-		Status:  401,
-		ResponseHeaders: []Header{
-			{"WWW-Authenticate", `Bearer realm="gatehouse"`},
-			{"Content-Type", "application/json"},
-		},
-		Body:     `{"error":"unauthenticated"}`,
-		LoginURL: login,
-	}
-}
-
-func forbidden(r *Request, id *Identity, reason Reason) Decision {
-	d := Decision{Outcome: Forbidden, Reason: reason, Status: 403}
+func forbidden(id *Identity, reason Reason) Decision {
+	d := Decision{Outcome: Forbidden, Reason: reason}
 	if id != nil {
 		d.User = id.User
-	}
-	if r.IsBrowser() {
-		d.ResponseHeaders = []Header{{"Content-Type", "text/html; charset=utf-8"}}
-		d.Body = forbiddenPage
-		if reason == ReasonDeniedByRule {
-			d.Body = deniedPage
-		}
-	} else {
-		d.ResponseHeaders = []Header{{"Content-Type", "application/json"}}
-		d.Body = `{"error":"forbidden"}`
 	}
 	return d
 }
 
-const forbiddenPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title></head>
-<body><h1>403 Forbidden</h1><p>You are signed in, but your account may not use this application.
-Ask its owner for access, or <a href="/oauth2/sign_out">sign out</a> and use another account.</p></body></html>
-`
-
-const deniedPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title></head>
-<body><h1>403 Forbidden</h1><p>This address may not be reached through the gateway.</p></body></html>
-`
-
-// Reject is the decision for a request an adapter refuses before the core
-// can judge it (an untrusted source, a malformed request). It never allows.
-func Reject(status int, reason Reason) Decision {
-	return Decision{
-		Outcome:         Forbidden,
-		Reason:          reason,
-		Status:          status,
-		ResponseHeaders: []Header{{"Content-Type", "application/json"}},
-		Body:            `{"error":"` + string(reason) + `"}`,
-		RuleIndex:       -1,
-	}
+// Reject is the decision for a request refused before the core can judge
+// it (an untrusted source, a malformed request, a look-alike header). It
+// never allows.
+func Reject(reason Reason) Decision {
+	return Decision{Outcome: Forbidden, Reason: reason, RuleIndex: -1}
 }

@@ -23,7 +23,7 @@ type Request struct {
 	PathLenient   string
 	RawPath       string     // the path as the client sent it; empty means Path
 	RawQuery      string     // the query without "?", never used for matching
-	Accept        string     // the client's Accept header, to tell browsers from API clients
+	Accept        string     // the client's Accept header, for the reply (internal/render)
 	ClientIP      netip.Addr // the original client's address
 	// UnderscoreHeaders are the names of the client's headers that hold
 	// "_" (see UnderscoreHeaders), so that Decide can refuse look-alikes
@@ -231,12 +231,6 @@ func (r *Request) URL() string {
 		b.WriteString(r.RawQuery)
 	}
 	return b.String()
-}
-
-// IsBrowser reports whether the client says it accepts HTML, the convention
-// by which browsers are sent to the login page and API clients get a 401.
-func (r *Request) IsBrowser() bool {
-	return strings.Contains(strings.ToLower(r.Accept), "text/html")
 }
 
 // CanonicalHost returns host without port, in lower case and without a

@@ -85,10 +85,6 @@ func TestRules(t *testing.T) {
 					}
 				}
 			}
-			if d.Reason == ReasonInvalidToken && (d.Status != 401 || header(d.ResponseHeaders, "Location") != "" ||
-				header(d.ResponseHeaders, "WWW-Authenticate") != `Bearer realm="gatehouse", error="invalid_token"`) {
-				t.Errorf("invalid token reply: %d %v", d.Status, d.ResponseHeaders)
-			}
 			// Explain agrees with Decide and ends at the deciding step.
 			ed, steps := Explain(p, tc.r, tc.state, tc.id)
 			if ed.Outcome != d.Outcome || ed.Rule != d.Rule || len(steps) == 0 {

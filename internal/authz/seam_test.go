@@ -243,8 +243,8 @@ func TestSpoofedHeaderRefused(t *testing.T) {
 			r := seamReq(t, target)
 			r.UnderscoreHeaders = []string{"X_Custom", name}
 			d := Decide(p, r, ValidSession, alice)
-			if d.Outcome == Allow || d.Status != 400 || d.Reason != ReasonSpoofedHeader {
-				t.Errorf("%s with %s: %v %d %s, want 400 %s", target, name, d.Outcome, d.Status, d.Reason, ReasonSpoofedHeader)
+			if d.Outcome != Forbidden || d.Reason != ReasonSpoofedHeader || d.RuleIndex != -1 {
+				t.Errorf("%s with %s: %v %s, want a refusal %s", target, name, d.Outcome, d.Reason, ReasonSpoofedHeader)
 			}
 		}
 	}

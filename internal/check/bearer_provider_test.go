@@ -97,8 +97,8 @@ func TestBearerSlowProvider(t *testing.T) {
 	if took := time.Since(start); took > timeout+150*time.Millisecond {
 		t.Errorf("check took %v, want about %v", took, timeout)
 	}
-	if d.Status != 503 || d.Reason != authz.ReasonIssuerUnavailable {
-		t.Fatalf("slow provider: %d %s, want 503 %s", d.Status, d.Reason, authz.ReasonIssuerUnavailable)
+	if d.Reply.Status != 503 || d.Reason != authz.ReasonIssuerUnavailable {
+		t.Fatalf("slow provider: %d %s, want 503 %s", d.Reply.Status, d.Reason, authz.ReasonIssuerUnavailable)
 	}
 	time.Sleep(400 * time.Millisecond) // the background fetch completes
 	if d := c.Check(context.Background(), browser("app.example.com", "/"), creds); d.Outcome != authz.Allow {
@@ -106,7 +106,7 @@ func TestBearerSlowProvider(t *testing.T) {
 	}
 	// A token for the login client (an ID token's audience) is 401, not a redirect.
 	d = c.Check(context.Background(), browser("app.example.com", "/"), Credentials{Authorization: "Bearer " + p.mint(t, "gatehouse")})
-	if d.Status != 401 || d.Reason != authz.ReasonInvalidToken {
-		t.Fatalf("client-ID audience: %d %s, want 401 %s", d.Status, d.Reason, authz.ReasonInvalidToken)
+	if d.Reply.Status != 401 || d.Reason != authz.ReasonInvalidToken {
+		t.Fatalf("client-ID audience: %d %s, want 401 %s", d.Reply.Status, d.Reason, authz.ReasonInvalidToken)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/bearer"
+	"github.com/gatehouse/gatehouse/internal/render"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -122,47 +123,67 @@ func (c *Checker) Policy() *authz.Policy { return c.policy.Load() }
 // CookieName is the name of the session cookie.
 func (c *Checker) CookieName() string { return c.cookies.Name }
 
+// Verdict is a checked request's decision and the reply that tells it to
+// the client. Adapters put both in their proxy's terms and decide nothing.
+type Verdict struct {
+	authz.Decision
+	Reply render.Reply
+}
+
+// Refused is the verdict for a request refused before it is judged (an
+// untrusted peer, a malformed request): never an allow.
+func Refused(reason authz.Reason) Verdict {
+	d := authz.Reject(reason)
+	return Verdict{Decision: d, Reply: render.For(nil, nil, &d)}
+}
+
+// Failed is the verdict for a check that could not be carried out (an
+// internal error): 500, never an allow.
+func Failed(reason authz.Reason) Verdict {
+	d := authz.Decision{Outcome: authz.Unavailable, Reason: reason, RuleIndex: -1}
+	return Verdict{Decision: d, Reply: render.For(nil, nil, &d)}
+}
+
 // Check decides r. The identity comes from the session cookie when it
 // names a live session (the Authorization header then belongs to the
 // app), else from a bearer token when bearer verification is configured.
 // A token that fails verification yields 401 invalid_token; an issuer
 // whose keys cannot be fetched yields 503.
-func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) authz.Decision {
+func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) Verdict {
 	p := c.policy.Load() // one snapshot for the whole request
 	w := c.identify(ctx, p, cr)
 	d := authz.Decide(p, r, w.state, w.id)
-	switch {
-	case w.state == authz.InvalidSession && d.Outcome == authz.Unauthenticated:
-		// Drop the dead cookie so the browser stops sending it.
-		d.ResponseHeaders = append(d.ResponseHeaders, authz.Header{Name: "Set-Cookie", Value: c.cookies.Clear(c.cookies.Name).String()})
-	case w.issuerDown && d.Outcome == authz.Unavailable:
+	if w.issuerDown && d.Outcome == authz.Unavailable {
 		d.Reason = authz.ReasonIssuerUnavailable
-		d.Body = `{"error":"token issuer unavailable"}`
-	case d.Outcome == authz.Allow && d.Reason == authz.ReasonAllowed && c.asserter != nil && p.Headers.Assertion != "":
+	}
+	if d.Outcome == authz.Allow && d.Reason == authz.ReasonAllowed && c.asserter != nil && p.Headers.Assertion != "" {
 		tok, err := c.asserter.Mint(w.key, authz.CanonicalHost(r.Host), w.id)
 		if err != nil {
 			c.log.LogAttrs(ctx, slog.LevelError, "identity assertion failed", slog.String("reason", string(authz.ReasonAssertionFailed)), slog.String("error", err.Error()))
-			fail := authz.Reject(500, authz.ReasonAssertionFailed)
-			fail.Outcome = authz.Unavailable
-			return fail
+			return Failed(authz.ReasonAssertionFailed)
 		}
 		d.SetUpstream(p.Headers.Assertion, tok)
+	}
+	v := Verdict{Decision: d, Reply: render.For(p, r, &d)}
+	if w.state == authz.InvalidSession && d.Outcome == authz.Unauthenticated {
+		// Drop the dead cookie so the browser stops sending it.
+		v.Reply.Headers = append(v.Reply.Headers, authz.Header{Name: "Set-Cookie", Value: c.cookies.Clear(c.cookies.Name).String()})
 	}
 	if d.Outcome == authz.Allow {
 		if cr.Cookie != "" {
 			// The app gets its own cookies, never gatehouse's: an empty
 			// value tells the adapter to remove the Cookie header.
-			d.UpstreamHeaders = append(d.UpstreamHeaders, authz.Header{Name: UpstreamCookieHeader, Value: session.WithoutOwnCookies(cr.Cookie, c.cookies.Name)})
+			v.UpstreamHeaders = append(v.UpstreamHeaders, authz.Header{Name: UpstreamCookieHeader, Value: session.WithoutOwnCookies(cr.Cookie, c.cookies.Name)})
 		}
 		if w.sess != nil && c.refresher != nil {
 			c.refresher.MaybeRefresh(w.key, w.sess)
 		}
-		return d
+		return v
 	}
 	attrs := []slog.Attr{
 		slog.String("reason", string(d.Reason)),
 		slog.String("outcome", d.Outcome.String()),
-		slog.Int("status", d.Status),
+		slog.Int("status", v.Reply.Status),
 		slog.String("method", r.Method),
 		slog.String("host", r.Host),
 		slog.String("path", r.Path),
@@ -175,7 +196,7 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) a
 		attrs = append(attrs, slog.String("judged_as", d.View.String()))
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "denied", attrs...)
-	return d
+	return v
 }
 
 // who is a request's resolved identity.

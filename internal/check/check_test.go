@@ -167,14 +167,14 @@ func TestBearer(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			d := e.c.Check(ctx, browser(tc.host, "/"), tc.creds)
-			if d.Outcome != tc.want || d.Reason != tc.reason || d.Status != tc.status {
-				t.Fatalf("got %v/%s/%d, want %v/%s/%d", d.Outcome, d.Reason, d.Status, tc.want, tc.reason, tc.status)
+			if d.Outcome != tc.want || d.Reason != tc.reason || d.Reply.Status != tc.status {
+				t.Fatalf("got %v/%s/%d, want %v/%s/%d", d.Outcome, d.Reason, d.Reply.Status, tc.want, tc.reason, tc.status)
 			}
 			if tc.reason == authz.ReasonInvalidToken {
-				if _, ok := hdr(d.ResponseHeaders, "Location"); ok {
+				if _, ok := hdr(d.Reply.Headers, "Location"); ok {
 					t.Error("a bearer client got a redirect")
 				}
-				if v, _ := hdr(d.ResponseHeaders, "WWW-Authenticate"); !strings.Contains(v, `error="invalid_token"`) {
+				if v, _ := hdr(d.Reply.Headers, "WWW-Authenticate"); !strings.Contains(v, `error="invalid_token"`) {
 					t.Errorf("WWW-Authenticate = %q", v)
 				}
 			}
@@ -190,8 +190,8 @@ func TestBearer(t *testing.T) {
 	}
 	// Without a verifier the header is left to the app: a browser logs in.
 	c := New(e.store, e.codec, session.CookieSettings{Name: "_gh"}, policy(), Options{})
-	if d := c.Check(ctx, browser("app.example.com", "/"), Credentials{Authorization: "Bearer good"}); d.Status != 302 {
-		t.Errorf("bearer disabled: %d", d.Status)
+	if d := c.Check(ctx, browser("app.example.com", "/"), Credentials{Authorization: "Bearer good"}); d.Reply.Status != 302 {
+		t.Errorf("bearer disabled: %d", d.Reply.Status)
 	}
 }
 
@@ -199,8 +199,8 @@ func TestAssertionFailureFailsClosed(t *testing.T) {
 	e := newEnv(t, policy())
 	e.assert.err = errors.New("hsm gone")
 	d := e.c.Check(context.Background(), browser("app.example.com", "/"), Credentials{Cookie: e.cookie})
-	if d.Outcome == authz.Allow || d.Status != 500 || d.Reason != authz.ReasonAssertionFailed {
-		t.Fatalf("got %v/%d/%s", d.Outcome, d.Status, d.Reason)
+	if d.Outcome == authz.Allow || d.Reply.Status != 500 || d.Reason != authz.ReasonAssertionFailed {
+		t.Fatalf("got %v/%d/%s", d.Outcome, d.Reply.Status, d.Reason)
 	}
 }
 

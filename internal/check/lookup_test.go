@@ -60,7 +60,7 @@ func TestPlantedCookieNeverSignsIn(t *testing.T) {
 			t.Errorf("%s: %v/%s (user %q), want an invalid session", name, d.Outcome, d.Reason, user)
 			continue
 		}
-		if v, _ := hdr(d.ResponseHeaders, "Set-Cookie"); !strings.HasPrefix(v, "_gh=;") || !strings.Contains(v, "Max-Age=0") {
+		if v, _ := hdr(d.Reply.Headers, "Set-Cookie"); !strings.HasPrefix(v, "_gh=;") || !strings.Contains(v, "Max-Age=0") {
 			t.Errorf("%s: the cookie is not cleared: Set-Cookie %q", name, v)
 		}
 	}

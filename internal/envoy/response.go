@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/render"
 )
 
 // Dynamic metadata keys set on every CheckResponse. Envoy stores them under
@@ -24,7 +25,7 @@ const (
 	MetadataRoute   = "route"
 )
 
-// toResponse turns a decision into Envoy's reply. The mapping is fixed:
+// toResponse turns a verdict into Envoy's reply. The mapping is fixed:
 //
 //  1. Allow           → OK, OkHttpResponse (identity headers overwritten or removed);
 //  2. Unauthenticated → UNAUTHENTICATED, the 302 to login or the 401;
@@ -34,24 +35,24 @@ const (
 //
 // clientCookie is the Cookie header the client sent: when the decision's
 // upstream Cookie (check.UpstreamCookieHeader) equals it, it is not repeated.
-func toResponse(d *authz.Decision, route, clientCookie string) *authv3.CheckResponse {
-	resp := &authv3.CheckResponse{DynamicMetadata: metadata(d, route)}
-	if d.Outcome == authz.Allow {
+func toResponse(v *check.Verdict, route, clientCookie string) *authv3.CheckResponse {
+	resp := &authv3.CheckResponse{DynamicMetadata: metadata(&v.Decision, route)}
+	if v.Outcome == authz.Allow {
 		resp.Status = &rpcstatus.Status{Code: int32(codes.OK)}
-		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(d, clientCookie)}
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(&v.Decision, clientCookie)}
 		return resp
 	}
 	code := codes.PermissionDenied
 	switch {
-	case d.Outcome == authz.Unauthenticated:
+	case v.Outcome == authz.Unauthenticated:
 		code = codes.Unauthenticated
-	case d.Outcome == authz.Unavailable:
+	case v.Outcome == authz.Unavailable:
 		code = codes.Unavailable
-	case d.Status == 400:
+	case v.Reply.Status == 400:
 		code = codes.InvalidArgument
 	}
-	resp.Status = &rpcstatus.Status{Code: int32(code), Message: string(d.Reason)}
-	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: deniedResponse(d)}
+	resp.Status = &rpcstatus.Status{Code: int32(code), Message: string(v.Reason)}
+	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: deniedResponse(&v.Reply)}
 	return resp
 }
 
@@ -72,19 +73,13 @@ func okResponse(d *authz.Decision, clientCookie string) *authv3.OkHttpResponse {
 		}
 		ok.Headers = append(ok.Headers, headerOption(name, h.Value, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD))
 	}
-	// An allow may refresh the session cookie; it goes to the client.
-	for _, h := range d.ResponseHeaders {
-		if strings.EqualFold(h.Name, "Set-Cookie") {
-			ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, headerOption("set-cookie", h.Value, corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD))
-		}
-	}
 	return ok
 }
 
-// deniedResponse carries the decision's status, headers and body to the
+// deniedResponse carries the reply's status, headers and body to the
 // client. Set-Cookie is appended (there may be several); every other
 // header, Location included, overwrites whatever Envoy would send.
-func deniedResponse(d *authz.Decision) *authv3.DeniedHttpResponse {
+func deniedResponse(d *render.Reply) *authv3.DeniedHttpResponse {
 	status := d.Status
 	if status < 300 || status > 599 {
 		status = 403 // a denial must never look like success
@@ -93,7 +88,7 @@ func deniedResponse(d *authz.Decision) *authv3.DeniedHttpResponse {
 		Status: &typev3.HttpStatus{Code: typev3.StatusCode(status)},
 		Body:   d.Body,
 	}
-	for _, h := range d.ResponseHeaders {
+	for _, h := range d.Headers {
 		name := strings.ToLower(h.Name)
 		action := corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
 		if name == "set-cookie" {

@@ -79,36 +79,35 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check panicked", slog.String("reason", string(reasonInternal)), slog.Any("panic", r))
-			d := authz.Reject(500, reasonInternal)
-			d.Outcome = authz.Unavailable
-			resp = toResponse(&d, "", "")
+			v := check.Failed(reasonInternal)
+			resp = toResponse(&v, "", "")
 		}
 	}()
 
 	in, err := toRequest(cr)
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "ext_authz bad request", slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()))
-		d := authz.Reject(400, authz.ReasonBadRequest)
-		return toResponse(&d, in.route, ""), nil
+		v := check.Refused(authz.ReasonBadRequest)
+		return toResponse(&v, in.route, ""), nil
 	}
 
 	ctx, cancel := withHeadroom(ctx)
 	defer cancel()
 	start := time.Now()
-	d := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
+	v := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
 	s.log.LogAttrs(ctx, slog.LevelDebug, "ext_authz check",
-		slog.String("outcome", d.Outcome.String()),
-		slog.String("reason", string(d.Reason)),
-		slog.String("user", d.User),
+		slog.String("outcome", v.Outcome.String()),
+		slog.String("reason", string(v.Reason)),
+		slog.String("user", v.User),
 		slog.String("route", in.route),
 		slog.String("method", in.req.Method),
 		slog.String("host", in.req.Host),
 		slog.String("path", in.req.Path),
 	)
 	if s.observer != nil {
-		s.observer.ObserveDecision("ext_authz", d, time.Since(start))
+		s.observer.ObserveDecision("ext_authz", v.Decision, time.Since(start))
 	}
-	return toResponse(&d, in.route, in.cookie), nil
+	return toResponse(&v, in.route, in.cookie), nil
 }
 
 // withHeadroom shortens the caller's deadline (Envoy sends its ext_authz

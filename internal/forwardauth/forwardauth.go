@@ -76,17 +76,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // browser as they are, so the decision is written out unchanged.
 func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, d, ok := h.parse(r, fromForwardedHeaders)
+	req, v, ok := h.parse(r, fromForwardedHeaders)
 	if ok {
-		d = h.checker.Check(r.Context(), req, credentials(r))
+		v = h.checker.Check(r.Context(), req, credentials(r))
 	}
-	writeDecision(w, d, d.Status)
-	h.observe("forward_auth", d, start)
+	writeVerdict(w, v, v.Reply.Status)
+	h.observe("forward_auth", v, start)
 }
 
-func (h *Handler) observe(adapter string, d authz.Decision, start time.Time) {
+func (h *Handler) observe(adapter string, v check.Verdict, start time.Time) {
 	if h.observer != nil {
-		h.observer.ObserveDecision(adapter, d, time.Since(start))
+		h.observer.ObserveDecision(adapter, v.Decision, time.Since(start))
 	}
 }
 
@@ -97,20 +97,20 @@ func (h *Handler) observe(adapter string, d authz.Decision, start time.Time) {
 // nginx passes at most one Set-Cookie on, so at most one is sent.
 func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, d, ok := h.parse(r, fromOriginalURL)
+	req, v, ok := h.parse(r, fromOriginalURL)
 	if ok {
-		d = h.checker.Check(r.Context(), req, credentials(r))
+		v = h.checker.Check(r.Context(), req, credentials(r))
 	}
-	status := d.Status
-	switch d.Outcome {
+	status := v.Reply.Status
+	switch v.Outcome {
 	case authz.Allow:
 		status = http.StatusOK
 	case authz.Unauthenticated:
 		status = http.StatusUnauthorized
-		w.Header().Set(LoginHeader, d.LoginURL)
+		w.Header().Set(LoginHeader, v.Reply.LoginURL)
 		// nginx ignores Location on a 401; the shipped config redirects
 		// with LoginHeader instead. Keep the reply unambiguous.
-		d.ResponseHeaders = slices.DeleteFunc(slices.Clone(d.ResponseHeaders), func(h authz.Header) bool {
+		v.Reply.Headers = slices.DeleteFunc(slices.Clone(v.Reply.Headers), func(h authz.Header) bool {
 			return strings.EqualFold(h.Name, "Location")
 		})
 	default:
@@ -118,18 +118,18 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusForbidden
 		}
 	}
-	writeDecision(w, d, status)
-	h.observe("auth_request", d, start)
+	writeVerdict(w, v, status)
+	h.observe("auth_request", v, start)
 }
 
 // parse checks the peer and reads the proxy's view of the original request.
-// When ok is false, d is the refusal to send.
-func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request, error)) (*authz.Request, authz.Decision, bool) {
+// When ok is false, the verdict is the refusal to send.
+func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request, error)) (*authz.Request, check.Verdict, bool) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil || !h.isTrusted(peer.Addr()) {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonUntrustedSource)), slog.String("peer", r.RemoteAddr))
-		return nil, authz.Reject(http.StatusForbidden, authz.ReasonUntrustedSource), false
+		return nil, check.Refused(authz.ReasonUntrustedSource), false
 	}
 	req, err := read(r)
 	if err == nil {
@@ -140,12 +140,12 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
-		return nil, authz.Reject(http.StatusBadRequest, authz.ReasonBadRequest), false
+		return nil, check.Refused(authz.ReasonBadRequest), false
 	}
 	req.ClientIP = clientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), peer.Addr().Unmap())
 	req.Accept = r.Header.Get("Accept")
 	req.UnderscoreHeaders = authz.UnderscoreHeaders(r.Header)
-	return &req, authz.Decision{}, true
+	return &req, check.Verdict{}, true
 }
 
 func (h *Handler) isTrusted(a netip.Addr) bool {
@@ -261,21 +261,21 @@ func cookieHeader(r *http.Request) string {
 	return strings.Join(v, "; ")
 }
 
-// writeDecision writes d with the given status. On allow the identity
+// writeVerdict writes v with the given status. On allow the identity
 // headers are always all present, empty when unknown, so the proxy
 // overwrites whatever the client sent.
-func writeDecision(w http.ResponseWriter, d authz.Decision, status int) {
+func writeVerdict(w http.ResponseWriter, v check.Verdict, status int) {
 	hdr := w.Header()
-	hdr.Set(ReasonHeader, string(d.Reason))
+	hdr.Set(ReasonHeader, string(v.Reason))
 	hdr.Set("Cache-Control", "no-store")
-	if d.Outcome == authz.Allow {
-		for _, h := range d.UpstreamHeaders {
+	if v.Outcome == authz.Allow {
+		for _, h := range v.UpstreamHeaders {
 			hdr[http.CanonicalHeaderKey(h.Name)] = []string{h.Value}
 		}
 		w.WriteHeader(status)
 		return
 	}
-	for _, h := range d.ResponseHeaders {
+	for _, h := range v.Reply.Headers {
 		if strings.EqualFold(h.Name, "Set-Cookie") {
 			hdr.Add("Set-Cookie", h.Value)
 			continue
@@ -283,7 +283,7 @@ func writeDecision(w http.ResponseWriter, d authz.Decision, status int) {
 		hdr.Set(h.Name, h.Value)
 	}
 	w.WriteHeader(status)
-	if d.Body != "" {
-		_, _ = w.Write([]byte(d.Body))
+	if v.Reply.Body != "" {
+		_, _ = w.Write([]byte(v.Reply.Body))
 	}
 }
