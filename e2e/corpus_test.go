@@ -201,6 +201,11 @@ func forwardedProbes(b *probes) {
 		"X-Original-URI: /internal", "X-Envoy-Original-Path: /admin", "X-Original-URL: https://{HP}/admin"} {
 		b.add("/public with "+h, "GET /public HTTP/1.1\n"+h)
 	}
+	// A prefix the app strips before routing: /public/admin served as /admin.
+	for _, h := range []string{"X-Script-Name: /public", "X_Script_Name: /public", "SCRIPT_NAME: /public",
+		"script_name: /public", "PATH_INFO: /admin", "X-Forwarded-Prefix: /public"} {
+		b.add("/public/admin with "+h, "GET /public/admin HTTP/1.1\n"+h)
+	}
 }
 
 // identityProbes are the identity headers in every spelling, on routes

@@ -97,8 +97,19 @@ func (o *oracle) identity(r *rawRequest) *authz.Identity {
 // a view the policy does not admit for the identity the app was given, a
 // client-chosen identity value, a look-alike identity header, another
 // product's identity header, a gatehouse cookie.
+// prefixHeaders name a path prefix (or the path itself) that WSGI servers
+// and frameworks take from the request instead of the target: gunicorn's
+// SCRIPT_NAME, the "ReverseProxied" recipes' X-Script-Name, Spring's
+// X-Forwarded-Prefix. None may reach the app from a client.
+var prefixHeaders = map[string]bool{"xscriptname": true, "scriptname": true, "pathinfo": true, "xforwardedprefix": true}
+
 func (o *oracle) judge(r *rawRequest) []string {
 	var bad []string
+	for _, h := range r.Headers {
+		if prefixHeaders[foldName(h[0])] {
+			bad = append(bad, fmt.Sprintf("path-prefix header reached the app: %q: %q", h[0], h[1]))
+		}
+	}
 	for _, h := range r.Headers {
 		f := foldName(h[0])
 		canon, ours := o.ours[f]

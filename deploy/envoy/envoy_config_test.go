@@ -237,7 +237,8 @@ func TestBootstrapSecuritySettings(t *testing.T) {
 var otherProductsIdentity = []string{"remote-user", "x-remote-user", "x-forwarded-user",
 	"x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username",
 	"remote-email", "remote-groups", "remote-name",
-	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-envoy-original-path"}
+	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-envoy-original-path",
+	"x-script-name", "x-forwarded-prefix"}
 
 // checkVirtualHosts: the app's virtual host names its real domains (never
 // "*") and removes other products' identity headers; a last, catch-all

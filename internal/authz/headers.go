@@ -15,7 +15,8 @@ var foreignIdentityHeaders = [...]string{
 // SpoofedHeader returns the first of the client's header names that is a
 // look-alike of an identity header or of a method-override header
 // (MethodOverrideHeaders): the same name once letter case is ignored and
-// "-" and "_" are taken as one, but not the same header.
+// "-" and "_" are taken as one, but not the same header; or a header named
+// SCRIPT_NAME or PATH_INFO, which WSGI servers route on.
 // Proxies replace the real header in any letter case, but pass a
 // look-alike such as "X-Auth-Request_Email" on, and a WSGI or CGI app
 // (HTTP_X_AUTH_REQUEST_EMAIL) cannot tell the two apart. Identity header
@@ -29,6 +30,12 @@ func (p *Policy) SpoofedHeader(r *Request) (string, bool) {
 	h := p.Headers
 	owned := [...]string{h.User, h.Email, h.Groups, h.PreferredUsername, h.AccessToken, h.Authorization, h.Assertion, DefaultAccessTokenHeader}
 	for _, name := range r.UnderscoreHeaders {
+		// WSGI servers take these from a header of that very name
+		// (gunicorn: SCRIPT_NAME), so the app routes elsewhere than the
+		// target judged.
+		if strings.EqualFold(name, "SCRIPT_NAME") || strings.EqualFold(name, "PATH_INFO") {
+			return name, true
+		}
 		for _, o := range owned {
 			if lookAlike(name, o) {
 				return name, true

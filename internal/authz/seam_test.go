@@ -238,6 +238,7 @@ func TestSpoofedHeaderRefused(t *testing.T) {
 		"X-Auth-Request_Groups", "X_Auth-Request-User", "x_auth_request_email", "X-AUTH-REQUEST-PREFERRED_USERNAME",
 		"X-Auth-Request-Access_Token", "X-Remote_User", "Remote_User", "X_Forwarded_Email",
 		"X_HTTP_Method_Override", "X-Http-Method_Override", "X_Method_Override", "x_http_method",
+		"SCRIPT_NAME", "script_name", "PATH_INFO",
 	} {
 		for _, target := range []string{"/x", "/public/x", "/healthz"} {
 			r := seamReq(t, target)
