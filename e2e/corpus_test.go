@@ -281,6 +281,8 @@ func upgradeProbes(b *probes) {
 		{"two Upgrade lines, h2c first", "GET /public HTTP/1.1\nUpgrade: h2c\nUpgrade: websocket\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
 		{"two Upgrade lines, websocket first", "GET /public HTTP/1.1\nUpgrade: websocket\nUpgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings"},
 		{"websocket upgrade", "GET /public HTTP/1.1\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="},
+		{"Connection names gatehouse's identity headers", "GET /dashboard HTTP/1.1\nConnection: close, X-Auth-Request-Email, X-Auth-Request-Groups"},
+		{"websocket upgrade naming an identity header", "GET /public HTTP/1.1\nUpgrade: websocket\nConnection: Upgrade, X-Auth-Request-Email\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="},
 		{"hop-by-hop identity", "GET /public HTTP/1.1\nConnection: X-Auth-Request-User, X-Forwarded-For\nX-Auth-Request-User: mallory"},
 	} {
 		b.add(c.name, c.head)

@@ -122,6 +122,12 @@ func (o *oracle) judge(r *rawRequest) []string {
 			bad = append(bad, fmt.Sprintf("another product's identity header reached the app: %q: %q", h[0], h[1]))
 		}
 	}
+	// An identity gatehouse set must arrive whole: a proxy that removes
+	// hop-by-hop headers a client names in Connection after copying
+	// gatehouse's answer would let the client drop the email or groups.
+	if id := o.identity(r); id != nil && (id.User == "" || id.Email == "") {
+		bad = append(bad, fmt.Sprintf("an identity header gatehouse set was removed before the app (user %q, email %q)", id.User, id.Email))
+	}
 	// A protocol upgrade other than websocket (h2c above all) turns the
 	// connection to the app into a tunnel whose later requests the proxy
 	// never shows gatehouse.
