@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // Defaults for IdleOptions.
@@ -54,8 +56,13 @@ type IdleStore struct {
 	sem chan struct{}
 	wg  sync.WaitGroup
 
-	mu      sync.Mutex
-	touched map[string]time.Time // storage key -> when this replica last touched it
+	mu sync.Mutex
+	// touched throttles writes, it is not a cache of sessions: storage key
+	// -> when this replica last touched it, the least recently touched
+	// dropped past maxTouchMemo (at worst one more write for that
+	// session). Whether a session is idle is decided from its LastSeenAt
+	// alone, never from here.
+	touched *simplelru.LRU[string, time.Time]
 	closed  bool
 }
 
@@ -87,9 +94,13 @@ func NewIdleStore(inner ReadManager, opts IdleOptions) (*IdleStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	touched, err := simplelru.NewLRU[string, time.Time](maxTouchMemo, nil)
+	if err != nil {
+		return nil, fmt.Errorf("session: idle: %w", err)
+	}
 	return &IdleStore{
 		idleInner: in, opts: opts, log: log,
-		sem: make(chan struct{}, maxTouchesInFlight), touched: make(map[string]time.Time),
+		sem: make(chan struct{}, maxTouchesInFlight), touched: touched,
 	}, nil
 }
 
@@ -159,7 +170,7 @@ func (s *IdleStore) maybeTouch(id, handle string, now time.Time, idle time.Durat
 		handle, _ = storageKey(id)
 	}
 	s.mu.Lock()
-	if s.closed || now.Sub(s.touched[handle]) < s.opts.WriteInterval {
+	if last, ok := s.touched.Peek(handle); s.closed || ok && now.Sub(last) < s.opts.WriteInterval {
 		s.mu.Unlock()
 		return
 	}
@@ -169,14 +180,7 @@ func (s *IdleStore) maybeTouch(id, handle string, now time.Time, idle time.Durat
 		s.mu.Unlock()
 		return
 	}
-	if len(s.touched) >= maxTouchMemo {
-		for k, t := range s.touched {
-			if now.Sub(t) >= s.opts.WriteInterval {
-				delete(s.touched, k)
-			}
-		}
-	}
-	s.touched[handle] = now
+	s.touched.Add(handle, now)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -190,9 +194,11 @@ func (s *IdleStore) maybeTouch(id, handle string, now time.Time, idle time.Durat
 	}()
 }
 
-// Close waits for background writes to finish; it does not close the inner
-// store.
-func (s *IdleStore) Close() error {
+// Run owns the background writes: it returns, once ctx has ended, when no
+// more are started and those in flight (each bounded by TouchTimeout) have
+// finished. It does not close the inner store.
+func (s *IdleStore) Run(ctx context.Context) error {
+	<-ctx.Done()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()

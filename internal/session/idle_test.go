@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // countingMemory is a MemoryStore that counts Touch calls.
@@ -116,7 +118,7 @@ func TestIdleStoreOverCacheAsksRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idleB.Close()
+	runUntilCleanup(t, idleB.Run)
 	ctx := t.Context()
 	s := fullSession(t, start, start.Add(8*time.Hour))
 	s.CreatedAt, s.LastSeenAt = start, start
@@ -138,4 +140,60 @@ func TestIdleStoreOverCacheAsksRedis(t *testing.T) {
 	if _, err := a.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("idle session still in Redis: %v", err)
 	}
+}
+
+// TestIdleStoreTouchMemoBounded: the memo of sessions this replica touched
+// lately holds at most its bound, however many sessions are in use within
+// one write interval, and each of them is still touched once.
+func TestIdleStoreTouchMemoBounded(t *testing.T) {
+	clock := newFakeClock()
+	mem := &countingMemory{MemoryStore: NewMemoryStore(WithClock(clock.Now))}
+	idle, err := NewIdleStore(mem, IdleOptions{Timeout: 30 * time.Minute, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bound, sessions = 4, 20
+	idle.setTouchMemo(t, bound)
+	ctx := t.Context()
+	ids := make([]string, sessions)
+	for i := range ids {
+		s := fullSession(t, clock.Now(), clock.Now().Add(8*time.Hour))
+		s.CreatedAt = clock.Now()
+		if err := idle.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = s.ID
+	}
+	clock.Advance(5 * time.Minute) // past the 3m write interval
+	for _, id := range ids {
+		if _, err := idle.LoadIdentity(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		idle.wg.Wait()
+		if n := idle.touchMemoLen(); n > bound {
+			t.Fatalf("touch memo holds %d sessions, bound %d", n, bound)
+		}
+	}
+	if n := mem.touches.Load(); n != sessions {
+		t.Fatalf("%d touches for %d sessions in use, want one each", n, sessions)
+	}
+}
+
+// setTouchMemo gives s a touch memo of n entries, for tests.
+func (s *IdleStore) setTouchMemo(t testing.TB, n int) {
+	t.Helper()
+	memo, err := simplelru.NewLRU[string, time.Time](n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.touched = memo
+}
+
+// touchMemoLen is how many sessions s remembers touching.
+func (s *IdleStore) touchMemoLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.touched.Len()
 }
