@@ -98,7 +98,12 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	a.checker = check.New(store, codec, cookies, cfg.Policy(), a.access.checkOptions(check.Options{
+	policy, err := cfg.Policy() // compiled by config.Load
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.checker = check.New(store, codec, cookies, policy, a.access.checkOptions(check.Options{
 		Timeout:   cfg.Session.Timeout,
 		Logger:    logger,
 		Refresher: a.login,

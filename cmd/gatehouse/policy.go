@@ -74,13 +74,12 @@ func (s policySource) load(lookup func(string) (string, bool), stderr io.Writer)
 		if err != nil {
 			return nil, err
 		}
-		return cfg.Policy(), nil
+		return cfg.Policy()
 	}
-	a, err := config.LoadPolicyFile(*s.policy)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", *s.policy, err)
-	}
-	return config.StandalonePolicy(a), nil
+	// A policy file alone: the default login URL and header names.
+	cfg := config.Default()
+	cfg.Access.PolicyFile = *s.policy
+	return cfg.LoadPolicy()
 }
 
 // claimFlags collects repeated --claim name=value flags.

@@ -267,7 +267,11 @@ headers:
 	}
 
 	codec, _ := session.NewCodec(cfg.CookieKeys(), nil)
-	checker := check.New(session.NewMemoryStore(), codec, session.CookieSettings{Name: "_gh"}, cfg.Policy(), opts)
+	policy, err := cfg.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker := check.New(session.NewMemoryStore(), codec, session.CookieSettings{Name: "_gh"}, policy, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := w.watch(ctx, cfg, checker, slog.New(slog.DiscardHandler), nil)

@@ -34,11 +34,11 @@ rules:
 `
 
 func TestPolicyFileCompiles(t *testing.T) {
-	a, err := ParsePolicy([]byte(validRules))
+	c := Default()
+	p, err := c.PolicyFromFile([]byte(validRules))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := StandalonePolicy(a)
 	if len(p.Rules) != 3 || len(p.Skip) != 1 {
 		t.Fatalf("policy = %+v", p)
 	}
@@ -83,7 +83,8 @@ unknown: 1
 `
 
 func TestPolicyErrorsByPath(t *testing.T) {
-	_, err := ParsePolicy([]byte(`
+	c := Default()
+	_, err := c.PolicyFromFile([]byte(`
 policy_file: x
 bearer: {enabled: true}
 rules:
@@ -111,12 +112,12 @@ rules:
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
 	}
-	_, err = ParsePolicy([]byte(brokenRules))
+	_, err = c.PolicyFromFile([]byte(brokenRules))
 	msg := err.Error()
 	if !strings.Contains(msg, "unknown: unknown key") {
 		t.Errorf("unknown key not reported: %s", msg)
 	}
-	_, err = ParsePolicy([]byte(strings.Replace(brokenRules, "unknown: 1", "", 1)))
+	_, err = c.PolicyFromFile([]byte(strings.Replace(brokenRules, "unknown: 1", "", 1)))
 	msg = err.Error()
 	for _, want := range []string{
 		"rules[0].hosts[0]: must be a host", "rules[0].hosts[1]", "rules[0].hosts[2]", "rules[0].hosts[3]", "rules[0].hosts[4]",
@@ -151,8 +152,8 @@ func TestMainConfigWithPolicyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := c.Policy(); len(p.Rules) != 3 || p.LoginURL != "https://auth.example.com/oauth2/start" {
-		t.Errorf("policy from file = %+v", p)
+	if p, err := c.Policy(); err != nil || len(p.Rules) != 3 || p.LoginURL != "https://auth.example.com/oauth2/start" {
+		t.Errorf("policy from file = %+v, %v", p, err)
 	}
 	// LoadPolicy reads the file again: a change shows, a broken file errs.
 	if err := os.WriteFile(pf, []byte("rules: [{action: deny}]\n"), 0o600); err != nil {
@@ -207,7 +208,10 @@ assertion:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := c.Policy()
+	p, err := c.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(p.Rules) != 1 || p.Headers.AccessToken != AccessTokenHeader || p.Headers.Authorization != "Authorization" || p.Headers.Assertion != "X-Gatehouse-Assertion" {
 		t.Errorf("policy = %+v", p)
 	}

@@ -3,7 +3,11 @@
 // typed value. Every problem is reported with the field's YAML path.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+)
 
 // Config is gatehouse's whole configuration. The yaml tags are the file's
 // keys; the environment variable for a key is GATEHOUSE_ followed by its path
@@ -23,6 +27,10 @@ type Config struct {
 	Assertion      Assertion `yaml:"assertion"`
 	Log            Log       `yaml:"log"`
 	Tracing        Tracing   `yaml:"tracing"`
+
+	// policy is the access policy Load compiled; nil in a Config that
+	// Load did not return.
+	policy *authz.Policy
 }
 
 // Tracing configures OpenTelemetry tracing; off by default.

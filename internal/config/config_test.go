@@ -36,7 +36,10 @@ func TestLoadValidFile(t *testing.T) {
 	if len(c.CookieKeys()) != 1 || len(c.CookieKeys()[0]) != 32 {
 		t.Errorf("cookie keys = %v", c.CookieKeys())
 	}
-	p := c.Policy()
+	p, err := c.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if p.LoginURL != "https://auth.example.com/oauth2/start" || len(p.Skip) != 2 || p.Skip[1].PathRegexp == nil {
 		t.Errorf("policy = %+v", p)
 	}
@@ -189,7 +192,9 @@ func FuzzLoad(f *testing.F) {
 		}
 		c, err := Load(p, env(nil))
 		if err == nil {
-			_ = c.Policy() // a valid config must compile
+			if p, err := c.Policy(); err != nil || p == nil {
+				t.Fatalf("a loaded config has no policy: %v", err) // Load compiled it
+			}
 		}
 	})
 }

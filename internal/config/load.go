@@ -49,8 +49,8 @@ func (es *Errors) add(path, format string, args ...any) {
 
 // Load reads the YAML file at path (none when path is ""), applies the
 // environment (lookup, usually os.LookupEnv) and *_file secrets over the
-// defaults, and validates the result. The error, if any, is an Errors that
-// lists every problem.
+// defaults, then validates the result and compiles its access policy in
+// one step. The error, if any, is an Errors that lists every problem.
 func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	cfg := Default()
 	var errs Errors
@@ -66,16 +66,28 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	}
 	readSecretFiles(&cfg, &errs)
 	if len(errs) == 0 {
-		loadPolicyFile(&cfg, &errs)
-	}
-	if len(errs) == 0 {
-		errs = append(errs, cfg.validate()...)
+		errs = cfg.check()
 	}
 	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+		sortErrors(errs)
 		return nil, errs
 	}
 	return &cfg, nil
+}
+
+// check validates every setting and compiles the access policy in one
+// pass that collects every problem; on success the policy is kept for
+// Policy and the decision keys in force (a policy file's) are in c.Access.
+func (c *Config) check() Errors {
+	errs := c.validate()
+	a, p, aerrs := c.compileAccess()
+	errs = append(errs, aerrs...)
+	if len(errs) > 0 {
+		return errs
+	}
+	c.useDecisionKeys(a)
+	c.policy = p
+	return nil
 }
 
 // decodeYAML decodes data into cfg key by key, so that unknown keys and

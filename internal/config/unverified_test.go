@@ -27,7 +27,11 @@ func TestAllowUnverifiedEmailReachesPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, p := range map[string]*authz.Policy{"access": c.Policy(), "policy file": fromFile} {
+		access, err := c.Policy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range map[string]*authz.Policy{"access": access, "policy file": fromFile} {
 			if p.AllowUnverifiedEmail != (allow == "true") {
 				t.Errorf("allow_unverified_email %s, %s policy: AllowUnverifiedEmail %v", allow, name, p.AllowUnverifiedEmail)
 			}

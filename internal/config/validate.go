@@ -11,60 +11,89 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gatehouse/gatehouse/internal/authz"
 )
 
-// validate returns every problem of a decoded configuration.
+// validate returns every problem of a decoded configuration's settings
+// other than the access policy's decision keys (compileAccess checks
+// those): each section's validator adds what it finds, none stops another.
 func (c *Config) validate() Errors {
 	var errs Errors
-	checkAddr(&errs, "http.addr", c.HTTP.Addr, true)
+	for _, section := range []func(*Errors){
+		c.validateHTTP, c.validateGRPC, c.validateAdmin, c.validateOIDC, c.validateCookie,
+		c.validateSession, c.validateRedis, c.validateNetwork, c.validateHeaders,
+		c.validateLog, c.validateTracing,
+	} {
+		section(&errs)
+	}
+	validateBearer(&errs, c)
+	validateAssertion(&errs, &c.Assertion)
+	return errs
+}
+
+// validateHTTP checks the public listener.
+func (c *Config) validateHTTP(errs *Errors) {
+	checkAddr(errs, "http.addr", c.HTTP.Addr, true)
 	if c.HTTP.PublicURL != "" {
-		if u := checkURL(&errs, "http.public_url", c.HTTP.PublicURL); u != nil && (u.Path != "" && u.Path != "/" || u.RawQuery != "") {
+		if u := checkURL(errs, "http.public_url", c.HTTP.PublicURL); u != nil && (u.Path != "" && u.Path != "/" || u.RawQuery != "") {
 			errs.add("http.public_url", "must be a base URL without path or query, e.g. https://auth.example.com")
 		}
 	}
-	checkAddr(&errs, "grpc.addr", c.GRPC.Addr, false)
+	positive(errs, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+}
+
+// validateGRPC checks the Envoy ext_authz listener.
+func (c *Config) validateGRPC(errs *Errors) {
+	checkAddr(errs, "grpc.addr", c.GRPC.Addr, false)
 	if c.GRPC.MaxConcurrentStreams <= 0 {
 		errs.add("grpc.max_concurrent_streams", "must be positive")
 	}
 	if c.GRPC.MaxRecvMsgSize < 4096 {
 		errs.add("grpc.max_recv_msg_size", "must be at least 4096 bytes")
 	}
-	positive(&errs, "grpc.keepalive_time", c.GRPC.KeepaliveTime)
-	positive(&errs, "grpc.keepalive_timeout", c.GRPC.KeepaliveTimeout)
-	checkServerTLS(&errs, "grpc.tls", c.GRPC.TLS)
-	checkAddr(&errs, "admin.addr", c.Admin.Addr, false)
-	checkServerTLS(&errs, "admin.tls", c.Admin.TLS)
+	positive(errs, "grpc.keepalive_time", c.GRPC.KeepaliveTime)
+	positive(errs, "grpc.keepalive_timeout", c.GRPC.KeepaliveTimeout)
+	checkServerTLS(errs, "grpc.tls", c.GRPC.TLS)
+}
+
+// validateAdmin checks the admin listener: it needs a credential and its
+// own port.
+func (c *Config) validateAdmin(errs *Errors) {
+	checkAddr(errs, "admin.addr", c.Admin.Addr, false)
+	checkServerTLS(errs, "admin.tls", c.Admin.TLS)
 	if c.Admin.Addr != "" && c.Admin.TokenFile == "" && c.Admin.TLS.ClientCAFile == "" {
 		errs.add("admin.addr", "the admin API needs admin.token_file or admin.tls.client_ca_file (mTLS)")
 	}
 	if c.Admin.Addr != "" && c.Admin.Addr == c.HTTP.Addr {
 		errs.add("admin.addr", "must differ from http.addr: the admin API is never served on the public port")
 	}
-	positive(&errs, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+}
 
-	// OIDC
-	required(&errs, "oidc.issuer_url", c.OIDC.IssuerURL)
-	if c.OIDC.IssuerURL != "" {
-		checkURL(&errs, "oidc.issuer_url", c.OIDC.IssuerURL)
+// validateOIDC checks the provider and client.
+func (c *Config) validateOIDC(errs *Errors) {
+	o := &c.OIDC
+	required(errs, "oidc.issuer_url", o.IssuerURL)
+	if o.IssuerURL != "" {
+		checkURL(errs, "oidc.issuer_url", o.IssuerURL)
 	}
-	required(&errs, "oidc.client_id", c.OIDC.ClientID)
-	if c.OIDC.ClientSecret == "" && c.OIDC.ClientSecretFile == "" {
+	required(errs, "oidc.client_id", o.ClientID)
+	if o.ClientSecret == "" && o.ClientSecretFile == "" {
 		errs.add("oidc.client_secret", "required (or oidc.client_secret_file)")
 	}
-	required(&errs, "oidc.redirect_url", c.OIDC.RedirectURL)
-	if c.OIDC.RedirectURL != "" {
-		checkURL(&errs, "oidc.redirect_url", c.OIDC.RedirectURL)
+	required(errs, "oidc.redirect_url", o.RedirectURL)
+	if o.RedirectURL != "" {
+		checkURL(errs, "oidc.redirect_url", o.RedirectURL)
 	}
-	if !slices.Contains(c.OIDC.Scopes, "openid") {
+	if !slices.Contains(o.Scopes, "openid") {
 		errs.add("oidc.scopes", `must include "openid"`)
 	}
-	required(&errs, "oidc.user_claim", c.OIDC.UserClaim)
-	required(&errs, "oidc.email_claim", c.OIDC.EmailClaim)
-	positive(&errs, "oidc.timeout", c.OIDC.Timeout)
+	required(errs, "oidc.user_claim", o.UserClaim)
+	required(errs, "oidc.email_claim", o.EmailClaim)
+	positive(errs, "oidc.timeout", o.Timeout)
+}
 
-	// Cookie
+// validateCookie checks the session cookie's name, keys and domain. A
+// key's value never appears in a message.
+func (c *Config) validateCookie(errs *Errors) {
 	if !validToken(c.Cookie.Name) {
 		errs.add("cookie.name", "must be a non-empty cookie name (letters, digits, _ and -)")
 	}
@@ -79,43 +108,55 @@ func (c *Config) validate() Errors {
 	if c.Cookie.Domain != "" && strings.ContainsAny(c.Cookie.Domain, "/:@ ") {
 		errs.add("cookie.domain", "must be a domain such as .example.com")
 	}
+}
 
-	// Sessions
-	if c.Session.Lifetime < time.Minute {
+// validateSession checks session lifetimes, idle expiry, the local cache
+// and the store's name.
+func (c *Config) validateSession(errs *Errors) {
+	s := &c.Session
+	if s.Lifetime < time.Minute {
 		errs.add("session.lifetime", "must be at least 1m")
 	}
-	positive(&errs, "session.timeout", c.Session.Timeout)
-	if c.Session.IdleTimeout < 0 || c.Session.IdleTimeout > 0 && c.Session.IdleTimeout < time.Minute {
+	positive(errs, "session.timeout", s.Timeout)
+	if s.IdleTimeout < 0 || s.IdleTimeout > 0 && s.IdleTimeout < time.Minute {
 		errs.add("session.idle_timeout", "must be 0 (off) or at least 1m")
 	}
-	if c.Session.IdleWriteInterval < 0 || c.Session.IdleTimeout > 0 && c.Session.IdleWriteInterval > c.Session.IdleTimeout/2 {
+	if s.IdleWriteInterval < 0 || s.IdleTimeout > 0 && s.IdleWriteInterval > s.IdleTimeout/2 {
 		errs.add("session.idle_write_interval", "must be between 0 and half of session.idle_timeout")
 	}
-	if c.Session.CacheSize < 0 {
+	if s.CacheSize < 0 {
 		errs.add("session.cache_size", "must not be negative (0 disables the cache)")
 	}
-	if c.Session.CacheSize > 0 && c.Session.CacheTTL <= 0 {
+	if s.CacheSize > 0 && s.CacheTTL <= 0 {
 		errs.add("session.cache_ttl", "must be a positive duration such as 5s")
 	}
-	switch c.Session.Store {
-	case "memory":
-	case "redis":
-		if len(c.Redis.Addrs) == 0 {
-			errs.add("redis.addrs", `required when session.store is "redis"`)
-		}
-		for i, a := range c.Redis.Addrs {
-			checkAddr(&errs, indexPath("redis.addrs", i), a, true)
-		}
-		if c.Redis.DB < 0 {
-			errs.add("redis.db", "must not be negative")
-		}
-		if c.Redis.DB != 0 && c.Redis.MasterName == "" && len(c.Redis.Addrs) > 1 {
-			errs.add("redis.db", "Redis Cluster has only db 0")
-		}
-	default:
-		errs.add("session.store", `must be "memory" or "redis", not %q`, c.Session.Store)
+	if s.Store != "memory" && s.Store != "redis" {
+		errs.add("session.store", `must be "memory" or "redis", not %q`, s.Store)
 	}
+}
 
+// validateRedis checks the Redis settings when session.store is "redis".
+func (c *Config) validateRedis(errs *Errors) {
+	if c.Session.Store != "redis" {
+		return
+	}
+	if len(c.Redis.Addrs) == 0 {
+		errs.add("redis.addrs", `required when session.store is "redis"`)
+	}
+	for i, a := range c.Redis.Addrs {
+		checkAddr(errs, indexPath("redis.addrs", i), a, true)
+	}
+	if c.Redis.DB < 0 {
+		errs.add("redis.db", "must not be negative")
+	}
+	if c.Redis.DB != 0 && c.Redis.MasterName == "" && len(c.Redis.Addrs) > 1 {
+		errs.add("redis.db", "Redis Cluster has only db 0")
+	}
+}
+
+// validateNetwork checks trusted_proxies and the hosts a user may be sent
+// back to.
+func (c *Config) validateNetwork(errs *Errors) {
 	for i, p := range c.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			errs.add(indexPath("trusted_proxies", i), "not an IP address or CIDR: %q", p)
@@ -126,31 +167,16 @@ func (c *Config) validate() Errors {
 			errs.add(indexPath("redirect.allowed_domains", i), "must be a host (app.example.com) or a suffix (.example.com), not %q", d)
 		}
 	}
+}
 
-	// Access
-	validateAccess(&errs, "access.", &c.Access)
-	validateBearer(&errs, c)
-
-	// Headers
-	names := map[string]string{}
-	hdrs := []struct{ path, name string }{
-		{"headers.user", c.Headers.User}, {"headers.email", c.Headers.Email},
-		{"headers.groups", c.Headers.Groups}, {"headers.preferred_username", c.Headers.PreferredUsername},
-	}
-	if c.Headers.AccessToken {
-		hdrs = append(hdrs, struct{ path, name string }{"headers.access_token", AccessTokenHeader})
-	}
-	if c.Headers.Authorization {
-		hdrs = append(hdrs, struct{ path, name string }{"headers.authorization", "Authorization"})
-	}
-	if c.Assertion.Enabled {
-		hdrs = append(hdrs, struct{ path, name string }{"assertion.header", c.Assertion.Header})
-	}
+// validateHeaders checks the upstream header names: HTTP tokens without
+// "_", no two alike (in any letter case), and the token choice.
+func (c *Config) validateHeaders(errs *Errors) {
 	if c.Headers.Token != "access" && c.Headers.Token != "id" {
 		errs.add("headers.token", `must be "access" or "id"`)
 	}
-	validateAssertion(&errs, &c.Assertion)
-	for _, h := range hdrs {
+	names := map[string]string{}
+	for _, h := range c.upstreamHeaders() {
 		if !validToken(h.name) {
 			errs.add(h.path, "must be an HTTP header name")
 			continue
@@ -167,20 +193,49 @@ func (c *Config) validate() Errors {
 		}
 		names[key] = h.path
 	}
+}
 
+// upstreamHeader is a header gatehouse sends upstream and the setting
+// that names it.
+type upstreamHeader struct{ path, name string }
+
+// upstreamHeaders lists every header c sends upstream, in the order their
+// duplicates are reported.
+func (c *Config) upstreamHeaders() []upstreamHeader {
+	hdrs := []upstreamHeader{
+		{"headers.user", c.Headers.User}, {"headers.email", c.Headers.Email},
+		{"headers.groups", c.Headers.Groups}, {"headers.preferred_username", c.Headers.PreferredUsername},
+	}
+	if c.Headers.AccessToken {
+		hdrs = append(hdrs, upstreamHeader{"headers.access_token", AccessTokenHeader})
+	}
+	if c.Headers.Authorization {
+		hdrs = append(hdrs, upstreamHeader{"headers.authorization", "Authorization"})
+	}
+	if c.Assertion.Enabled {
+		hdrs = append(hdrs, upstreamHeader{"assertion.header", c.Assertion.Header})
+	}
+	return hdrs
+}
+
+// validateLog checks the log level and format.
+func (c *Config) validateLog(errs *Errors) {
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.add("log.level", "must be debug, info, warn or error")
-	}
-	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
-		errs.add("tracing.sample_ratio", "must be between 0 and 1")
-	}
-	if c.Tracing.Endpoint != "" {
-		checkURL(&errs, "tracing.endpoint", c.Tracing.Endpoint)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		errs.add("log.format", "must be json or text")
 	}
-	return errs
+}
+
+// validateTracing checks the sampling ratio and the collector URL.
+func (c *Config) validateTracing(errs *Errors) {
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		errs.add("tracing.sample_ratio", "must be between 0 and 1")
+	}
+	if c.Tracing.Endpoint != "" {
+		checkURL(errs, "tracing.endpoint", c.Tracing.Endpoint)
+	}
 }
 
 // CookieKeys returns the decoded cookie keys; the first seals.
@@ -222,13 +277,6 @@ func (c *Config) ReturnHosts() []string {
 // LoginURL returns the absolute or host-relative URL of /oauth2/start.
 func (c *Config) LoginURL() string {
 	return strings.TrimSuffix(c.HTTP.PublicURL, "/") + "/oauth2/start"
-}
-
-// Policy compiles the access settings into a decision-core policy
-// snapshot. With access.policy_file, the decision keys are the file's as
-// Load read it; LoadPolicy reads the file again.
-func (c *Config) Policy() *authz.Policy {
-	return c.PolicyFor(&c.Access)
 }
 
 // AdmitsNobody reports whether the access lists are empty, so that every

@@ -25,13 +25,8 @@ func TestReload(t *testing.T) {
 		}
 	}
 	write("email_domains: [example.com]\n")
-	build := func(data []byte) (*authz.Policy, error) {
-		a, err := config.ParsePolicy(data)
-		if err != nil {
-			return nil, err
-		}
-		return config.StandalonePolicy(a), nil
-	}
+	cfg := config.Default()
+	build := cfg.PolicyFromFile // the one step that checks and compiles
 	first, err := build([]byte("email_domains: [example.com]\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -110,13 +105,8 @@ func TestHalfWrittenFileIsNotApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	var applied []string
-	build := func(data []byte) (*authz.Policy, error) {
-		a, err := config.ParsePolicy(data)
-		if err != nil {
-			return nil, err
-		}
-		return config.StandalonePolicy(a), nil
-	}
+	cfg := config.Default()
+	build := cfg.PolicyFromFile // the one step that checks and compiles
 	r := New(path, build, func(p *authz.Policy) { applied = append(applied, fmt.Sprint(len(p.Rules))) }, Options{})
 	// Truncated mid-write: valid YAML, but not the policy meant.
 	_ = os.WriteFile(path, []byte("email_domains: [example.com]\n"), 0o600)
