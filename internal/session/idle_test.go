@@ -118,7 +118,7 @@ func TestIdleStoreOverCacheAsksRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runUntilCleanup(t, idleB.Run)
+	defer idleB.Close()
 	ctx := t.Context()
 	s := fullSession(t, start, start.Add(8*time.Hour))
 	s.CreatedAt, s.LastSeenAt = start, start
