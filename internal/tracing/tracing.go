@@ -45,7 +45,11 @@ func New(ctx context.Context, cfg Config) (*Tracer, error) {
 	if !cfg.Enabled {
 		return &Tracer{}, nil
 	}
-	opts := []otlptracehttp.Option{}
+	// The exporter's own transport, so that Shutdown can close its
+	// connections: the default one would keep them (and their goroutines)
+	// open after the exporter has stopped.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	opts := []otlptracehttp.Option{otlptracehttp.WithHTTPClient(&http.Client{Transport: transport})}
 	if cfg.Endpoint != "" {
 		opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint+"/v1/traces"))
 	}
@@ -53,7 +57,13 @@ func New(ctx context.Context, cfg Config) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
-	return NewWithProcessor(sdktrace.NewBatchSpanProcessor(exp), cfg), nil
+	t := NewWithProcessor(sdktrace.NewBatchSpanProcessor(exp), cfg)
+	flush := t.shutdown
+	t.shutdown = func(ctx context.Context) error {
+		defer transport.CloseIdleConnections()
+		return flush(ctx)
+	}
+	return t, nil
 }
 
 // NewWithProcessor builds an enabled Tracer that hands finished spans to sp
@@ -79,7 +89,8 @@ func NewWithProcessor(sp sdktrace.SpanProcessor, cfg Config) *Tracer {
 // Enabled reports whether spans are recorded at all.
 func (t *Tracer) Enabled() bool { return t != nil && t.tracer != nil }
 
-// Shutdown flushes spans not yet exported.
+// Shutdown flushes spans not yet exported, within ctx, and stops the
+// exporter and its connections. Call it once, on every exit path.
 func (t *Tracer) Shutdown(ctx context.Context) error {
 	if !t.Enabled() {
 		return nil

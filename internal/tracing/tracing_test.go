@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
+	"go.uber.org/goleak"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -115,5 +117,34 @@ func benchHandler(b *testing.B, h http.Handler) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(w, req)
+	}
+}
+
+// TestShutdownFlushesAndLeavesNoGoroutine: Shutdown exports the spans not
+// yet sent, then stops the exporter and closes its connections, so no
+// goroutine of the tracer is left.
+func TestShutdownFlushesAndLeavesNoGoroutine(t *testing.T) {
+	var exports atomic.Int32
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" {
+			exports.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer col.Close()
+	ignore := goleak.IgnoreCurrent()
+	tr, err := New(context.Background(), Config{Enabled: true, Endpoint: col.URL, SampleRatio: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.HTTP("x", ok).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if exports.Load() != 1 {
+		t.Fatalf("%d exports at shutdown, want 1", exports.Load())
+	}
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatalf("goroutines left after Shutdown: %v", err)
 	}
 }
