@@ -13,9 +13,10 @@ test: ## run every unit and integration test (needs Redis on 127.0.0.1:6379)
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -run 'Allocat' ./internal/...
 
-lint: ## gofmt, go vet, buf lint and format, and generated code up to date
+lint: ## gofmt, go vet, staticcheck, buf lint and format, and generated code up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	scripts/staticcheck.sh
 	scripts/buf-lint.sh
 	scripts/generate.sh --check
 
