@@ -194,94 +194,113 @@ func jtiOf(t *testing.T, tok string) string {
 }
 
 // TestBackchannelLogoutInvalidTokens: every invalid logout token is refused
-// with 400 and ends nothing.
+// with 400 and ends nothing. Each case has its own provider and sessions, so
+// a token that is wrongly accepted fails its own case and no other; and each
+// case ends with a valid token on the same setup, so a refusal for another
+// reason than the token does not pass for one.
 func TestBackchannelLogoutInvalidTokens(t *testing.T) {
-	b := newBCEnv(t)
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	sid := b.alice1.SID
-	cases := map[string]func(t *testing.T) string{
-		"wrong aud": func(t *testing.T) string {
+	cases := map[string]func(t *testing.T, b *bcEnv, sid string) string{
+		"wrong aud": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("aud", "another-client"))
 		},
-		"aud list without us": func(t *testing.T) string {
+		"aud list without us": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("aud", []string{"a", "b"}))
 		},
-		"no aud": func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("aud", nil)) },
-		"other iss": func(t *testing.T) string {
+		"no aud": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("aud", nil))
+		},
+		"other iss": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("iss", "https://evil.example"))
 		},
-		"with nonce": func(t *testing.T) string {
+		"with nonce": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("nonce", "n-0S6_WzA2Mj"))
 		},
-		"with empty nonce": func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("nonce", "")) },
-		"missing events":   func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("events", nil)) },
-		"events without logout": func(t *testing.T) string {
+		"with empty nonce": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("nonce", ""))
+		},
+		"missing events": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("events", nil))
+		},
+		"events without logout": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("events", map[string]any{"urn:other": map[string]any{}}))
 		},
-		"event not an object": func(t *testing.T) string {
+		"event not an object": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("events", map[string]any{oidctest.BackchannelLogoutEvent: "yes"}))
 		},
-		"events not an object": func(t *testing.T) string {
+		"events not an object": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("events", []string{oidctest.BackchannelLogoutEvent}))
 		},
-		"old iat": func(t *testing.T) string {
+		"old iat": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("iat", now.Add(-6*time.Minute)))
 		},
-		"iat in the future": func(t *testing.T) string {
+		"iat in the future": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("iat", now.Add(5*time.Minute)))
 		},
-		"no iat": func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("iat", nil)) },
-		"expired": func(t *testing.T) string {
+		"no iat": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("iat", nil))
+		},
+		"expired": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("exp", now.Add(-time.Second)))
 		},
-		"no exp":           func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("exp", nil)) },
-		"no sub, no sid":   func(t *testing.T) string { return mint(t, b.op, "", "") },
-		"no jti":           func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("jti", nil)) },
-		"sub not a string": func(t *testing.T) string { return mint(t, b.op, "", "", oidctest.LogoutClaim("sub", 42)) },
-		"typ of an access token": func(t *testing.T) string {
+		"no exp": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("exp", nil))
+		},
+		"no sub, no sid": func(t *testing.T, b *bcEnv, sid string) string { return mint(t, b.op, "", "") },
+		"no jti": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutClaim("jti", nil))
+		},
+		"sub not a string": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "", "", oidctest.LogoutClaim("sub", 42))
+		},
+		"typ of an access token": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutHeader("typ", "at+jwt"))
 		},
-		"other issuer's key": func(t *testing.T) string {
+		"other issuer's key": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutSignedWith(jose.RS256, otherKey))
 		},
-		"HS256 with the client secret": func(t *testing.T) string {
+		"HS256 with the client secret": func(t *testing.T, b *bcEnv, sid string) string {
 			return mint(t, b.op, "alice-1", sid, oidctest.LogoutSignedWith(jose.HS256, []byte(b.op.Client().Secret)))
 		},
-		"alg none":    func(t *testing.T) string { return mint(t, b.op, "alice-1", sid, oidctest.LogoutUnsigned()) },
-		"an ID token": func(t *testing.T) string { return b.alice1.IDToken },
-		"signature removed": func(t *testing.T) string {
+		"alg none": func(t *testing.T, b *bcEnv, sid string) string {
+			return mint(t, b.op, "alice-1", sid, oidctest.LogoutUnsigned())
+		},
+		"an ID token": func(t *testing.T, b *bcEnv, sid string) string { return b.alice1.IDToken },
+		"signature removed": func(t *testing.T, b *bcEnv, sid string) string {
 			tok := mint(t, b.op, "alice-1", sid)
 			return tok[:strings.LastIndex(tok, ".")+1]
 		},
-		"payload swapped": func(t *testing.T) string {
+		"payload swapped": func(t *testing.T, b *bcEnv, sid string) string {
 			good := strings.Split(mint(t, b.op, "alice-1", sid), ".")
 			other := strings.Split(mint(t, b.op, "alice-1", ""), ".")
 			return good[0] + "." + other[1] + "." + good[2]
 		},
-		"garbage": func(t *testing.T) string { return "not.a.jwt" },
-		"empty":   func(t *testing.T) string { return "" },
+		"garbage": func(t *testing.T, b *bcEnv, sid string) string { return "not.a.jwt" },
+		"empty":   func(t *testing.T, b *bcEnv, sid string) string { return "" },
 	}
-	all := b.ids()
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
-			resp := b.logoutWith(t, tok(t))
+			t.Parallel()
+			b := newBCEnv(t)
+			all := b.ids()
+			resp := b.logoutWith(t, tok(t, b, b.alice1.SID))
 			assertLogoutError(t, resp, http.StatusBadRequest, "invalid_request")
 			if !slices.Equal(b.ids(), all) {
 				t.Fatal("an invalid logout token ended sessions")
 			}
+			if n := b.revoker.calls.Load(); n != 0 {
+				t.Fatalf("DeleteMatching called %d times for an invalid token", n)
+			}
+			// Control: the same provider and sessions, a valid token, works.
+			assertLoggedOut(t, b.logoutWith(t, mint(t, b.op, "alice-1", b.alice1.SID)))
+			if got, want := b.ids(), sortedIDs(b.alice2, b.bob); !slices.Equal(got, want) {
+				t.Fatal("the valid control token did not end its session")
+			}
 		})
-	}
-	if n := b.revoker.calls.Load(); n != 0 {
-		t.Fatalf("DeleteMatching called %d times for invalid tokens", n)
-	}
-	// Control: the same provider, a valid token, works.
-	assertLoggedOut(t, b.logoutWith(t, mint(t, b.op, "alice-1", sid)))
-	if len(b.ids()) != 2 {
-		t.Fatal("the valid control token did not end its session")
 	}
 }
 
