@@ -74,7 +74,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	}
 	// Login reads sessions with their tokens; refresh locks and back-channel
 	// logout need the store's index.
-	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh)}
+	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh), login.WithObserver(a.metrics)}
 	a.login, err = login.New(login.Config{
 		IssuerURL:            cfg.OIDC.IssuerURL,
 		ClientID:             cfg.OIDC.ClientID,

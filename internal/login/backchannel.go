@@ -100,6 +100,7 @@ func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	h.log.LogAttrs(ctx, slog.LevelInfo, "back-channel logout",
 		slog.String("issuer", lr.issuer), slog.String("subject", lr.subject),
 		slog.String("sid", lr.sid), slog.Int("sessions_ended", n))
+	h.observer.Logout(LogoutBackchannel)
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -101,8 +101,10 @@ func (h *Handler) openLogin(r *http.Request) (loginState, *failure) {
 
 // callback finishes the sign-in: it checks state, redeems the code with the
 // PKCE verifier, verifies the ID token and nonce, completes the identity
-// from userinfo if needed, and stores a fresh session.
-func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
+// from userinfo if needed, and stores a fresh session. The Observer is
+// told whether it succeeded.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() { h.observer.Login(err == nil) }()
 	if r.Method != http.MethodGet {
 		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
 	}

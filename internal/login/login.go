@@ -176,15 +176,16 @@ type Handler struct {
 	disc         *discovery
 
 	// Optional dependencies, set by options.
-	locker  Locker
-	revoker Revoker
+	locker   Locker
+	revoker  Revoker
+	observer Observer
 
 	refresh refresher
 }
 
 // New returns a Handler. It does no I/O: the provider is discovered on first
 // use. logger may be nil. opts add optional dependencies (WithLocker,
-// WithRevoker).
+// WithRevoker, WithObserver).
 func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, logger *slog.Logger, opts ...Option) (*Handler, error) {
 	cfg, err := cfg.withDefaults()
 	var errs []error
@@ -214,6 +215,7 @@ func New(cfg Config, store session.Store, codec *session.Codec, cookies session.
 		log:          logger,
 		callbackPath: ru.EscapedPath(),
 		origin:       ru.Scheme + "://" + ru.Host,
+		observer:     nopObserver{},
 	}
 	h.disc = newDiscovery(cfg, logger)
 	h.refresh.init(cfg.RefreshWorkers)

@@ -189,6 +189,7 @@ func (h *Handler) Refresh(ctx context.Context, s *session.Session) (*session.Ses
 	}
 
 	next, f := h.renew(ctx, cur)
+	h.observer.Refresh(f == nil)
 	if f != nil {
 		return nil, h.refreshFailed(ctx, cur, f)
 	}

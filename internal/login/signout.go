@@ -163,6 +163,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) 
 			target = h.endSessionURL(p, idToken, rd)
 		}
 	}
+	h.observer.Logout(LogoutLocal)
 	http.Redirect(w, r, target, http.StatusFound)
 	return nil
 }
