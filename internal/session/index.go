@@ -1,15 +1,11 @@
 package session
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
-	"time"
 )
 
 // ErrBadFilter: a Filter that List or DeleteMatching cannot serve. List
@@ -22,14 +18,6 @@ const (
 	DefaultListLimit = 100
 	MaxListLimit     = 1000
 )
-
-// Toucher records that a session was just used. MemoryStore, RedisStore and
-// CachedStore implement it; IdleStore needs it.
-type Toucher interface {
-	// Touch moves the session's LastSeenAt forward to at (never backward).
-	// A missing session is not an error and is not brought back.
-	Touch(ctx context.Context, id string, at time.Time) error
-}
 
 // matches reports whether s is selected by f. Emails compare without case.
 func (f Filter) matches(s *Session) bool {
@@ -114,49 +102,4 @@ func listLimit(limit int) int {
 		return DefaultListLimit
 	}
 	return min(limit, MaxListLimit)
-}
-
-// checkHandle accepts only the canonical form of a handle (64 lower-case
-// hex digits), so a handle can never address another key.
-func checkHandle(h string) error {
-	if len(h) != 2*sha256.Size {
-		return ErrInvalidID
-	}
-	for i := range len(h) {
-		c := h[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return ErrInvalidID
-		}
-	}
-	return nil
-}
-
-// decodeIdentity decodes a stored record without its tokens (which only the
-// ID can open), for List and LoadByHandle. An expired record is ErrNotFound.
-func decodeIdentity(handle string, data []byte, now time.Time) (*Session, error) {
-	s := &Session{}
-	if err := json.Unmarshal(data, &record{Session: s}); err != nil {
-		return nil, fmt.Errorf("session: stored record unreadable (%v): %w", err, ErrNotFound)
-	}
-	if !now.Before(s.ExpiresAt) {
-		return nil, ErrNotFound
-	}
-	s.Handle = handle
-	return s, nil
-}
-
-// withoutTokens returns a copy of s with its tokens left out.
-func withoutTokens(s *Session) *Session {
-	c := *s
-	c.HasRefreshToken = s.RefreshToken != "" || s.HasRefreshToken
-	c.IDToken, c.AccessToken, c.RefreshToken = "", "", ""
-	return &c
-}
-
-// laterOf returns the later of a and b.
-func laterOf(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
