@@ -10,13 +10,22 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
+// TestReload runs the poller in a synctest bubble: its ticker runs on the
+// bubble's fake clock, and polls(n) lets exactly n intervals pass and waits
+// until the poller is idle again, so every assertion follows a known number
+// of polls, however loaded the machine.
 func TestReload(t *testing.T) {
+	synctest.Test(t, testReload)
+}
+
+func testReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	write := func(s string) {
 		t.Helper()
@@ -34,9 +43,10 @@ func TestReload(t *testing.T) {
 	var current atomic.Pointer[authz.Policy]
 	current.Store(first)
 	var logs bytes.Buffer
-	r := New(path, build, current.Store, Options{Interval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	const interval = 10 * time.Millisecond
+	r := New(path, build, current.Store, Options{Interval: interval, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	stopped := false
@@ -48,33 +58,33 @@ func TestReload(t *testing.T) {
 		}
 	}
 	defer stop()
-
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; status %+v", what, r.Status())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+	polls := func(n int) {
+		time.Sleep(time.Duration(n) * interval)
+		synctest.Wait()
 	}
 
-	// A change on disk is picked up by polling.
+	// A change on disk is picked up by polling, once two polls agree.
 	write("rules: [{name: lock, action: deny}]\n")
-	waitFor("reload", func() bool { p := current.Load(); return len(p.Rules) == 1 && p.Rules[0].Name == "lock" })
+	polls(2)
+	if p := current.Load(); len(p.Rules) != 1 || p.Rules[0].Name != "lock" {
+		t.Fatalf("not reloaded after two polls; status %+v", r.Status())
+	}
 	if st := r.Status(); st.Generation != 2 || st.LastError != "" {
 		t.Errorf("status %+v", st)
 	}
 
-	// A broken file keeps the old policy and shows in Status, once.
+	// A broken file keeps the old policy and shows in Status, once, however
+	// many polls see it.
 	good := current.Load()
 	write("rules: [{action: perhaps}]\n")
-	waitFor("failure", func() bool { return r.Status().LastError != "" })
-	time.Sleep(50 * time.Millisecond) // several more polls
+	polls(2)
+	if r.Status().LastError == "" {
+		t.Fatalf("broken file not reported after two polls; status %+v", r.Status())
+	}
+	polls(10)
 	st := r.Status()
 	if current.Load() != good || !strings.Contains(st.LastError, "rules[0].action") || st.Failures != 1 || st.Generation != 2 {
-		t.Errorf("after a broken file: status %+v", st)
+		t.Errorf("after a broken file and ten more polls: status %+v", st)
 	}
 	if strings.Count(logs.String(), "not reloaded") != 1 {
 		t.Errorf("a broken file must be reported once:\n%s", logs.String())
