@@ -137,7 +137,10 @@ func run(dur time.Duration, connList string, threads int, redisAddr string) erro
 		if err != nil {
 			return err
 		}
-		defer cached.Close()
+		runCtx, stopRun := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- cached.Run(runCtx) }()
+		defer func() { stopRun(); <-ran }()
 		for deadline := time.Now().Add(5 * time.Second); !cached.Subscribed() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -57,7 +57,10 @@ func run(addr string, n, replicas int) error {
 		if err != nil {
 			return err
 		}
-		defer cs.Close()
+		runCtx, stopRun := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- cs.Run(runCtx) }()
+		defer func() { stopRun(); <-ran }()
 		stores[i] = cs
 	}
 	for _, cs := range stores {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/gatehouse/gatehouse/internal/check"
@@ -20,6 +21,7 @@ import (
 )
 
 // app is one gatehouse process: its store, checker, login flow and servers.
+// Serve runs its long-running parts; Close releases what newApp opened.
 type app struct {
 	cfg     *config.Config
 	log     *slog.Logger
@@ -30,14 +32,27 @@ type app struct {
 	metrics *metrics.Metrics
 	tracer  *tracing.Tracer
 	access  *accessWiring
+	// providerTransport carries login's calls to the OpenID provider; Close
+	// closes its idle connections.
+	providerTransport *http.Transport
 	// reloader watches access.policy_file; nil without one.
 	reloader *policyfile.Reloader
 }
 
 // newApp wires the concrete types a configuration names. It does no I/O
-// beyond reading files the configuration points at.
-func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: logger, metrics: metrics.New()}
+// beyond reading files the configuration points at, and starts nothing:
+// Serve runs the parts that run. On an error, whatever it had opened is
+// closed again.
+func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
+	a := &app{
+		cfg: cfg, log: logger, metrics: metrics.New(), tracer: &tracing.Tracer{},
+		providerTransport: http.DefaultTransport.(*http.Transport).Clone(),
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
 	st, err := newStores(cfg, a.metrics, logger)
 	if err != nil {
 		return nil, err
@@ -52,24 +67,20 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		Version:     buildVersion(),
 	})
 	if err != nil {
-		a.Close()
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
 	codec, err := session.NewCodec(cfg.CookieKeys(), nil)
 	if err != nil {
-		a.Close()
 		return nil, fmt.Errorf("cookie.secrets: %w", err)
 	}
 	// Host-only secure cookies are named __Host-<cookie.name>, everywhere.
 	cookies, err := session.NewCookieSettings(cfg.Cookie.Name, cfg.Cookie.Domain, cfg.Cookie.Secure)
 	if err != nil {
-		a.Close()
 		return nil, fmt.Errorf("cookie.name: %w", err)
 	}
 
 	redirects, err := redirect.NewValidator(cfg.ReturnHosts())
 	if err != nil {
-		a.Close()
 		return nil, fmt.Errorf("redirect.allowed_domains: %w", err)
 	}
 	// Login reads sessions with their tokens; refresh locks and back-channel
@@ -87,20 +98,18 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
 		SessionLifetime:      cfg.Session.Lifetime,
 		Timeout:              cfg.OIDC.Timeout,
+		HTTPClient:           &http.Client{Transport: a.providerTransport},
 	}, st.fresh, codec, cookies, redirects, logger, loginOpts...)
 	if err != nil {
-		a.Close()
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
 
 	a.access, err = newAccessWiring(cfg, logger)
 	if err != nil {
-		a.Close()
 		return nil, err
 	}
 	policy, err := cfg.Policy() // compiled by config.Load
 	if err != nil {
-		a.Close()
 		return nil, err
 	}
 	a.checker = check.New(store, codec, cookies, policy, a.access.checkOptions(check.Options{
@@ -114,17 +123,27 @@ func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
+// runner is a long-running part: Run works until ctx ends, then returns
+// once its work in flight has finished.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
 // stores are the views of the session store that the parts of gatehouse
 // use. The check path has one view whose every read (the identity alone,
 // or with the tokens for policies that need them) goes through the idle
 // timeout, the cache (in Redis mode) and the metrics. Login and the admin
 // API write through the cache (so writes evict everywhere) and read fresh.
 type stores struct {
-	check   session.ReadManager // the request path: instrumented, idle-checked, cached
-	fresh   session.Manager     // Load with tokens, never cached; writes publish revocations
+	check session.ReadManager // the request path: instrumented, idle-checked, cached
+	fresh session.Manager     // Load with tokens, never cached; writes publish revocations
+	// runners are the layers with background work (the cache's revocation
+	// subscription, the idle timeout's use records): Serve runs them.
+	runners []runner
 	closers []io.Closer
 }
 
+// Close closes the stores' connections, the last opened first.
 func (st *stores) Close() {
 	for i := len(st.closers) - 1; i >= 0; i-- {
 		_ = st.closers[i].Close()
@@ -154,7 +173,7 @@ func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*st
 				st.Close()
 				return nil, fmt.Errorf("session cache: %w", err)
 			}
-			st.closers = append(st.closers, cached)
+			st.runners = append(st.runners, cached)
 			base, st.fresh = cached, cached
 		}
 	}
@@ -166,7 +185,7 @@ func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*st
 			st.Close()
 			return nil, fmt.Errorf("session.idle_timeout: %w", err)
 		}
-		st.closers = append(st.closers, idle)
+		st.runners = append(st.runners, idle)
 		base = idle
 	}
 	st.check = m.InstrumentStore(base)
@@ -204,8 +223,24 @@ func newRedisStore(cfg *config.Config) (*session.RedisStore, error) {
 	return st, nil
 }
 
-// Close releases the stores' connections and background work.
+// runners are the app's long-running parts other than its servers, in the
+// order Serve starts them.
+func (a *app) runners() []runner {
+	rs := append([]runner(nil), a.stores.runners...)
+	return append(rs, a.login)
+}
+
+// Close flushes and stops the tracer (within http.shutdown_timeout) and
+// closes the connections to the OpenID provider and the stores' (the Redis
+// client). Call it on every exit
+// path, after Serve has returned; newApp does on its own errors.
 func (a *app) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := a.tracer.Shutdown(ctx); err != nil {
+		a.log.Warn("tracing: flush failed", "error", err.Error())
+	}
+	a.providerTransport.CloseIdleConnections()
 	if a.stores != nil {
 		a.stores.Close()
 	}

@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -62,6 +65,15 @@ type Listeners struct {
 	Admin net.Listener // session API, /metrics, pprof
 }
 
+// close closes the listeners that are open.
+func (ls Listeners) close() {
+	for _, l := range []net.Listener{ls.HTTP, ls.GRPC, ls.Admin} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
 // listen opens the listeners the configuration asks for.
 func listen(cfg *config.Config) (Listeners, error) {
 	var ls Listeners
@@ -87,30 +99,123 @@ func listen(cfg *config.Config) (Listeners, error) {
 	return ls, nil
 }
 
-// Serve serves on ls until ctx ends, then drains every server for up to
-// http.shutdown_timeout.
+// server is one listener's server: serve blocks until stop is called (nil
+// then) or the server fails.
+type server struct {
+	serve func() error
+	stop  func(context.Context) error
+}
+
+// Serve serves on ls, and runs the app's background work, until ctx ends
+// or any of them fails. Then it stops everything in order: the servers
+// drain (ext_authz first, so Envoy moves away while HTTP still answers) for
+// up to http.shutdown_timeout, then the background work ends (queued
+// refreshes and use records finish, the cache unsubscribes, the policy file
+// is no longer watched). Serve owns ls and closes it; it returns the first
+// failure, or nil after a clean stop. Close the app afterwards.
 func (a *app) Serve(ctx context.Context, ls Listeners) error {
-	errc := make(chan error, 3)
-	var stops []func(context.Context) error
-
-	if rl := a.access.watch(ctx, a.cfg, a.checker, a.log, a.metrics.PolicyReload); rl != nil {
-		a.reloader = rl
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-hup:
-					_ = rl.Reload() // logged and counted by the reloader
-				}
-			}
-		}()
+	servers, err := a.servers(ctx, ls)
+	if err != nil {
+		ls.close()
+		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	// Background work outlives the servers' drain, so that requests still
+	// being answered can use it; it ends when they are done.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	for _, r := range a.runners() {
+		g.Go(func() error { return r.Run(work) })
+	}
+	a.watchPolicy(g, work)
+	for _, s := range servers {
+		g.Go(s.serve)
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		defer stopWork()
+		return a.stopServers(servers)
+	})
+	attrs := []any{"http", ls.HTTP.Addr().String()}
+	if a.reloader != nil {
+		attrs = append(attrs, "policy_file", a.cfg.Access.PolicyFile)
+	}
+	if ls.Admin != nil {
+		attrs = append(attrs, "admin", ls.Admin.Addr().String())
+	}
+	if ls.GRPC != nil {
+		attrs = append(attrs, "grpc", ls.GRPC.Addr().String())
+	}
+	a.log.Info("serving", append(attrs, "store", a.cfg.Session.Store, "version", buildVersion())...)
+	return g.Wait()
+}
 
-	httpSrv := &http.Server{
+// servers builds a server for each listener in ls, ext_authz first (the
+// order they stop in). It starts none of them.
+func (a *app) servers(ctx context.Context, ls Listeners) ([]server, error) {
+	var out []server
+	if ls.GRPC != nil {
+		s, err := a.extAuthzServer(ctx, ls.GRPC)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	out = append(out, a.httpServer(ls.HTTP))
+	if ls.Admin != nil {
+		if a.cfg.Admin.TLS.CertFile == "" && !isLoopback(ls.Admin.Addr()) {
+			a.log.Warn("admin listener serves plain text on a non-loopback address: its bearer token and /metrics cross the network unencrypted; set admin.tls or bind admin.addr to loopback",
+				"admin", ls.Admin.Addr().String())
+		}
+		s, err := a.adminServer(ls.Admin)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// stopServers drains the servers in order within http.shutdown_timeout.
+func (a *app) stopServers(servers []server) error {
+	a.log.Info("shutting down", "timeout", a.cfg.HTTP.ShutdownTimeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// watchPolicy watches access.policy_file, when one is set, until ctx ends:
+// its changes and SIGHUP reload it.
+func (a *app) watchPolicy(g *errgroup.Group, ctx context.Context) {
+	rl := a.access.watch(ctx, a.cfg, a.checker, a.log, a.metrics.PolicyReload)
+	if rl == nil {
+		return
+	}
+	a.reloader = rl
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	g.Go(func() error {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-hup:
+				_ = rl.Reload() // logged and counted by the reloader
+			}
+		}
+	})
+}
+
+// httpServer serves the public handler on ln.
+func (a *app) httpServer(ln net.Listener) server {
+	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -119,81 +224,48 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	go func() { errc <- fmt.Errorf("http server: %w", httpSrv.Serve(ls.HTTP)) }()
-	stops = append(stops, httpSrv.Shutdown)
-	attrs := []any{"http", ls.HTTP.Addr().String()}
-	if a.reloader != nil {
-		attrs = append(attrs, "policy_file", a.cfg.Access.PolicyFile)
+	return server{
+		serve: func() error { return httpServed("http server", srv.Serve(ln)) },
+		stop:  srv.Shutdown,
 	}
-
-	if ls.Admin != nil {
-		if a.cfg.Admin.TLS.CertFile == "" && !isLoopback(ls.Admin.Addr()) {
-			a.log.Warn("admin listener serves plain text on a non-loopback address: its bearer token and /metrics cross the network unencrypted; set admin.tls or bind admin.addr to loopback",
-				"admin", ls.Admin.Addr().String())
-		}
-		api, err := a.adminGRPC()
-		if err != nil {
-			return err
-		}
-		adminSrv, err := a.newAdminServer(a.adminHandler(api))
-		if err != nil {
-			return err
-		}
-		go func() {
-			var err error
-			if adminSrv.TLSConfig != nil {
-				err = adminSrv.ServeTLS(ls.Admin, "", "")
-			} else {
-				err = adminSrv.Serve(ls.Admin)
-			}
-			errc <- fmt.Errorf("admin server: %w", err)
-		}()
-		stops = append(stops, adminSrv.Shutdown)
-		attrs = append(attrs, "admin", ls.Admin.Addr().String())
-	}
-
-	if ls.GRPC != nil {
-		stop, err := a.serveExtAuthz(ctx, ls.GRPC, errc)
-		if err != nil {
-			return err
-		}
-		// Stop first: Envoy's health check sees NOT_SERVING and moves away
-		// while the HTTP side still drains.
-		stops = append([]func(context.Context) error{stop}, stops...)
-		attrs = append(attrs, "grpc", ls.GRPC.Addr().String())
-	}
-
-	a.log.Info("serving", append(attrs, "store", a.cfg.Session.Store, "version", buildVersion())...)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	a.log.Info("shutting down", "timeout", a.cfg.HTTP.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	var errs []error
-	for _, stop := range stops {
-		if err := stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			errs = append(errs, err)
-		}
-	}
-	if err := a.login.Shutdown(sctx); err != nil {
-		a.log.Warn("token refreshes still running at shutdown", "error", err.Error())
-	}
-	if err := a.tracer.Shutdown(sctx); err != nil {
-		a.log.Warn("tracing: flush failed", "error", err.Error())
-	}
-	return errors.Join(errs...)
 }
 
-// serveExtAuthz serves Envoy ext_authz on ln, with its gRPC health status
-// following readiness, and returns the function that drains it.
-func (a *app) serveExtAuthz(ctx context.Context, ln net.Listener, errc chan<- error) (func(context.Context) error, error) {
+// adminServer serves the session API, /metrics and pprof on ln.
+func (a *app) adminServer(ln net.Listener) (server, error) {
+	api, err := a.adminGRPC()
+	if err != nil {
+		return server{}, err
+	}
+	srv, err := a.newAdminServer(a.adminHandler(api))
+	if err != nil {
+		return server{}, err
+	}
+	return server{
+		serve: func() error {
+			if srv.TLSConfig != nil {
+				return httpServed("admin server", srv.ServeTLS(ln, "", ""))
+			}
+			return httpServed("admin server", srv.Serve(ln))
+		},
+		stop: srv.Shutdown,
+	}, nil
+}
+
+// httpServed is the error of an http.Server's Serve: none after Shutdown.
+func httpServed(name string, err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// extAuthzServer serves Envoy ext_authz on ln, with its gRPC health status
+// following readiness until it stops.
+func (a *app) extAuthzServer(ctx context.Context, ln net.Listener) (server, error) {
 	c := a.cfg.GRPC
 	tlsConf, err := serverTLS("grpc.tls", c.TLS)
 	if err != nil {
-		return nil, err
+		return server{}, err
 	}
 	svc := envoy.NewService(a.checker, a.log)
 	svc.SetObserver(a.metrics)
@@ -209,24 +281,56 @@ func (a *app) serveExtAuthz(ctx context.Context, ln net.Listener, errc chan<- er
 		opts.Interceptors = append(opts.Interceptors, i)
 	}
 	srv, _ := envoy.NewServer(svc, opts)
-	go func() { errc <- fmt.Errorf("grpc server: %w", srv.Serve(ln)) }()
-
+	health := &servingStatus{set: svc.SetServing}
 	readyCtx, stopReady := context.WithCancel(ctx)
-	readyDone := make(chan struct{})
-	go func() { a.followReadiness(readyCtx, svc.SetServing); close(readyDone) }()
-	return func(ctx context.Context) error {
-		stopReady()
-		<-readyDone
-		svc.SetServing(false)
-		done := make(chan struct{})
-		go func() { srv.GracefulStop(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			srv.Stop()
-		}
-		return nil
+	return server{
+		serve: func() error {
+			var wg sync.WaitGroup
+			wg.Go(func() { a.followReadiness(readyCtx, health.report) })
+			defer wg.Wait()
+			defer stopReady()
+			if err := srv.Serve(ln); err != nil {
+				return fmt.Errorf("grpc server: %w", err)
+			}
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			stopReady()
+			health.stop()
+			done := make(chan struct{})
+			go func() { srv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				srv.Stop()
+				<-done
+			}
+			return nil
+		},
 	}, nil
+}
+
+// servingStatus passes readiness reports to set until stop, which reports
+// not serving for good.
+type servingStatus struct {
+	mu      sync.Mutex
+	stopped bool
+	set     func(bool)
+}
+
+func (s *servingStatus) report(ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped {
+		s.set(ok)
+	}
+}
+
+func (s *servingStatus) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	s.set(false)
 }
 
 // followReadiness reports, every second until ctx ends, whether the session

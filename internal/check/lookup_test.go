@@ -110,12 +110,18 @@ func TestTokenPoliciesReadThroughEveryLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cached.Close() })
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	cacheDone := make(chan error, 1)
+	go func() { cacheDone <- cached.Run(cacheCtx) }()
+	t.Cleanup(func() { stopCache(); <-cacheDone })
 	idle, err := session.NewIdleStore(cached, session.IdleOptions{Timeout: 30 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = idle.Close() })
+	idleCtx, stopIdle := context.WithCancel(context.Background())
+	idleDone := make(chan error, 1)
+	go func() { idleDone <- idle.Run(idleCtx) }()
+	t.Cleanup(func() { stopIdle(); <-idleDone })
 	cs := session.CookieSettings{Name: "_gh", Secure: true}
 	withTokens := policy()
 	identityOnly := policy()

@@ -212,14 +212,36 @@ func (e *env) newHandler(t testing.TB, opts ...login.Option) *login.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := runHandler(h)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	})
 	return h
+}
+
+// stops holds, for each running Handler, the function that ends its Run
+// and waits for it.
+var stops sync.Map // *login.Handler -> func() error
+
+// runHandler runs h's background refreshes until the function it returns
+// (also kept in stops) is called; that function waits up to 15s for Run.
+func runHandler(h *login.Handler) func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			return errors.New("login.Handler.Run did not return within 15s of its context ending")
+		}
+	})
+	stops.Store(h, stop)
+	return stop
 }
 
 func (e *env) startURL(rd string) string {

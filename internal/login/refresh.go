@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/internal/background"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -32,17 +33,16 @@ var (
 	ErrSessionGone = errors.New("login: session ended during refresh")
 )
 
-// refresher is the in-process bookkeeping of background refreshes.
+// refresher is the in-process bookkeeping of background refreshes: they
+// run in a pool that Handler.Run owns.
 type refresher struct {
-	sem      chan struct{} // one slot per running refresh
+	jobs     *background.Pool
 	mu       sync.Mutex
 	inflight map[string]struct{} // lock names of sessions being refreshed here
-	closed   bool
-	wg       sync.WaitGroup
 }
 
 func (r *refresher) init(workers int) {
-	r.sem = make(chan struct{}, workers)
+	r.jobs = background.NewPool(workers)
 	r.inflight = make(map[string]struct{})
 }
 
@@ -67,13 +67,14 @@ func (h *Handler) RefreshDue(s *session.Session) bool {
 		!h.cfg.Now().Before(s.TokenExpiry.Add(-h.cfg.RefreshMargin))
 }
 
-// MaybeRefresh starts a background refresh of the session with this ID
+// MaybeRefresh queues a background refresh of the session with this ID
 // when RefreshDue(s), and returns at once. It is meant to be called on
-// every allowed request with the session the check loaded. At most one
-// refresh per session runs in this process, at most
-// Config.RefreshWorkers in all (beyond that the call is skipped and a
-// later request tries again), each bounded by a deadline; across replicas
-// the Locker (if set) admits one at a time. Outcomes are logged.
+// every allowed request with the session the check loaded. Refreshes run
+// only while Run does (one queued before Run starts waits for it). At most
+// one refresh per session is queued or running in this process, at most
+// Config.RefreshWorkers in all (beyond that the call is skipped and a later
+// request tries again), each bounded by a deadline; across replicas the
+// Locker (if set) admits one at a time. Outcomes are logged.
 func (h *Handler) MaybeRefresh(id string, s *session.Session) {
 	if id == "" || !h.RefreshDue(s) {
 		return
@@ -81,62 +82,52 @@ func (h *Handler) MaybeRefresh(id string, s *session.Session) {
 	name := lockName(id)
 	r := &h.refresh
 	r.mu.Lock()
-	if _, busy := r.inflight[name]; busy || r.closed {
-		r.mu.Unlock()
+	defer r.mu.Unlock()
+	if _, busy := r.inflight[name]; busy {
 		return
 	}
-	select {
-	case r.sem <- struct{}{}:
-	default:
-		r.mu.Unlock()
-		h.log.Debug("refresh skipped: all refresh workers busy")
-		return
-	}
-	r.inflight[name] = struct{}{}
-	r.wg.Add(1)
-	r.mu.Unlock()
-
 	cp := *s
 	cp.ID = id
 	cp.Groups = slices.Clone(s.Groups)
-	go func() {
-		defer func() {
-			r.mu.Lock()
-			delete(r.inflight, name)
-			r.mu.Unlock()
-			<-r.sem
-			r.wg.Done()
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), h.refreshBudget())
-		defer cancel()
-		_, err := h.Refresh(ctx, &cp)
-		switch {
-		case err == nil, errors.Is(err, ErrRefreshInProgress), errors.Is(err, ErrSessionGone):
-		case errors.Is(err, ErrRefreshRejected):
-			// Refresh logged the ended session.
-		default:
-			h.log.LogAttrs(ctx, slog.LevelWarn, "token refresh failed, will retry",
-				slog.String("reason", string(ReasonRefreshFailed)),
-				slog.String("subject", cp.Subject), slog.String("error", err.Error()))
-		}
-	}()
+	if !r.jobs.TryGo(func(ctx context.Context) { h.backgroundRefresh(ctx, name, &cp) }) {
+		h.log.Debug("refresh skipped: all refresh workers busy or stopped")
+		return
+	}
+	r.inflight[name] = struct{}{}
 }
 
-// Shutdown stops MaybeRefresh from starting refreshes and waits for those
-// running to finish, or for ctx to end.
-func (h *Handler) Shutdown(ctx context.Context) error {
-	r := &h.refresh
-	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("login: waiting for refreshes: %w", ctx.Err())
+// backgroundRefresh runs one queued refresh within the refresh budget and
+// logs a failure that Refresh has not.
+func (h *Handler) backgroundRefresh(ctx context.Context, name string, s *session.Session) {
+	defer func() {
+		h.refresh.mu.Lock()
+		delete(h.refresh.inflight, name)
+		h.refresh.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, h.refreshBudget())
+	defer cancel()
+	_, err := h.Refresh(ctx, s)
+	switch {
+	case err == nil, errors.Is(err, ErrRefreshInProgress), errors.Is(err, ErrSessionGone):
+	case errors.Is(err, ErrRefreshRejected):
+		// Refresh logged the ended session.
+	default:
+		h.log.LogAttrs(ctx, slog.LevelWarn, "token refresh failed, will retry",
+			slog.String("reason", string(ReasonRefreshFailed)),
+			slog.String("subject", s.Subject), slog.String("error", err.Error()))
 	}
+}
+
+// Run runs the background refreshes MaybeRefresh queues until ctx ends;
+// then it queues no more and returns once those already queued or running
+// have finished, each within its deadline (a refresh the provider has
+// answered is saved rather than cut short, since its old refresh token may
+// be spent). Run may be called once.
+func (h *Handler) Run(ctx context.Context) error {
+	if err := h.refresh.jobs.Run(ctx); err != nil {
+		return fmt.Errorf("login: refreshes: %w", err)
+	}
+	return nil
 }
 
 // Refresh renews s's provider tokens with its refresh token and saves the

@@ -134,6 +134,7 @@ func TestRefreshNeverResurrectsRevokedSessionRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runHandler(h)
 	t.Cleanup(func() { shutdown(t, h) })
 
 	hook.armed.Store(true)
@@ -188,6 +189,7 @@ func TestRefreshNeverResurrectsRevokedSessionMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runHandler(h)
 	t.Cleanup(func() { shutdown(t, h) })
 
 	store.armed.Store(true)
@@ -217,6 +219,7 @@ func TestRefreshRefusesStoreWithoutUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runHandler(h)
 	t.Cleanup(func() { shutdown(t, h) })
 	if _, err := h.Refresh(ctx, s); err == nil || !strings.Contains(err.Error(), "cannot save only while the session exists") {
 		t.Fatalf("Refresh through a store without Update = %v, want a refusal", err)

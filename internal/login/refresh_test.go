@@ -51,12 +51,16 @@ func (e *env) stored(t *testing.T, id string) *session.Session {
 	return s
 }
 
+// shutdown ends the Run of each Handler (made by newHandler) and waits for
+// its refreshes to finish.
 func shutdown(t *testing.T, hs ...*login.Handler) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
 	for _, h := range hs {
-		if err := h.Shutdown(ctx); err != nil {
+		stop, ok := stops.Load(h)
+		if !ok {
+			t.Fatal("shutdown of a Handler that newHandler did not start")
+		}
+		if err := stop.(func() error)(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -271,10 +275,39 @@ func TestMaybeRefreshMargin(t *testing.T) {
 	if got := e.stored(t, s.ID); got == nil || got.RefreshToken == s.RefreshToken {
 		t.Fatal("background refresh did not save new tokens")
 	}
-	// After Shutdown, MaybeRefresh starts nothing.
-	h2.MaybeRefresh(s.ID, s)
+
+}
+
+// TestMaybeRefreshRunsUnderRun: a background refresh starts only under
+// Handler.Run (one queued before Run waits for it), and Run returns only
+// once it has finished; a second Run is refused.
+func TestMaybeRefreshRunsUnderRun(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	s, _ := e.signIn(t, "alice", "wonderland")
+	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Until(s.TokenExpiry))
+	before := e.op.RefreshRequests()
+	h.MaybeRefresh(s.ID, s)
+	time.Sleep(100 * time.Millisecond)
+	if n := e.op.RefreshRequests() - before; n != 0 {
+		t.Fatalf("%d refreshes before Run", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Run starts what is queued, then stops
+	if err := h.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := e.op.RefreshRequests() - before; n != 1 {
-		t.Fatal("MaybeRefresh ran after Shutdown")
+		t.Fatalf("%d refreshes after Run returned, want the queued one", n)
+	}
+	if got := e.stored(t, s.ID); got == nil || got.RefreshToken == s.RefreshToken {
+		t.Fatal("the queued refresh did not save new tokens")
+	}
+	if err := h.Run(context.Background()); err == nil {
+		t.Fatal("a second Run was accepted")
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,9 +88,8 @@ type CachedStore struct {
 	// heard counts revocation messages received (for tests and metrics).
 	heard atomic.Uint64
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	// started is set by the first Run.
+	started atomic.Bool
 }
 
 type cacheEntry struct {
@@ -104,9 +102,10 @@ var (
 	_ Toucher = (*CachedStore)(nil)
 )
 
-// NewCachedStore starts a cache in front of inner, which must be a
-// *RedisStore (or wrap one the same way); the cache stays bypassed until
-// its subscription is confirmed. Close stops it.
+// NewCachedStore makes a cache in front of inner, which must be a
+// *RedisStore (or wrap one the same way). It starts nothing: the cache
+// stays bypassed (every lookup reads Redis) until Run has subscribed to the
+// revocations.
 func NewCachedStore(inner Manager, opts CacheOptions) (*CachedStore, error) {
 	feed, ok := inner.(revocationFeed)
 	if !ok {
@@ -131,10 +130,7 @@ func NewCachedStore(inner Manager, opts CacheOptions) (*CachedStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: cache: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &CachedStore{inner: inner, feed: feed, cache: cache, opts: opts, log: log, cancel: cancel, done: make(chan struct{})}
-	go c.subscribe(ctx)
-	return c, nil
+	return &CachedStore{inner: inner, feed: feed, cache: cache, opts: opts, log: log}, nil
 }
 
 func cmpOr(v, def int) int {
@@ -298,13 +294,15 @@ func (c *CachedStore) Touch(ctx context.Context, id string, at time.Time) error 
 	return t.Touch(ctx, id, at)
 }
 
-// Close stops the subscription and empties the cache; the inner store stays
-// open.
-func (c *CachedStore) Close() error {
-	c.once.Do(func() {
-		c.cancel()
-		<-c.done
-	})
+// Run keeps the revocation subscription up (the cache is used only while
+// it is) until ctx ends; then it empties the cache, which is bypassed from
+// then on, and returns nil. The inner store stays open. Run may be called
+// once.
+func (c *CachedStore) Run(ctx context.Context) error {
+	if c.started.Swap(true) {
+		return errors.New("session: cache: Run called more than once")
+	}
+	c.subscribe(ctx)
 	return nil
 }
 
@@ -323,7 +321,6 @@ func (c *CachedStore) setLive(on bool) {
 // subscribe keeps the revocation subscription up until ctx ends, with
 // exponential backoff between attempts.
 func (c *CachedStore) subscribe(ctx context.Context) {
-	defer close(c.done)
 	defer c.setLive(false)
 	backoff := c.opts.ResubscribeMin
 	for {

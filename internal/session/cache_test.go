@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 )
 
 // cmdCounter is a go-redis hook counting the commands a client sends.
@@ -47,16 +48,37 @@ func replicaStore(t testing.TB, addr, prefix string) (*RedisStore, *cmdCounter) 
 	return st, h
 }
 
-// newCached starts a CachedStore on inner and waits until it is subscribed.
+// newCached starts a CachedStore on inner, runs it until t ends and waits
+// until it is subscribed.
 func newCached(t testing.TB, inner Manager, opts CacheOptions) *CachedStore {
 	t.Helper()
 	c, err := NewCachedStore(inner, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	runUntilCleanup(t, c.Run)
 	waitFor(t, 5*time.Second, "subscription", c.Subscribed)
 	return c
+}
+
+// runUntilCleanup runs run in the background until t ends, then cancels
+// its context and fails t if it does not return nil within 10s.
+func runUntilCleanup(t testing.TB, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s of its context ending")
+		}
+	})
 }
 
 // waitFor polls cond every millisecond until it holds or d passes.
@@ -118,14 +140,68 @@ func TestCachedStoreSuite(t *testing.T) {
 }
 
 func TestCachedStoreRefusesMemory(t *testing.T) {
-	if c, err := NewCachedStore(NewMemoryStore(), CacheOptions{}); err == nil {
-		_ = c.Close()
+	if _, err := NewCachedStore(NewMemoryStore(), CacheOptions{}); err == nil {
 		t.Fatal("NewCachedStore(memory) succeeded")
 	}
 	st, _ := newTestRedisStore(t)
-	if c, err := NewCachedStore(st, CacheOptions{TTL: -time.Second}); err == nil {
-		_ = c.Close()
+	if _, err := NewCachedStore(st, CacheOptions{TTL: -time.Second}); err == nil {
 		t.Fatal("negative TTL accepted")
+	}
+}
+
+// TestCachedStoreLifecycle: NewCachedStore starts no goroutine and the
+// cache stays bypassed until Run; once Run's context ends, Run returns, no
+// goroutine is left, the cache is empty and bypassed, and a second Run is
+// refused.
+func TestCachedStoreLifecycle(t *testing.T) {
+	st, cmds := replicaStore(t, testRedisAddr(), uniquePrefix(t))
+	ignore := goleak.IgnoreCurrent()
+	c, err := NewCachedStore(st, CacheOptions{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatalf("NewCachedStore started a goroutine: %v", err)
+	}
+	ctx := t.Context()
+	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	if err := st.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	before := cmds.n.Load()
+	for range 2 {
+		if _, err := c.LoadIdentity(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Subscribed() || c.Len() != 0 || cmds.n.Load()-before != 2 {
+		t.Fatal("the cache was used before Run")
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	waitFor(t, 5*time.Second, "subscription", c.Subscribed)
+	if _, err := c.LoadIdentity(ctx, s.ID); err != nil || c.Len() != 1 {
+		t.Fatalf("not cached while running: %v, %d entries", err, c.Len())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if c.Subscribed() || c.Len() != 0 {
+		t.Fatal("the cache is still in use after Run returned")
+	}
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatalf("goroutines left after Run returned: %v", err)
+	}
+	if err := c.Run(ctx); err == nil {
+		t.Fatal("a second Run was accepted")
 	}
 }
 

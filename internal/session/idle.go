@@ -194,9 +194,11 @@ func (s *IdleStore) maybeTouch(id, handle string, now time.Time, idle time.Durat
 	}()
 }
 
-// Close waits for background writes to finish; it does not close the inner
-// store.
-func (s *IdleStore) Close() error {
+// Run owns the background writes: it returns, once ctx has ended, when no
+// more are started and those in flight (each bounded by TouchTimeout) have
+// finished. It does not close the inner store.
+func (s *IdleStore) Run(ctx context.Context) error {
+	<-ctx.Done()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()

@@ -118,7 +118,7 @@ func TestIdleStoreOverCacheAsksRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idleB.Close()
+	runUntilCleanup(t, idleB.Run)
 	ctx := t.Context()
 	s := fullSession(t, start, start.Add(8*time.Hour))
 	s.CreatedAt, s.LastSeenAt = start, start

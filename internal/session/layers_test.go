@@ -53,7 +53,7 @@ func TestEveryReadGoesThroughTheIdleLayer(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { _ = idle.Close() })
+				runUntilCleanup(t, idle.Run)
 				ctx := t.Context()
 				now := time.Now()
 				live := fullSession(t, now, now.Add(8*time.Hour))
@@ -90,7 +90,7 @@ func TestReaderTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = idle.Close() })
+	runUntilCleanup(t, idle.Run)
 	ctx := t.Context()
 	for name, st := range map[string]ReadManager{"memory": mem, "redis": r, "cache": cached, "idle+cache": idle} {
 		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/oidctest"
+)
+
+// lifecycleEnv is a configuration with every long-running part on: Redis
+// with the revocation cache, the idle timeout, tracing to collector, and
+// the gRPC and admin listeners.
+func lifecycleEnv(t *testing.T, collector string) map[string]string {
+	t.Helper()
+	prefix := fmt.Sprintf("gatehouse-test:%d:", time.Now().UnixNano())
+	requireRedis(t, prefix)
+	p := oidctest.Start(t, oidctest.Options{})
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte(strings.Repeat("t", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := baseEnv(t, p, prefix)
+	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
+	env["GATEHOUSE_OIDC_REDIRECT_URL"] = "https://auth.example.com/oauth2/callback"
+	env["GATEHOUSE_SESSION_CACHE_TTL"] = "5s"
+	env["GATEHOUSE_SESSION_IDLE_TIMEOUT"] = "30m"
+	env["GATEHOUSE_TRACING_ENABLED"] = "true"
+	env["GATEHOUSE_TRACING_ENDPOINT"] = collector
+	env["GATEHOUSE_ADMIN_TOKEN_FILE"] = token
+	return env
+}
+
+// collector is an OTLP/HTTP endpoint that counts the trace exports it gets.
+func collector(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var exports atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/v1/traces" {
+			exports.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &exports
+}
+
+// newLifecycleApp loads env and wires an app.
+func newLifecycleApp(t *testing.T, env map[string]string) *app {
+	t.Helper()
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func listenLocal(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// TestStoppedServerLeavesNoGoroutine: a server with every long-running
+// part on (HTTP, gRPC and admin listeners, the revocation cache's
+// subscription, idle-timeout writes, background refreshes, tracing) that
+// served a request leaves no goroutine behind once its context is
+// cancelled, Serve has returned and the app is closed; the span of the
+// request was flushed to the collector on the way out.
+func TestStoppedServerLeavesNoGoroutine(t *testing.T) {
+	col, exports := collector(t)
+	env := lifecycleEnv(t, col.URL)
+	ignore := goleak.IgnoreCurrent()
+
+	a := newLifecycleApp(t, env)
+	ls := Listeners{HTTP: listenLocal(t), GRPC: listenLocal(t), Admin: listenLocal(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ls) }()
+
+	tr := &http.Transport{}
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	waitReady(t, c, "http://"+ls.HTTP.Addr().String())
+	resp := forwardAuth(t, c, "http://"+ls.HTTP.Addr().String(), "/")
+	resp.Body.Close()
+	tr.CloseIdleConnections()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after a clean stop: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	a.Close()
+	if exports.Load() == 0 {
+		t.Error("the request's span was not flushed to the collector at shutdown")
+	}
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatalf("goroutines left after stop: %v", err)
+	}
+}
+
+// TestFailedStartLeavesNoGoroutine: when serving cannot start (the admin
+// token file is missing, found after the HTTP listener is up; the HTTP
+// address is taken), every part already started is stopped, the tracer
+// shut down and the stores closed, so nothing runs on.
+func TestFailedStartLeavesNoGoroutine(t *testing.T) {
+	col, _ := collector(t)
+
+	t.Run("admin token file missing", func(t *testing.T) {
+		env := lifecycleEnv(t, col.URL)
+		env["GATEHOUSE_ADMIN_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+		ignore := goleak.IgnoreCurrent()
+		a := newLifecycleApp(t, env)
+		ls := Listeners{HTTP: listenLocal(t), GRPC: listenLocal(t), Admin: listenLocal(t)}
+		err := a.Serve(context.Background(), ls)
+		a.Close()
+		if err == nil || !strings.Contains(err.Error(), "admin") {
+			t.Fatalf("Serve with a missing admin token file: %v, want an admin error", err)
+		}
+		if err := goleak.Find(ignore); err != nil {
+			t.Fatalf("goroutines left after a failed start: %v", err)
+		}
+	})
+
+	t.Run("http address taken", func(t *testing.T) {
+		env := lifecycleEnv(t, col.URL)
+		taken := listenLocal(t)
+		defer taken.Close()
+		env["GATEHOUSE_HTTP_ADDR"] = taken.Addr().String()
+		env["GATEHOUSE_OIDC_REDIRECT_URL"] = "http://" + taken.Addr().String() + "/oauth2/callback"
+		delete(env, "GATEHOUSE_ADMIN_TOKEN_FILE")
+		ignore := goleak.IgnoreCurrent()
+		err := serveCmd(context.Background(), nil, io.Discard, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err == nil || !strings.Contains(err.Error(), "http.addr") {
+			t.Fatalf("serve on a taken address: %v, want an http.addr error", err)
+		}
+		if err := goleak.Find(ignore); err != nil {
+			t.Fatalf("goroutines left after a failed start: %v", err)
+		}
+	})
+}
+
+// waitReady polls /readyz until it answers 200.
+func waitReady(t *testing.T, c *http.Client, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 10s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
