@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -76,14 +75,13 @@ func (w *accessWiring) jwks() http.Handler {
 	return w.minter
 }
 
-// watch starts polling access.policy_file (until ctx ends), swapping good
-// policies into checker. It returns the reloader (nil without a policy
-// file): call its Reload on SIGHUP and show its Status on /readyz.
-func (w *accessWiring) watch(ctx context.Context, cfg *config.Config, checker *check.Checker, logger *slog.Logger, onReload func(bool)) *policyfile.Reloader {
+// watch makes the reloader of access.policy_file (nil without one), which
+// swaps good policies into checker: Serve runs it, calls its Reload on
+// SIGHUP, and /readyz shows its Status.
+func (w *accessWiring) watch(cfg *config.Config, checker *check.Checker, logger *slog.Logger, onReload func(bool)) *policyfile.Reloader {
 	if cfg.Access.PolicyFile == "" {
 		return nil
 	}
 	w.reloader = policyfile.New(cfg.Access.PolicyFile, cfg.PolicyFromFile, checker.SetPolicy, policyfile.Options{Logger: logger, OnReload: onReload})
-	go w.reloader.Run(ctx)
 	return w.reloader
 }

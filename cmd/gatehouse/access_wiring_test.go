@@ -67,7 +67,7 @@ headers:
 	checker := check.New(session.NewMemoryStore(), codec, session.CookieSettings{Name: "_gh"}, policy, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := w.watch(ctx, cfg, checker, slog.New(slog.DiscardHandler), nil)
+	r := w.watch(cfg, checker, slog.New(slog.DiscardHandler), nil)
 	if r == nil {
 		t.Fatal("no reloader for a policy file")
 	}
@@ -88,7 +88,7 @@ headers:
 		t.Fatal(err)
 	}
 	w2, err := newAccessWiring(cfg2, nil)
-	if err != nil || w2.jwks() != nil || w2.watch(ctx, cfg2, checker, nil, nil) != nil {
+	if err != nil || w2.jwks() != nil || w2.watch(cfg2, checker, nil, nil) != nil {
 		t.Errorf("unexpected wiring: %+v %v", w2, err)
 	}
 	if o := w2.checkOptions(check.Options{}); o.Bearer != nil || o.Assertion != nil {

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,13 +24,19 @@ import (
 )
 
 // lifecycleEnv is a configuration with every long-running part on: Redis
-// with the revocation cache, the idle timeout, tracing to collector, and
-// the gRPC and admin listeners.
+// with the revocation cache, the idle timeout, tracing to collector, a
+// watched policy file, and the gRPC and admin listeners.
 func lifecycleEnv(t *testing.T, collector string) map[string]string {
+	env, _ := lifecycleEnvWith(t, collector, oidctest.Options{})
+	return env
+}
+
+// lifecycleEnvWith is lifecycleEnv on a provider started with opts.
+func lifecycleEnvWith(t *testing.T, collector string, opts oidctest.Options) (map[string]string, *oidctest.Provider) {
 	t.Helper()
 	prefix := fmt.Sprintf("gatehouse-test:%d:", time.Now().UnixNano())
 	requireRedis(t, prefix)
-	p := oidctest.Start(t, oidctest.Options{})
+	p := oidctest.Start(t, opts)
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte(strings.Repeat("t", 40)), 0o600); err != nil {
 		t.Fatal(err)
@@ -41,7 +49,14 @@ func lifecycleEnv(t *testing.T, collector string) map[string]string {
 	env["GATEHOUSE_TRACING_ENABLED"] = "true"
 	env["GATEHOUSE_TRACING_ENDPOINT"] = collector
 	env["GATEHOUSE_ADMIN_TOKEN_FILE"] = token
-	return env
+	pf := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pf, []byte("email_domains: [example.com]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delete(env, "GATEHOUSE_ACCESS_EMAIL_DOMAINS")
+	delete(env, "GATEHOUSE_ACCESS_ALLOW_ANY_AUTHENTICATED")
+	env["GATEHOUSE_ACCESS_POLICY_FILE"] = pf
+	return env, p
 }
 
 // collector is an OTLP/HTTP endpoint that counts the trace exports it gets.
@@ -83,26 +98,54 @@ func listenLocal(t *testing.T) net.Listener {
 
 // TestStoppedServerLeavesNoGoroutine: a server with every long-running
 // part on (HTTP, gRPC and admin listeners, the revocation cache's
-// subscription, idle-timeout writes, background refreshes, tracing) that
-// served a request leaves no goroutine behind once its context is
-// cancelled, Serve has returned and the app is closed; the span of the
-// request was flushed to the collector on the way out.
+// subscription, the idle timeout, background refreshes, the policy file
+// watch, tracing) that signed a user in and answered for them, with a
+// token refresh in the background, leaves no goroutine behind once its
+// context is cancelled, Serve has returned and the app is closed; the
+// spans were flushed to the collector on the way out.
 func TestStoppedServerLeavesNoGoroutine(t *testing.T) {
 	col, exports := collector(t)
-	env := lifecycleEnv(t, col.URL)
+	env, p := lifecycleEnvWith(t, col.URL, oidctest.Options{
+		// Tokens within the refresh margin from the start: every allowed
+		// request asks for a background refresh.
+		AccessTokenLifetime: 30 * time.Second, IDTokenLifetime: 30 * time.Second,
+		Users: []oidctest.User{{Subject: "u-alice", Email: "alice@example.com", EmailVerified: true, PreferredUsername: "alice", Password: "pw"}},
+	})
+	env["GATEHOUSE_OIDC_SCOPES"] = "openid,email,profile,offline_access"
+	ls := Listeners{HTTP: listenLocal(t), GRPC: listenLocal(t), Admin: listenLocal(t)}
+	base := "http://" + ls.HTTP.Addr().String()
+	env["GATEHOUSE_OIDC_REDIRECT_URL"] = base + "/oauth2/callback"
+	p.AddRedirectURI(base + "/oauth2/callback")
 	ignore := goleak.IgnoreCurrent()
 
 	a := newLifecycleApp(t, env)
-	ls := Listeners{HTTP: listenLocal(t), GRPC: listenLocal(t), Admin: listenLocal(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ls) }()
 
 	tr := &http.Transport{}
-	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	waitReady(t, c, "http://"+ls.HTTP.Addr().String())
-	resp := forwardAuth(t, c, "http://"+ls.HTTP.Addr().String(), "/")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Transport: tr, Jar: jar, Timeout: 5 * time.Second}
+	waitReady(t, c, base)
+	resp, err := p.Login(context.Background(), c, base+"/oauth2/start?rd="+url.QueryEscape("http://app.example.com/"), "alice", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
+	for range 3 {
+		resp := forwardAuth(t, c, base, "/")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("signed-in forward-auth: %d", resp.StatusCode)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.RefreshRequests() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p.RefreshRequests() == 0 {
+		t.Fatal("no background refresh of the due tokens")
+	}
 	tr.CloseIdleConnections()
 
 	cancel()
@@ -116,7 +159,7 @@ func TestStoppedServerLeavesNoGoroutine(t *testing.T) {
 	}
 	a.Close()
 	if exports.Load() == 0 {
-		t.Error("the request's span was not flushed to the collector at shutdown")
+		t.Error("the spans were not flushed to the collector at shutdown")
 	}
 	if err := goleak.Find(ignore); err != nil {
 		t.Fatalf("goroutines left after stop: %v", err)

@@ -193,11 +193,15 @@ func (a *app) stopServers(servers []server) error {
 // watchPolicy watches access.policy_file, when one is set, until ctx ends:
 // its changes and SIGHUP reload it.
 func (a *app) watchPolicy(g *errgroup.Group, ctx context.Context) {
-	rl := a.access.watch(ctx, a.cfg, a.checker, a.log, a.metrics.PolicyReload)
+	rl := a.access.watch(a.cfg, a.checker, a.log, a.metrics.PolicyReload)
 	if rl == nil {
 		return
 	}
 	a.reloader = rl
+	g.Go(func() error {
+		rl.Run(ctx)
+		return nil
+	})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	g.Go(func() error {

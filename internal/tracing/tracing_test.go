@@ -8,10 +8,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"go.uber.org/goleak"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 )
 
