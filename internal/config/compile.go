@@ -8,6 +8,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 )
 
+// AccessTokenHeader is the upstream header headers.access_token enables.
+const AccessTokenHeader = authz.DefaultAccessTokenHeader
+
 // CompilePolicy validates the decision keys of a (a policy file's content,
 // or an access section) and compiles them, with the login URL, header names
 // and oidc.allow_unverified_email of c, into a policy snapshot. Checking

@@ -238,53 +238,24 @@ func (c *Config) validateTracing(errs *Errors) {
 	}
 }
 
-// CookieKeys returns the decoded cookie keys; the first seals.
-func (c *Config) CookieKeys() [][]byte {
-	keys := make([][]byte, 0, len(c.Cookie.Secrets))
-	for _, s := range c.Cookie.Secrets {
-		k, _ := decodeKey(s) // validated by Load
-		keys = append(keys, k)
+// validateAssertion checks the identity assertion settings when
+// assertions are on.
+func validateAssertion(errs *Errors, a *Assertion) {
+	if !a.Enabled {
+		return
 	}
-	return keys
-}
-
-// TrustedPrefixes returns trusted_proxies as prefixes.
-func (c *Config) TrustedPrefixes() []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
-	for _, s := range c.TrustedProxies {
-		if p, err := parsePrefix(s); err == nil {
-			out = append(out, p)
-		}
+	if a.Lifetime < 10*time.Second || a.Lifetime > time.Hour {
+		errs.add("assertion.lifetime", "must be between 10s and 1h")
 	}
-	return out
-}
-
-// ReturnHosts is redirect.allowed_domains plus the host gatehouse's own
-// callback is on (oidc.redirect_url): a user may always be sent back to the
-// host they signed in on.
-func (c *Config) ReturnHosts() []string {
-	hosts := slices.Clone(c.Redirect.AllowedDomains)
-	if u, err := url.Parse(c.OIDC.RedirectURL); err == nil && u.Hostname() != "" {
-		h := u.Hostname()
-		if strings.Contains(h, ":") {
-			h = "[" + h + "]"
-		}
-		hosts = append(hosts, h)
+	switch {
+	case a.KeyFile != "" && len(a.KeyFiles) > 0:
+		errs.add("assertion.key_files", "set either assertion.key_file or assertion.key_files, not both")
+	case a.KeyFile == "" && len(a.KeyFiles) == 0:
+		errs.add("assertion.key_file", "required when assertion.enabled (a PEM EC P-256 key: openssl ecparam -name prime256v1 -genkey -noout -out assertion.pem)")
 	}
-	return hosts
-}
-
-// LoginURL returns the absolute or host-relative URL of /oauth2/start.
-func (c *Config) LoginURL() string {
-	return strings.TrimSuffix(c.HTTP.PublicURL, "/") + "/oauth2/start"
-}
-
-// AdmitsNobody reports whether the access lists are empty, so that every
-// signed-in user gets 403: valid, but worth a warning at startup.
-func (c *Config) AdmitsNobody() bool {
-	a := c.Access
-	return !a.AllowAnyAuthenticated && len(a.EmailDomains) == 0 && len(a.Emails) == 0 && len(a.Groups) == 0 &&
-		len(a.Rules) == 0 && a.PolicyFile == ""
+	for i, f := range a.KeyFiles {
+		required(errs, indexPath("assertion.key_files", i), f)
+	}
 }
 
 func decodeKey(s string) ([]byte, error) {

@@ -1,14 +1,6 @@
 package config
 
-import (
-	"strings"
-	"time"
-
-	"github.com/gatehouse/gatehouse/internal/authz"
-)
-
-// AccessTokenHeader is the upstream header headers.access_token enables.
-const AccessTokenHeader = authz.DefaultAccessTokenHeader
+import "time"
 
 // validateBearer checks access.bearer: the issuers whose access tokens
 // are trusted, and the limits of checking them.
@@ -66,51 +58,4 @@ func checkAPIAudiences(errs *Errors, path string, audiences []string, clientID s
 			errs.add(p, "is oidc.client_id, the audience of the ID and logout tokens gatehouse's login receives; a bearer token must be an access token for an API audience")
 		}
 	}
-}
-
-func validateAssertion(errs *Errors, a *Assertion) {
-	if !a.Enabled {
-		return
-	}
-	if a.Lifetime < 10*time.Second || a.Lifetime > time.Hour {
-		errs.add("assertion.lifetime", "must be between 10s and 1h")
-	}
-	switch {
-	case a.KeyFile != "" && len(a.KeyFiles) > 0:
-		errs.add("assertion.key_files", "set either assertion.key_file or assertion.key_files, not both")
-	case a.KeyFile == "" && len(a.KeyFiles) == 0:
-		errs.add("assertion.key_file", "required when assertion.enabled (a PEM EC P-256 key: openssl ecparam -name prime256v1 -genkey -noout -out assertion.pem)")
-	}
-	for i, f := range a.KeyFiles {
-		required(errs, indexPath("assertion.key_files", i), f)
-	}
-}
-
-// BearerIssuers returns every trusted bearer-token issuer: the provider's
-// own when access.bearer.enabled, then access.bearer.issuers. The
-// provider's entry carries oidc.client_id as its ClientID.
-func (c *Config) BearerIssuers() []BearerIssuer {
-	b := c.Access.Bearer
-	var out []BearerIssuer
-	if b.Enabled {
-		out = append(out, BearerIssuer{IssuerURL: c.OIDC.IssuerURL, Audiences: b.Audiences})
-	}
-	out = append(out, b.Issuers...)
-	for i := range out {
-		if out[i].IssuerURL == c.OIDC.IssuerURL {
-			out[i].ClientID = c.OIDC.ClientID
-		}
-	}
-	return out
-}
-
-// AssertionIssuer returns the "iss" of identity assertions.
-func (c *Config) AssertionIssuer() string {
-	switch {
-	case c.Assertion.Issuer != "":
-		return c.Assertion.Issuer
-	case c.HTTP.PublicURL != "":
-		return strings.TrimSuffix(c.HTTP.PublicURL, "/")
-	}
-	return "gatehouse"
 }
