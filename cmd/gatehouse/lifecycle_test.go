@@ -225,3 +225,32 @@ func waitReady(t *testing.T, c *http.Client, base string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFailingServerStopsEverything: when one server fails while serving
+// (its listener is closed under it), Serve stops every other part and
+// returns that failure, and nothing is left running.
+func TestFailingServerStopsEverything(t *testing.T) {
+	col, _ := collector(t)
+	env := lifecycleEnv(t, col.URL)
+	ignore := goleak.IgnoreCurrent()
+	a := newLifecycleApp(t, env)
+	ls := Listeners{HTTP: listenLocal(t), GRPC: listenLocal(t), Admin: listenLocal(t)}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(context.Background(), ls) }()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	waitReady(t, c, "http://"+ls.HTTP.Addr().String())
+
+	ls.Admin.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "admin server") {
+			t.Fatalf("Serve after the admin listener failed: %v, want the admin server's error", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve went on after a server failed")
+	}
+	a.Close()
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatalf("goroutines left after a server failed: %v", err)
+	}
+}
