@@ -44,10 +44,10 @@ func metricValue(t *testing.T, admin, series string) float64 {
 	return 0
 }
 
-// eventually waits up to 5s for series on admin to reach at least want.
-func eventually(t *testing.T, admin, series string, want float64) {
+// eventually waits up to within for series on admin to reach at least want.
+func eventually(t *testing.T, admin, series string, want float64, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
 		got := metricValue(t, admin, series)
 		if got >= want {
@@ -121,8 +121,8 @@ func TestMetricsMoveWhereEventsHappen(t *testing.T) {
 	}
 	for series, want := range map[string]float64{
 		`gatehouse_decisions_total{adapter="forward_auth",outcome="allow",reason="allowed"}`: 2,
-		`gatehouse_session_cache_requests_total{result="miss"}`:                               1,
-		`gatehouse_session_cache_requests_total{result="hit"}`:                                1,
+		`gatehouse_session_cache_requests_total{result="miss"}`:                              1,
+		`gatehouse_session_cache_requests_total{result="hit"}`:                               1,
 	} {
 		if got := metricValue(t, gh2.admin, series); got != want {
 			t.Errorf("replica 2: %s = %v, want %v", series, got, want)
@@ -146,7 +146,7 @@ func TestMetricsMoveWhereEventsHappen(t *testing.T) {
 	if got := metricValue(t, gh1.admin, `gatehouse_logouts_total{kind="backchannel"}`); got != 1 {
 		t.Errorf("replica 1: logouts{backchannel} = %v, want 1", got)
 	}
-	eventually(t, gh2.admin, "gatehouse_revocation_messages_total", 1)
+	eventually(t, gh2.admin, "gatehouse_revocation_messages_total", 1, 5*time.Second)
 
 	// Signing out on replica 1 is a local logout there.
 	so, err := oidctest.Visit(context.Background(), browser, mustURL(t, gh1.url+"/oauth2/sign_out?rd="+url.QueryEscape("/")))
@@ -165,4 +165,51 @@ func TestMetricsMoveWhereEventsHappen(t *testing.T) {
 	if got := metricValue(t, gh2.admin, `gatehouse_decisions_total{adapter="forward_auth",outcome="unauthenticated",reason="no_session"}`); got != 1 {
 		t.Errorf("replica 2: decisions{forward_auth,unauthenticated,no_session} = %v, want 1", got)
 	}
+}
+
+// TestPolicyReloadMetrics: a policy file that stops building counts a
+// failed reload, a good one again a successful reload.
+func TestPolicyReloadMetrics(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Options{})
+	pf := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pf, []byte("email_domains: [example.com]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte(strings.Repeat("t", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := baseEnv(t, p, "")
+	delete(env, "GATEHOUSE_ACCESS_EMAIL_DOMAINS")
+	delete(env, "GATEHOUSE_ACCESS_ALLOW_ANY_AUTHENTICATED")
+	env["GATEHOUSE_SESSION_STORE"] = "memory"
+	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
+	env["GATEHOUSE_ACCESS_POLICY_FILE"] = pf
+	env["GATEHOUSE_ADMIN_ADDR"] = "auto"
+	env["GATEHOUSE_ADMIN_TOKEN_FILE"] = token
+	gh := startInstance(t, env)
+	// Serve starts the reloader (which takes the file as it is then) before
+	// it serves: wait for an answer first.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(gh.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+	}
+
+	// The reloader applies a change once two polls (2s apart) agree.
+	if err := os.WriteFile(pf, []byte("rules:\n  - path_regex: \"^/(\"\n    action: deny\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, gh.admin, `gatehouse_policy_reloads_total{result="failure"}`, 1, 15*time.Second)
+	ok := metricValue(t, gh.admin, `gatehouse_policy_reloads_total{result="success"}`)
+	if err := os.WriteFile(pf, []byte("email_domains: [example.org]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, gh.admin, `gatehouse_policy_reloads_total{result="success"}`, ok+1, 15*time.Second)
 }
