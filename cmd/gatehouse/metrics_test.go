@@ -165,6 +165,25 @@ func TestMetricsMoveWhereEventsHappen(t *testing.T) {
 	if got := metricValue(t, gh2.admin, `gatehouse_decisions_total{adapter="forward_auth",outcome="unauthenticated",reason="no_session"}`); got != 1 {
 		t.Errorf("replica 2: decisions{forward_auth,unauthenticated,no_session} = %v, want 1", got)
 	}
+
+	// nginx's auth_request endpoint counts under its own adapter.
+	req, err := http.NewRequest(http.MethodGet, gh2.url+"/authz/auth-request", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Original-URL", "http://app.example.com/dash")
+	req.Header.Set("X-Original-Method", "GET")
+	ar, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar.Body.Close()
+	if ar.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("auth_request without a session: %d", ar.StatusCode)
+	}
+	if got := metricValue(t, gh2.admin, `gatehouse_decisions_total{adapter="auth_request",outcome="unauthenticated",reason="no_session"}`); got != 1 {
+		t.Errorf("replica 2: decisions{auth_request,unauthenticated,no_session} = %v, want 1", got)
+	}
 }
 
 // TestPolicyReloadMetrics: a policy file that stops building counts a
