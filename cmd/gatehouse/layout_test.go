@@ -28,12 +28,12 @@ func TestReadmeLayoutIsComplete(t *testing.T) {
 	}
 	for _, e := range top {
 		if e.IsDir() && e.Name() != ".git" && !listedUnder(listed, e.Name()) {
-			t.Errorf("top-level folder %s/ is not in the README's Layout", e.Name())
+			t.Errorf("top-level folder %s/ is not in the README's Layout: add a line there saying what it is for", e.Name())
 		}
 	}
 	for _, dir := range goPackageDirs(t, root) {
 		if !coveredBy(listed, dir) {
-			t.Errorf("package %s/ is not in the README's Layout", dir)
+			t.Errorf("package %s/ is not in the README's Layout: add a line there saying what it is for", dir)
 		}
 	}
 	for entry := range listed {
