@@ -168,8 +168,8 @@ func TestStoppedServerLeavesNoGoroutine(t *testing.T) {
 
 // TestFailedStartLeavesNoGoroutine: when serving cannot start (the admin
 // token file is missing, found after the HTTP listener is up; the HTTP
-// address is taken), every part already started is stopped, the tracer
-// shut down and the stores closed, so nothing runs on.
+// address is taken), every part already started is stopped, the listeners
+// closed, the tracer shut down and the stores closed, so nothing runs on.
 func TestFailedStartLeavesNoGoroutine(t *testing.T) {
 	col, _ := collector(t)
 
@@ -186,6 +186,12 @@ func TestFailedStartLeavesNoGoroutine(t *testing.T) {
 		}
 		if err := goleak.Find(ignore); err != nil {
 			t.Fatalf("goroutines left after a failed start: %v", err)
+		}
+		for _, ln := range []net.Listener{ls.HTTP, ls.GRPC, ls.Admin} {
+			if conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+				conn.Close()
+				t.Errorf("listener %s still open after a failed start", ln.Addr())
+			}
 		}
 	})
 
