@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -26,8 +27,8 @@ func samples(t *testing.T, h prometheus.Observer) uint64 {
 	if !ok {
 		t.Fatalf("%T is not a metric", h)
 	}
-	var out dtoMetric
-	if err := m.Write(&out.Metric); err != nil {
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
 		t.Fatal(err)
 	}
 	return out.GetHistogram().GetSampleCount()
