@@ -2,15 +2,14 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 )
 
 // adminHandler serves the admin listener: gRPC calls (the session API) go
@@ -64,26 +63,15 @@ func (a *app) newAdminServer(h http.Handler) (*http.Server, error) {
 }
 
 // serverTLS builds a listener's TLS configuration; nil when TLS is off.
+// Errors name the field under path (for example admin.tls.client_ca_file).
 func serverTLS(path string, c config.ServerTLS) (*tls.Config, error) {
 	if c.CertFile == "" {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	conf, err := tlsfiles.Server(tlsfiles.ServerFiles{CertFile: c.CertFile, KeyFile: c.KeyFile, ClientCAFile: c.ClientCAFile})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s.%w", path, err)
 	}
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
-	if c.ClientCAFile != "" {
-		pem, err := os.ReadFile(c.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.client_ca_file: %w", path, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s.client_ca_file: no PEM certificates in %s", path, c.ClientCAFile)
-		}
-		conf.ClientCAs = pool
-		conf.ClientAuth = tls.RequireAndVerifyClientCert
-	}
+	conf.NextProtos = []string{"h2", "http/1.1"}
 	return conf, nil
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -17,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policyfile"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 	"github.com/gatehouse/gatehouse/internal/tracing"
 )
 
@@ -195,17 +194,10 @@ func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*st
 func newRedisStore(cfg *config.Config) (*session.RedisStore, error) {
 	var tlsConf *tls.Config
 	if cfg.Redis.TLS.Enabled {
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.Redis.TLS.ServerName}
-		if cfg.Redis.TLS.CAFile != "" {
-			pem, err := os.ReadFile(cfg.Redis.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("redis.tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("redis.tls.ca_file: no PEM certificates in %s", cfg.Redis.TLS.CAFile)
-			}
-			tlsConf.RootCAs = pool
+		var err error
+		tlsConf, err = tlsfiles.Client(tlsfiles.ClientFiles{ServerName: cfg.Redis.TLS.ServerName, CAFile: cfg.Redis.TLS.CAFile})
+		if err != nil {
+			return nil, fmt.Errorf("redis.tls.%w", err)
 		}
 	}
 	st, err := session.NewRedisStore(session.RedisOptions{

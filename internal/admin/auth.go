@@ -7,8 +7,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -16,6 +14,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse/gatehouse/internal/limitedfile"
 )
 
 // MinTokenLen is the shortest bearer token accepted, in bytes.
@@ -32,17 +32,9 @@ func ReadTokenFile(path string) ([]byte, error) {
 	if path == "" {
 		return nil, errors.New("admin: token file: no path")
 	}
-	f, err := os.Open(path)
+	buf, err := limitedfile.Read(path, maxTokenFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("admin: token file: %w", err)
-	}
-	defer f.Close()
-	buf, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("admin: token file %s: %w", path, err)
-	}
-	if len(buf) > maxTokenFileSize {
-		return nil, fmt.Errorf("admin: token file %s: larger than %d bytes", path, maxTokenFileSize)
 	}
 	tok := bytes.TrimSpace(buf)
 	if err := checkToken(tok); err != nil {

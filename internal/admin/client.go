@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	adminv1 "github.com/gatehouse/gatehouse/gen/gatehouse/admin/v1"
+	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 )
 
 // ClientOptions say how to reach and authenticate to the admin API.
@@ -52,24 +52,12 @@ func Dial(opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin: address %q: %w", opts.Addr, err)
 	}
-	if (opts.CertFile == "") != (opts.KeyFile == "") {
-		return nil, errors.New("admin: a client certificate needs both a cert file and a key file")
-	}
-	useTLS := opts.TLS || opts.CAFile != "" || opts.CertFile != ""
+	useTLS := opts.TLS || opts.CAFile != "" || opts.CertFile != "" || opts.KeyFile != ""
 	var dopts []grpc.DialOption
 	if useTLS {
-		c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: opts.ServerName}
-		if opts.CAFile != "" {
-			if c.RootCAs, err = loadCertPool(opts.CAFile); err != nil {
-				return nil, fmt.Errorf("admin: ca file: %w", err)
-			}
-		}
-		if opts.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("admin: client certificate: %w", err)
-			}
-			c.Certificates = []tls.Certificate{cert}
+		c, err := tlsfiles.Client(tlsfiles.ClientFiles{ServerName: opts.ServerName, CAFile: opts.CAFile, CertFile: opts.CertFile, KeyFile: opts.KeyFile})
+		if err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
 		}
 		dopts = append(dopts, grpc.WithTransportCredentials(credentials.NewTLS(c)))
 	} else {

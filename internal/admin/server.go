@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -17,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	adminv1 "github.com/gatehouse/gatehouse/gen/gatehouse/admin/v1"
+	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 )
 
 // DefaultTimeout bounds the store work of one admin call.
@@ -108,36 +107,11 @@ func newAuthenticator(opts Options) (*authenticator, error) {
 // ServerTLS loads a server TLS configuration from PEM files; with
 // clientCAFile, clients must present a certificate signed by one of its CAs.
 func ServerTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	if certFile == "" || keyFile == "" {
-		return nil, errors.New("admin: tls: cert_file and key_file are both required")
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	c, err := tlsfiles.Server(tlsfiles.ServerFiles{CertFile: certFile, KeyFile: keyFile, ClientCAFile: clientCAFile})
 	if err != nil {
-		return nil, fmt.Errorf("admin: tls: load key pair: %w", err)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if clientCAFile != "" {
-		pool, err := loadCertPool(clientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("admin: tls: client_ca_file: %w", err)
-		}
-		c.ClientCAs = pool
-		c.ClientAuth = tls.RequireAndVerifyClientCert
+		return nil, fmt.Errorf("admin: tls: %w", err)
 	}
 	return c, nil
-}
-
-// loadCertPool reads PEM certificates from path.
-func loadCertPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("no PEM certificates in %s", path)
-	}
-	return pool, nil
 }
 
 // unaryInterceptor authenticates, runs and logs each unary call.
