@@ -25,6 +25,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/claim"
 )
 
 // Errors Verify returns; callers test with errors.Is.
@@ -341,12 +342,12 @@ func checkType(is *issuer, typ string, aud jwt.Audience, c map[string]any) error
 // not mark verified never matches an allow-list.
 func (v *Verifier) identity(c map[string]any) *authz.Identity {
 	id := &authz.Identity{
-		Subject:           str(c["sub"]),
-		User:              str(c[v.claims.User]),
-		Email:             str(c[v.claims.Email]),
-		EmailVerified:     boolean(c["email_verified"]),
-		PreferredUsername: str(c["preferred_username"]),
-		Groups:            list(c[v.claims.Groups]),
+		Subject:           claim.String(c, "sub"),
+		User:              claim.String(c, v.claims.User),
+		Email:             claim.String(c, v.claims.Email),
+		EmailVerified:     claim.Bool(c, "email_verified"),
+		PreferredUsername: claim.String(c, "preferred_username"),
+		Groups:            claim.Strings(c, v.claims.Groups),
 		Claims:            Flatten(c),
 	}
 	return id
@@ -373,7 +374,7 @@ func Flatten(c map[string]any) map[string][]string {
 		case json.Number:
 			out[k] = []string{x.String()}
 		case []any:
-			if l := list(x); l != nil {
+			if l := claim.StringsOf(x); l != nil {
 				out[k] = l
 			}
 		}
@@ -388,38 +389,4 @@ func clip(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:limit], "") + "…"
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func boolean(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		return strings.EqualFold(x, "true")
-	}
-	return false
-}
-
-func list(v any) []string {
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return nil
-		}
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok && s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }

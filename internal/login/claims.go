@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/claim"
 )
 
 // identity is who signed in, as the session will record it.
@@ -63,12 +64,12 @@ func (h *Handler) identityFrom(ctx context.Context, p *provider, tok *oauth2.Tok
 	}
 
 	id := &identity{
-		user:              stringClaim(claims, h.cfg.UserClaim),
-		email:             stringClaim(claims, h.cfg.EmailClaim),
-		emailVerified:     boolClaim(claims, "email_verified"),
-		preferredUsername: stringClaim(claims, "preferred_username"),
-		groups:            listClaim(claims, h.cfg.GroupsClaim),
-		sid:               stringClaim(claims, "sid"),
+		user:              claim.String(claims, h.cfg.UserClaim),
+		email:             claim.String(claims, h.cfg.EmailClaim),
+		emailVerified:     claim.Bool(claims, "email_verified"),
+		preferredUsername: claim.String(claims, "preferred_username"),
+		groups:            claim.Strings(claims, h.cfg.GroupsClaim),
+		sid:               claim.String(claims, "sid"),
 	}
 	if id.user == "" {
 		return nil, fail(http.StatusForbidden, ReasonMissingUserClaim, errors.New("claim "+h.cfg.UserClaim+" is missing or not a string"))
@@ -78,45 +79,4 @@ func (h *Handler) identityFrom(ctx context.Context, p *provider, tok *oauth2.Tok
 		return nil, fail(http.StatusForbidden, ReasonEmailUnverified, nil)
 	}
 	return id, nil
-}
-
-func stringClaim(c map[string]any, name string) string {
-	s, _ := c[name].(string)
-	return s
-}
-
-// boolClaim reads a boolean claim; some providers send "true" as a string.
-// Anything else, including absence, is false.
-func boolClaim(c map[string]any, name string) bool {
-	switch v := c[name].(type) {
-	case bool:
-		return v
-	case string:
-		return strings.EqualFold(v, "true")
-	}
-	return false
-}
-
-// listClaim reads a list of strings, or a single string as a list of one.
-// Non-string members are dropped.
-func listClaim(c map[string]any, name string) []string {
-	switch v := c[name].(type) {
-	case string:
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			if s, ok := e.(string); ok && s != "" {
-				out = append(out, s)
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	return nil
 }
