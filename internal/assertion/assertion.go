@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/limitedfile"
 )
 
 // JWKSPath is where the public keys are served.
@@ -199,12 +199,16 @@ func (m *Minter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(m.jwks)
 }
 
+// maxKeyFileSize bounds a key file read: a P-256 key in PEM is a few hundred
+// bytes.
+const maxKeyFileSize = 64 << 10
+
 // LoadKeyFiles reads PEM EC P-256 private keys (SEC 1 "EC PRIVATE KEY" or
 // PKCS #8 "PRIVATE KEY"), one per file, in order.
 func LoadKeyFiles(paths []string) ([]*ecdsa.PrivateKey, error) {
 	keys := make([]*ecdsa.PrivateKey, 0, len(paths))
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := limitedfile.Read(p, maxKeyFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("assertion key: %w", err)
 		}

@@ -217,6 +217,8 @@ func TestLoadKeyFiles(t *testing.T) {
 		write("p384.pem", &pem.Block{Type: "EC PRIVATE KEY", Bytes: p384b}),
 		write("empty.pem"),
 		filepath.Join(dir, "missing.pem"),
+		// A good key followed by more than a key file can be: not read whole.
+		write("huge.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}, &pem.Block{Type: "COMMENT", Bytes: make([]byte, 64<<10)}),
 	} {
 		if _, err := LoadKeyFiles([]string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
