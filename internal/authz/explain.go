@@ -42,10 +42,11 @@ func Explain(p *Policy, r *Request, state SessionState, id *Identity) (Decision,
 	}
 	for i := range p.Skip {
 		rt := &p.Skip[i]
-		if rt.Match(v, host) {
+		c := rt.Check(v, host)
+		if c == CondMatched {
 			return d, append(steps, Step{Kind: "skip", Index: i, Detail: "skip route matches: allowed without login"})
 		}
-		steps = append(steps, Step{Kind: "skip", Index: i, Failed: CondPath, Detail: "skip route does not match " + describeRoute(rt)})
+		steps = append(steps, Step{Kind: "skip", Index: i, Failed: c, Detail: "skip route does not match " + describeRoute(rt) + ": " + c.String() + " differ"})
 	}
 	for i := range p.Rules {
 		rl := &p.Rules[i]
@@ -110,7 +111,8 @@ func verdict(p *Policy, rl *Rule, d Decision, id *Identity) string {
 	return d.Outcome.String() + " (" + string(d.Reason) + ")"
 }
 
-// admittedBy names the allow-list entry that admitted id.
+// admittedBy names the allow-list entry that admitted id, by the very
+// check Decide made (Requirement.admittedBy).
 func admittedBy(p *Policy, rl *Rule, id *Identity) string {
 	q := Requirement{Emails: p.Emails, EmailDomains: p.EmailDomains, Groups: p.Groups}
 	if rl != nil && rl.Action == ActionRequire {
@@ -118,22 +120,12 @@ func admittedBy(p *Policy, rl *Rule, id *Identity) string {
 	} else if p.AllowAnyAuthenticated {
 		return "allow_any_authenticated"
 	}
-	for _, g := range id.Groups {
-		if _, ok := q.Groups[g]; ok {
-			return "group " + g
-		}
+	a := q.admittedBy(id, p.AllowUnverifiedEmail)
+	switch {
+	case !a.ok:
+		return "not admitted"
+	case a.kind == "claim":
+		return fmt.Sprintf("claim %s=%s", a.claim, a.value)
 	}
-	for name, want := range q.Claims {
-		for _, v := range id.Claims[name] {
-			for _, w := range want {
-				if v == w {
-					return fmt.Sprintf("claim %s=%s", name, v)
-				}
-			}
-		}
-	}
-	if _, ok := q.Emails[strings.ToLower(id.Email)]; ok {
-		return "email " + id.Email
-	}
-	return "email domain of " + id.Email
+	return a.kind + " " + a.value
 }

@@ -82,20 +82,24 @@ type Route struct {
 
 // Match reports whether the view v of a request is selected by the route.
 // host must be the request's CanonicalHost.
-func (rt *Route) Match(v View, host string) bool {
+func (rt *Route) Match(v View, host string) bool { return rt.Check(v, host) == CondMatched }
+
+// Check returns CondMatched when the route selects the view v, or the
+// first condition that did not match. It allocates nothing.
+func (rt *Route) Check(v View, host string) Condition {
 	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, v.Method) {
-		return false
+		return CondMethod
 	}
 	if rt.Host != "" && rt.Host != host {
-		return false
+		return CondHost
 	}
 	if rt.PathPrefix != "" && !pathHasPrefix(v.Path, rt.PathPrefix, v.Fold) {
-		return false
+		return CondPath
 	}
 	if rt.PathRegexp != nil && !rt.PathRegexp.match(v.Path, v.Fold) {
-		return false
+		return CondPathRegexp
 	}
-	return true
+	return CondMatched
 }
 
 // pathHasPrefix matches prefix on segment boundaries when prefix does not

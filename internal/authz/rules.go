@@ -62,39 +62,52 @@ type Requirement struct {
 }
 
 // admits reports whether id satisfies any of the requirement's lists. An
-// email counts only when verified, or when unverifiedOK (the policy's
-// AllowUnverifiedEmail).
+// email counts only when verified, unless unverifiedOK.
 func (q *Requirement) admits(id *Identity, unverifiedOK bool) bool {
+	return q.admittedBy(id, unverifiedOK).ok
+}
+
+// admission names the allow-list entry that admitted an identity, for
+// explanations: kind "group", "claim" (of the claim name), "email" or
+// "email domain", and the value that matched.
+type admission struct {
+	kind, claim, value string
+	ok                 bool
+}
+
+// admittedBy is admits, also naming the entry that admitted id. It
+// allocates nothing.
+func (q *Requirement) admittedBy(id *Identity, unverifiedOK bool) admission {
 	for _, g := range id.Groups {
 		if _, ok := q.Groups[g]; ok {
-			return true
+			return admission{kind: "group", value: g, ok: true}
 		}
 	}
 	for name, want := range q.Claims {
 		for _, v := range id.Claims[name] {
 			if slices.Contains(want, v) {
-				return true
+				return admission{kind: "claim", claim: name, value: v, ok: true}
 			}
 		}
 	}
 	if !id.EmailVerified && !unverifiedOK {
-		return false
+		return admission{}
 	}
 	_, domain, ok := validEmail(id.Email)
 	if !ok {
-		return false
+		return admission{}
 	}
 	if len(q.Emails) > 0 {
 		if _, ok := q.Emails[lowerASCII(id.Email)]; ok {
-			return true
+			return admission{kind: "email", value: id.Email, ok: true}
 		}
 	}
 	for _, d := range q.EmailDomains {
 		if d == "*" || strings.EqualFold(d, domain) {
-			return true
+			return admission{kind: "email domain", value: domain, ok: true}
 		}
 	}
-	return false
+	return admission{}
 }
 
 // lowerASCII lower-cases s like strings.ToLower, allocating only when s

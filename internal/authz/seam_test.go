@@ -374,3 +374,17 @@ func TestExplainNamesTheDecidingReading(t *testing.T) {
 		t.Errorf("canonical reading explained as another: %+v", steps[0])
 	}
 }
+
+// TestExplainSkipRouteCondition: an explanation names the condition of a
+// skip route that did not match, as it does for rules.
+func TestExplainSkipRouteCondition(t *testing.T) {
+	p := testPolicy()
+	p.Skip = []Route{{Methods: []string{"POST"}, PathPrefix: "/x"}, {Host: "status.example.com"}, {PathPrefix: "/healthz"}}
+	_, steps := Explain(p, seamReq(t, "/x"), NoSession, nil)
+	want := []Condition{CondMethod, CondHost, CondPath}
+	for i, c := range want {
+		if i >= len(steps) || steps[i].Kind != "skip" || steps[i].Failed != c {
+			t.Fatalf("steps = %+v, want skip routes failing on %v", steps, want)
+		}
+	}
+}
