@@ -89,14 +89,7 @@ func startInstance(t *testing.T, env map[string]string) *instance {
 		}
 		env["GATEHOUSE_ADMIN_ADDR"] = ls.Admin.Addr().String()
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := appFromEnv(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &instance{url: base, grpc: env["GATEHOUSE_GRPC_ADDR"], admin: env["GATEHOUSE_ADMIN_ADDR"], cancel: cancel, done: make(chan error, 1)}
 	go func() { inst.done <- a.Serve(ctx, ls); a.Close() }()
@@ -419,4 +412,19 @@ func TestReturnToOwnHostWithoutAllowList(t *testing.T) {
 			t.Errorf("rd %q: sent to %q, want %q", rd, got, want)
 		}
 	}
+}
+
+// appFromEnv loads a configuration from env alone, as serve would, and
+// wires the app.
+func appFromEnv(t *testing.T, env map[string]string) (*app, *config.Config) {
+	t.Helper()
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, cfg
 }

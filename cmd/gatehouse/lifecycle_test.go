@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,7 +18,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 )
 
@@ -76,14 +74,7 @@ func collector(t *testing.T) (*httptest.Server, *atomic.Int32) {
 // newLifecycleApp loads env and wires an app.
 func newLifecycleApp(t *testing.T, env map[string]string) *app {
 	t.Helper()
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := appFromEnv(t, env)
 	return a
 }
 

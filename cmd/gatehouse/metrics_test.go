@@ -209,17 +209,7 @@ func TestPolicyReloadMetrics(t *testing.T) {
 	gh := startInstance(t, env)
 	// Serve starts the reloader (which takes the file as it is then) before
 	// it serves: wait for an answer first.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(gh.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never ready")
-		}
-	}
+	waitReady(t, http.DefaultClient, gh.url)
 
 	// The reloader applies a change once two polls (2s apart) agree.
 	if err := os.WriteFile(pf, []byte("rules:\n  - path_regex: \"^/(\"\n    action: deny\n"), 0o600); err != nil {

@@ -78,17 +78,7 @@ func TestReadyzPolicyFileErrorStaysPrivate(t *testing.T) {
 
 	// Serve starts the reloader (which takes the file as it is then to be
 	// the policy in force) before it serves: wait for an answer first.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(gh.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never ready")
-		}
-	}
+	waitReady(t, http.DefaultClient, gh.url)
 	const marker = "billing-admin-7f3" // a path the policy would rather not publish
 	broken := "rules:\n  - name: billing\n    path_regex: \"^/(" + marker + "\"\n    action: deny\n"
 	if err := os.WriteFile(pf, []byte(broken), 0o600); err != nil {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -29,14 +27,7 @@ func wiredApp(t *testing.T, extra map[string]string) (*app, *config.Config) {
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, cfg := appFromEnv(t, env)
 	t.Cleanup(a.Close)
 	return a, cfg
 }
