@@ -73,15 +73,10 @@ func TestMetricsMoveWhereEventsHappen(t *testing.T) {
 		{Subject: "u-alice", Email: "alice@example.com", EmailVerified: true, PreferredUsername: "alice", Password: "pw-alice"},
 	}})
 	key := randomKey(t)
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte(strings.Repeat("t", 40)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	replica := func() *instance {
 		env := baseEnv(t, p, prefix)
 		env["GATEHOUSE_COOKIE_SECRETS"] = key
-		env["GATEHOUSE_ADMIN_ADDR"] = "auto"
-		env["GATEHOUSE_ADMIN_TOKEN_FILE"] = token
+		withAdmin(t, env)
 		return startInstance(t, env)
 	}
 	gh1, gh2 := replica(), replica()
@@ -194,18 +189,13 @@ func TestPolicyReloadMetrics(t *testing.T) {
 	if err := os.WriteFile(pf, []byte("email_domains: [example.com]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte(strings.Repeat("t", 40)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	env := baseEnv(t, p, "")
 	delete(env, "GATEHOUSE_ACCESS_EMAIL_DOMAINS")
 	delete(env, "GATEHOUSE_ACCESS_ALLOW_ANY_AUTHENTICATED")
 	env["GATEHOUSE_SESSION_STORE"] = "memory"
 	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
 	env["GATEHOUSE_ACCESS_POLICY_FILE"] = pf
-	env["GATEHOUSE_ADMIN_ADDR"] = "auto"
-	env["GATEHOUSE_ADMIN_TOKEN_FILE"] = token
+	withAdmin(t, env)
 	gh := startInstance(t, env)
 	// Serve starts the reloader (which takes the file as it is then) before
 	// it serves: wait for an answer first.
