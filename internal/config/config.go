@@ -27,6 +27,7 @@ type Config struct {
 	Assertion      Assertion `yaml:"assertion"`
 	Log            Log       `yaml:"log"`
 	Tracing        Tracing   `yaml:"tracing"`
+	Pages          Pages     `yaml:"pages"`
 
 	// policy is the access policy Load compiled; nil in a Config that
 	// Load did not return.

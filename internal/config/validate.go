@@ -27,6 +27,7 @@ func (c *Config) validate() Errors {
 	}
 	validateBearer(&errs, c)
 	validateAssertion(&errs, &c.Assertion)
+	validatePages(&errs, &c.Pages)
 	return errs
 }
 
