@@ -25,6 +25,12 @@ type Request struct {
 	RawQuery      string     // the query without "?", never used for matching
 	Accept        string     // the client's Accept header, for the reply (internal/render)
 	ClientIP      netip.Addr // the original client's address
+	// FetchMode and RequestedWith are the client's Sec-Fetch-Mode and
+	// X-Requested-With headers, for the reply (internal/render): a
+	// fetch or XHR call cannot follow a redirect to the login page, so it
+	// is answered as an API client.
+	FetchMode     string
+	RequestedWith string
 	// UnderscoreHeaders are the names of the client's headers that hold
 	// "_" (see UnderscoreHeaders), so that Decide can refuse look-alikes
 	// of the identity headers (Policy.SpoofedHeader).

@@ -62,6 +62,8 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	}
 
 	in.req.Accept = header(h, "accept", ", ")
+	in.req.FetchMode = header(h, "sec-fetch-mode", ",")
+	in.req.RequestedWith = header(h, "x-requested-with", ",")
 	in.cookie = header(h, "cookie", "; ")
 	in.authorization = header(h, "authorization", ", ")
 

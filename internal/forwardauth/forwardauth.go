@@ -144,6 +144,8 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 	}
 	req.ClientIP = clientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), peer.Addr().Unmap())
 	req.Accept = r.Header.Get("Accept")
+	req.FetchMode = strings.Join(r.Header.Values("Sec-Fetch-Mode"), ",")
+	req.RequestedWith = strings.Join(r.Header.Values("X-Requested-With"), ",")
 	req.UnderscoreHeaders = authz.UnderscoreHeaders(r.Header)
 	return &req, check.Verdict{}, true
 }
