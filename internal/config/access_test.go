@@ -180,7 +180,7 @@ func TestMainConfigWithPolicyFile(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 	_, err = Load(writeFile(t, main+"access:\n  policy_file: /nonexistent/p.yaml\n"), env(nil))
-	if err == nil || !strings.Contains(err.Error(), "access.policy_file: read policy file") {
+	if err == nil || !strings.Contains(err.Error(), "access.policy_file: policy file: /nonexistent/p.yaml: no such file") {
 		t.Errorf("got %v", err)
 	}
 }

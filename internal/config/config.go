@@ -67,16 +67,16 @@ type GRPC struct {
 // ServerTLS configures TLS on a listener; with ClientCAFile, clients must
 // present a certificate signed by it (mTLS).
 type ServerTLS struct {
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	ClientCAFile string `yaml:"client_ca_file"`
+	CertFile     string `yaml:"cert_file" path:"file"`
+	KeyFile      string `yaml:"key_file" path:"file"`
+	ClientCAFile string `yaml:"client_ca_file" path:"file"`
 }
 
 // Admin configures the admin listener (session API, metrics, pprof); empty
 // Addr disables it. It is never served on the public port.
 type Admin struct {
 	Addr      string    `yaml:"addr"`
-	TokenFile string    `yaml:"token_file"`
+	TokenFile string    `yaml:"token_file" path:"file"`
 	TLS       ServerTLS `yaml:"tls"`
 	Pprof     bool      `yaml:"pprof"`
 }
@@ -86,7 +86,7 @@ type OIDC struct {
 	IssuerURL        string   `yaml:"issuer_url"`
 	ClientID         string   `yaml:"client_id"`
 	ClientSecret     string   `yaml:"client_secret" secret:"true"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
+	ClientSecretFile string   `yaml:"client_secret_file" path:"file"`
 	RedirectURL      string   `yaml:"redirect_url"`
 	Scopes           []string `yaml:"scopes"`
 	UserClaim        string   `yaml:"user_claim"`
@@ -103,7 +103,7 @@ type Cookie struct {
 	Domain      string   `yaml:"domain"`
 	Secure      bool     `yaml:"secure"`
 	Secrets     []string `yaml:"secrets" secret:"true"`
-	SecretsFile string   `yaml:"secrets_file"`
+	SecretsFile string   `yaml:"secrets_file" path:"file"`
 }
 
 // Session configures session lifetime and storage.
@@ -133,7 +133,7 @@ type Redis struct {
 	MasterName   string   `yaml:"master_name"`
 	Username     string   `yaml:"username"`
 	Password     string   `yaml:"password" secret:"true"`
-	PasswordFile string   `yaml:"password_file"`
+	PasswordFile string   `yaml:"password_file" path:"file"`
 	DB           int      `yaml:"db"`
 	KeyPrefix    string   `yaml:"key_prefix"`
 	TLS          RedisTLS `yaml:"tls"`
@@ -142,7 +142,7 @@ type Redis struct {
 // RedisTLS configures TLS to Redis.
 type RedisTLS struct {
 	Enabled    bool   `yaml:"enabled"`
-	CAFile     string `yaml:"ca_file"`
+	CAFile     string `yaml:"ca_file" path:"file"`
 	ServerName string `yaml:"server_name"`
 }
 
@@ -159,7 +159,7 @@ type Redirect struct {
 type Access struct {
 	// PolicyFile names a YAML file holding the decision keys; when set,
 	// they must not also be set here. Only in the main configuration.
-	PolicyFile            string      `yaml:"policy_file"`
+	PolicyFile            string      `yaml:"policy_file" path:"file"`
 	EmailDomains          []string    `yaml:"email_domains"`
 	Emails                []string    `yaml:"emails"`
 	Groups                []string    `yaml:"groups"`
@@ -268,8 +268,8 @@ type Assertion struct {
 	// KeyFile is one PEM EC P-256 private key. KeyFiles is several: the
 	// first signs, the others are only published (a next key before it is
 	// used, an old one until its assertions expired). Set one of the two.
-	KeyFile  string   `yaml:"key_file"`
-	KeyFiles []string `yaml:"key_files"`
+	KeyFile  string   `yaml:"key_file" path:"file"`
+	KeyFiles []string `yaml:"key_files" path:"file"`
 }
 
 // AssertionKeyFiles returns the configured key files, the signing key first.

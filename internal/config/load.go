@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse/gatehouse/internal/limitedfile"
 )
 
 // EnvPrefix starts the name of every environment variable gatehouse reads.
@@ -47,32 +52,69 @@ func (es *Errors) add(path, format string, args ...any) {
 	*es = append(*es, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// maxConfigFileSize bounds the configuration file; maxSecretFileSize each
+// *_file secret.
+const (
+	maxConfigFileSize = 4 << 20
+	maxSecretFileSize = 64 << 10
+)
+
+// Report is everything Check found in one configuration.
+type Report struct {
+	// Config is the checked configuration, its policy compiled; nil when
+	// there is any error.
+	Config *Config
+	// Errors are the problems that stop startup, sorted by path.
+	Errors Errors
+	// Warnings are risky but valid choices; they never stop startup.
+	Warnings Warnings
+}
+
 // Load reads the YAML file at path (none when path is ""), applies the
 // environment (lookup, usually os.LookupEnv) and *_file secrets over the
 // defaults, then validates the result and compiles its access policy in
 // one step. The error, if any, is an Errors that lists every problem.
 func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	r, err := Check(path, lookup)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Errors) > 0 {
+		return nil, r.Errors
+	}
+	return r.Config, nil
+}
+
+// Check is Load that also returns the warnings, and every problem at once:
+// unknown keys and badly typed values do not hide the problems of the
+// other settings. Relative paths in the file are taken from the file's
+// folder; those from the environment, and every path of a configuration
+// without a file, from the working directory. The error is only for a
+// configuration file that cannot be read.
+func Check(path string, lookup func(string) (string, bool)) (Report, error) {
 	cfg := Default()
-	var errs Errors
+	d := decoder{root: reflect.TypeFor[Config]()}
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := limitedfile.Read(path, maxConfigFileSize)
 		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
+			return Report{}, fmt.Errorf("config file: %w", err)
 		}
-		decodeYAML(data, &cfg, &errs)
+		d.decodeYAML(data, &cfg)
+		resolvePaths(reflect.ValueOf(&cfg).Elem(), filepath.Dir(path))
 	}
 	if lookup != nil {
-		applyEnv(reflect.ValueOf(&cfg).Elem(), "", lookup, &errs)
+		applyEnv(reflect.ValueOf(&cfg).Elem(), "", lookup, &d.errs)
 	}
-	readSecretFiles(&cfg, &errs)
-	if len(errs) == 0 {
-		errs = cfg.check()
-	}
+	readSecretFiles(&cfg, &d.errs)
+	errs := append(d.errs, d.uncovered(cfg.check())...)
+	r := Report{Warnings: cfg.Warnings()}
 	if len(errs) > 0 {
 		sortErrors(errs)
-		return nil, errs
+		r.Errors = errs
+		return r, nil
 	}
-	return &cfg, nil
+	r.Config = &cfg
+	return r, nil
 }
 
 // check validates every setting and compiles the access policy in one
@@ -90,25 +132,38 @@ func (c *Config) check() Errors {
 	return nil
 }
 
-// decodeYAML decodes data into cfg key by key, so that unknown keys and
-// badly typed values are reported with their YAML path.
-func decodeYAML(data []byte, cfg *Config, errs *Errors) {
+// decoder decodes a YAML document into a struct key by key, so that unknown
+// keys and badly typed values are reported with their YAML path, and
+// decoding goes on past them.
+type decoder struct {
+	// root is the type of the whole document, where a key found in the
+	// wrong section is looked for.
+	root reflect.Type
+	errs Errors
+	// covered are the paths a decoding problem already speaks for: a
+	// badly typed value, the key an unknown key was taken for. What
+	// validation then says about them (required, invalid) would repeat it.
+	covered []string
+}
+
+// decodeYAML decodes data into cfg.
+func (d *decoder) decodeYAML(data []byte, cfg any) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return // an empty file means all defaults
 		}
-		errs.add("(file)", "not valid YAML: %v", err)
+		d.errs.add("(file)", "not valid YAML: %v", err)
 		return
 	}
 	if len(root.Content) == 0 {
 		return
 	}
-	decodeNode(root.Content[0], reflect.ValueOf(cfg).Elem(), "", errs)
+	d.node(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
 }
 
-func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *Errors) {
+func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -118,7 +173,8 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *Errors) {
 			if n.Tag == "!!null" {
 				return
 			}
-			errs.add(orRoot(path), "must be a mapping (line %d)", n.Line)
+			d.errs.add(orRoot(path), "must be a mapping (line %d)", n.Line)
+			d.covered = append(d.covered, path)
 			return
 		}
 		fields := yamlFields(v.Type())
@@ -127,32 +183,78 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *Errors) {
 			p := join(path, k.Value)
 			idx, ok := fields[k.Value]
 			if !ok {
-				errs.add(p, "unknown key (line %d)", k.Line)
+				d.unknown(k, v.Type(), path)
 				continue
 			}
-			decodeNode(val, v.Field(idx), p, errs)
+			d.node(val, v.Field(idx), p)
 		}
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
 		if n.Tag == "!!null" {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			errs.add(path, "must be a list (line %d)", n.Line)
+			d.errs.add(path, "must be a list (line %d)", n.Line)
+			d.covered = append(d.covered, path)
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+			d.node(item, s.Index(i), indexPath(path, i))
 		}
 		v.Set(s)
 	default:
 		ptr := reflect.New(v.Type())
 		if err := n.Decode(ptr.Interface()); err != nil {
-			errs.add(path, "want %s (line %d)", kindName(v.Type()), n.Line)
+			d.errs.add(path, "want %s (line %d)", kindName(v.Type()), n.Line)
+			d.covered = append(d.covered, path)
 			return
 		}
 		v.Set(ptr.Elem())
 	}
+}
+
+// unknown reports the unknown key k of a mapping of type t at path, with
+// the key it was most likely meant to be: a close one beside it, else one
+// of that name in another section.
+func (d *decoder) unknown(k *yaml.Node, t reflect.Type, path string) {
+	p := join(path, k.Value)
+	if name, ok := closest(k.Value, slices.Sorted(maps.Keys(yamlFields(t)))); ok {
+		meant := join(path, name)
+		d.errs.add(p, "unknown key (line %d); did you mean %s?", k.Line, meant)
+		d.covered = append(d.covered, meant)
+		return
+	}
+	if meant, ok := elsewhere(d.root, k.Value, path); ok {
+		where := meant
+		if !strings.Contains(meant, ".") {
+			where = "the top-level " + meant
+		}
+		d.errs.add(p, "unknown key (line %d); did you mean %s?", k.Line, where)
+		d.covered = append(d.covered, meant)
+		return
+	}
+	d.errs.add(p, "unknown key (line %d)", k.Line)
+}
+
+// uncovered returns the problems of errs that no decoding problem already
+// speaks for.
+func (d *decoder) uncovered(errs Errors) Errors {
+	var out Errors
+	for _, e := range errs {
+		if !slices.ContainsFunc(d.covered, func(c string) bool { return within(e.Path, c) }) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// within reports whether path is the setting at prefix or inside it.
+func within(path, prefix string) bool {
+	if prefix == "" {
+		return false
+	}
+	rest, ok := strings.CutPrefix(path, prefix)
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
 }
 
 // applyEnv sets every leaf that has a GATEHOUSE_* variable.
@@ -231,7 +333,7 @@ func setFromString(v reflect.Value, raw string) error {
 // readSecretFiles fills secrets from their *_file settings.
 func readSecretFiles(c *Config, errs *Errors) {
 	read := func(path, filePath string) (string, bool) {
-		data, err := os.ReadFile(filePath)
+		data, err := limitedfile.Read(filePath, maxSecretFileSize)
 		if err != nil {
 			errs.add(path, "cannot read secret file: %v", unwrapPathError(err))
 			return "", false

@@ -16,7 +16,7 @@ type Pages struct {
 	ProductName string `yaml:"product_name"`
 	// LogoFile is a PNG, JPEG, GIF, WebP or SVG image of at most 64 KiB,
 	// inlined into the pages as a data: URI.
-	LogoFile string `yaml:"logo_file"`
+	LogoFile string `yaml:"logo_file" path:"file"`
 	// Colors override the accent colours, as #rgb or #rrggbb.
 	Colors PageColors `yaml:"colors"`
 	// FooterLinks are shown at the foot of every page, in order.
@@ -25,7 +25,7 @@ type Pages struct {
 	// (signin.html, signed_out.html, forbidden.html, unavailable.html,
 	// error.html, upstream.html, or layout.html for the frame around them)
 	// replaces the built-in template of that name.
-	TemplatesDir string `yaml:"templates_dir"`
+	TemplatesDir string `yaml:"templates_dir" path:"dir"`
 }
 
 // PageColors are the pages' accent colours.

@@ -1,20 +1,12 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"reflect"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/limitedfile"
 )
-
-// maxPolicyFileSize bounds a policy file; a larger one is refused.
-const maxPolicyFileSize = 4 << 20
 
 // Policy returns the access policy: the snapshot Load compiled, or, for a
 // Config that Load did not return, the access section (and its
@@ -37,9 +29,9 @@ func (c *Config) LoadPolicy() (*authz.Policy, error) {
 	if c.Access.PolicyFile == "" {
 		return c.Policy()
 	}
-	data, err := readPolicyFile(c.Access.PolicyFile)
+	data, err := ReadPolicyFile(c.Access.PolicyFile)
 	if err != nil {
-		return nil, fmt.Errorf("policy file %s: %w", c.Access.PolicyFile, err)
+		return nil, err
 	}
 	p, err := c.PolicyFromFile(data)
 	if err != nil {
@@ -78,13 +70,9 @@ func (c *Config) policyFromFile(data []byte) (*Access, *authz.Policy, Errors) {
 // allow_any_authenticated, skip, rules).
 func decodePolicy(data []byte) (*Access, Errors) {
 	var a Access
-	var errs Errors
-	var root yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		errs.add("(file)", "not valid YAML: %v", err)
-	} else if len(root.Content) > 0 {
-		decodeNode(root.Content[0], reflect.ValueOf(&a).Elem(), "", &errs)
-	}
+	d := decoder{root: reflect.TypeFor[Access]()}
+	d.decodeYAML(data, &a)
+	errs := d.errs
 	if a.PolicyFile != "" {
 		errs.add("policy_file", "only in the main configuration")
 	}
@@ -109,7 +97,7 @@ func (c *Config) compileAccess() (*Access, *authz.Policy, Errors) {
 		errs.add("access.policy_file", "with a policy file, email_domains, emails, groups, allow_any_authenticated, skip and rules belong in it, not in the main configuration")
 		return nil, nil, errs
 	}
-	data, err := readPolicyFile(file)
+	data, err := ReadPolicyFile(file)
 	if err != nil {
 		errs.add("access.policy_file", "%v", err)
 		return nil, nil, errs
@@ -137,19 +125,16 @@ func (a *Access) hasDecisionKeys() bool {
 		a.AllowAnyAuthenticated || len(a.Skip) > 0 || len(a.Rules) > 0
 }
 
-// readPolicyFile reads a policy file of at most maxPolicyFileSize bytes.
-func readPolicyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// MaxPolicyFileSize bounds a policy file; a larger one is refused.
+const MaxPolicyFileSize = 4 << 20
+
+// ReadPolicyFile reads the policy file at path, of at most
+// MaxPolicyFileSize bytes. It is the one reader of policy files: Load and
+// every reload (internal/policyfile) use it.
+func ReadPolicyFile(path string) ([]byte, error) {
+	data, err := limitedfile.Read(path, MaxPolicyFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("read policy file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPolicyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read policy file: %w", err)
-	}
-	if len(data) > maxPolicyFileSize {
-		return nil, fmt.Errorf("policy file %s: larger than %d bytes", path, maxPolicyFileSize)
+		return nil, fmt.Errorf("policy file: %w", unwrapPathError(err))
 	}
 	return data, nil
 }

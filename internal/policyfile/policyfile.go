@@ -13,14 +13,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 // Options are the optional settings of a Reloader.
@@ -171,21 +169,10 @@ func (r *Reloader) Status() Status {
 	return r.status
 }
 
-// maxSize bounds the policy file read.
-const maxSize = 4 << 20
-
 func (r *Reloader) read() ([]byte, string, error) {
-	f, err := os.Open(r.path)
+	data, err := config.ReadPolicyFile(r.path)
 	if err != nil {
-		return nil, "", fmt.Errorf("read policy file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("read policy file: %w", err)
-	}
-	if len(data) > maxSize {
-		return nil, "", fmt.Errorf("policy file %s: larger than %d bytes", r.path, maxSize)
+		return nil, "", err
 	}
 	sum := sha256.Sum256(data)
 	return data, hex.EncodeToString(sum[:]), nil
