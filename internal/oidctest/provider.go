@@ -56,6 +56,9 @@ const (
 type Options struct {
 	// Addr is the loopback address to listen on; default "127.0.0.1:0".
 	Addr string
+	// AllowPublic lets Addr be any address, not only a loopback IP. Only
+	// the development provider sets it, on its --allow-public flag.
+	AllowPublic bool
 	// Issuer overrides the issuer URL; default "http://" + the listen address.
 	Issuer string
 	Users  []User
@@ -109,7 +112,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidctest: address %q: %w", opts.Addr, err)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if ip := net.ParseIP(host); !opts.AllowPublic && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("oidctest: address %q: only loopback IP addresses are allowed", opts.Addr)
 	}
 	if opts.Client.ID == "" {
