@@ -34,7 +34,12 @@ type Reply struct {
 //  3. Forbidden: a malformed request     → 400; an untrusted peer → 403;
 //     otherwise 403 (an HTML page for browsers, JSON for others);
 //  4. Unauthenticated: a bad bearer token → 401 invalid_token, never a
-//     redirect; a browser → 302 to the login URL; others → 401.
+//     redirect; a browser → 302 to the login URL; others → 401 with the
+//     login URL in LoginHeader.
+//
+// A browser is a user navigating, as IsBrowser (negotiate.go) tells it
+// from Accept, Sec-Fetch-Mode and X-Requested-With; API clients and
+// scripts get JSON.
 func For(p *authz.Policy, r *authz.Request, d *authz.Decision) Reply {
 	switch d.Outcome {
 	case authz.Allow:
@@ -47,14 +52,10 @@ func For(p *authz.Policy, r *authz.Request, d *authz.Decision) Reply {
 	return forbidden(r, d.Reason)
 }
 
-// IsBrowser reports whether a client with this Accept header takes HTML,
-// the convention by which browsers are sent to the login page and API
-// clients get a 401.
-func IsBrowser(accept string) bool {
-	return strings.Contains(strings.ToLower(accept), "text/html")
-}
-
-func isBrowser(r *authz.Request) bool { return r != nil && IsBrowser(r.Accept) }
+// LoginHeader carries the login URL on a 401 for a client that is not
+// redirected (an API client, a script): it can send its user there. nginx's
+// auth_request replies carry it too (internal/forwardauth).
+const LoginHeader = "X-Auth-Request-Redirect"
 
 var jsonType = authz.Header{Name: "Content-Type", Value: "application/json"}
 
@@ -77,7 +78,7 @@ func forbidden(r *authz.Request, reason authz.Reason) Reply {
 	case authz.ReasonUntrustedSource:
 		return Reply{Status: 403, Headers: []authz.Header{jsonType}, Body: errorBody(reason)}
 	}
-	if !isBrowser(r) {
+	if !IsBrowser(r) {
 		return Reply{Status: 403, Headers: []authz.Header{jsonType}, Body: `{"error":"forbidden"}`}
 	}
 	body := forbiddenPage
@@ -100,12 +101,12 @@ func unauthenticated(p *authz.Policy, r *authz.Request, reason authz.Reason) Rep
 		}
 	}
 	login := LoginURL(p, r)
-	if isBrowser(r) {
+	if IsBrowser(r) {
 		return Reply{Status: 302, Headers: []authz.Header{{Name: "Location", Value: login}, {Name: "Cache-Control", Value: "no-store"}}, LoginURL: login}
 	}
 	return Reply{
 		Status:   401,
-		Headers:  []authz.Header{{Name: "WWW-Authenticate", Value: `Bearer realm="gatehouse"`}, jsonType},
+		Headers:  []authz.Header{{Name: "WWW-Authenticate", Value: `Bearer realm="gatehouse"`}, jsonType, {Name: LoginHeader, Value: login}},
 		Body:     `{"error":"unauthenticated"}`,
 		LoginURL: login,
 	}
