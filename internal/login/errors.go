@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"errors"
-	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // Reason is a stable code saying why a sign-in or sign-out failed. It is
@@ -125,9 +126,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn func(http.Res
 		hd.Add("Set-Cookie", h.cookies.Clear(h.loginCookie).String())
 	}
 	hd.Del("Location")
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
+	pages.SetHeaders(hd)
 	switch f.status {
 	case http.StatusMethodNotAllowed:
 		allow := "GET"
@@ -139,7 +138,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn func(http.Res
 		hd.Set("Retry-After", "5")
 	}
 	w.WriteHeader(f.status)
-	_, _ = w.Write([]byte(errorPage(f.status, f.reason)))
+	_, _ = w.Write(h.page().Error(f.status, pages.ErrorData{Message: f.reason.message(), Reason: string(f.reason), RestartURL: "/"}))
 }
 
 func setsCookie(h http.Header, name string) bool {
@@ -149,16 +148,6 @@ func setsCookie(h http.Header, name string) bool {
 		}
 	}
 	return false
-}
-
-func errorPage(status int, reason Reason) string {
-	code := strconv.Itoa(status)
-	return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>` + code + ` Sign-in failed</title></head>
-<body><h1>Sign-in failed</h1><p>` + html.EscapeString(reason.message()) + `</p>
-<p>Reason: <code>` + html.EscapeString(string(reason)) + `</code> (` + code + `)</p>
-<p><a href="/">Back to the start page</a></p></body></html>
-`
 }
 
 // unreachable reports whether err means the provider could not be reached

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -176,9 +177,11 @@ type Handler struct {
 	disc         *discovery
 
 	// Optional dependencies, set by options.
-	locker   Locker
-	revoker  Revoker
-	observer Observer
+	locker       Locker
+	revoker      Revoker
+	observer     Observer
+	pages        *pages.Pages // see page()
+	providerName string
 
 	refresh refresher
 }

@@ -387,7 +387,7 @@ func TestFullFlow(t *testing.T) {
 
 	// Signing out again (no session) stays local and goes straight to rd.
 	resp = get(t, c, e.srv.URL+login.SignOutPath+"?rd="+url.QueryEscape(back))
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != back {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != signedOutURL(back) {
 		t.Fatalf("second sign_out: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
@@ -399,7 +399,7 @@ func TestSignOutLocalOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp := get(t, c, e.srv.URL+login.SignOutPath+"?rd=/bye")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/bye" {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != signedOutURL("/bye") {
 		t.Fatalf("sign_out: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	e.assertNoSession(t)
@@ -670,7 +670,7 @@ func TestOpenRedirectPayloads(t *testing.T) {
 			}
 		}
 		resp = get(t, c, e.srv.URL+login.SignOutPath+"?rd="+url.QueryEscape(p))
-		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" {
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != signedOutURL("/") {
 			t.Fatalf("sign_out with payload %q: %d to %q", p, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
@@ -692,7 +692,7 @@ func TestSignOutPostAndUnsafeRD(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != signedOutURL("/") {
 		t.Fatalf("POST sign_out: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	e.assertNoSession(t)
@@ -825,7 +825,7 @@ func TestProviderUnreachable(t *testing.T) {
 	}
 	// Sign-out still works locally.
 	resp := get(t, c, e.srv.URL+login.SignOutPath+"?rd=/")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != signedOutURL("/") {
 		t.Fatalf("sign_out with provider down: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -3,12 +3,12 @@ package login
 import (
 	"context"
 	"errors"
-	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -98,27 +98,7 @@ func requestSource(r *http.Request) string {
 // that POSTs rd back to SignOutPath, and a link back to rd. The page may
 // not be framed (so its button cannot be clickjacked) nor cached.
 func (h *Handler) confirmSignOut(w http.ResponseWriter, rd string) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(confirmPage(rd)))
-}
-
-func confirmPage(rd string) string {
-	q := html.EscapeString(rd)
-	return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head>
-<body><h1>Sign out?</h1>
-<form method="post" action="` + SignOutPath + `">
-<input type="hidden" name="rd" value="` + q + `">
-<button type="submit">Sign out</button>
-</form>
-<p><a href="` + q + `">Stay signed in</a></p></body></html>
-`
+	pages.Write(w, http.StatusOK, h.page().SignOut(pages.SignOutData{Action: SignOutPath, ReturnTo: rd}))
 }
 
 // endSession deletes the session from the store, clears the cookies, and
@@ -157,7 +137,10 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) 
 		}
 	}
 
-	target := rd
+	// Without the provider's end_session_endpoint the browser lands on
+	// the signed-out page, which says whether the provider may still
+	// have the user signed in; its "sign in again" returns to rd.
+	target := SignedOutPath + "?rd=" + url.QueryEscape(rd)
 	if idToken != "" && !h.cfg.SkipProviderLogout {
 		if p, err := h.disc.get(ctx); err == nil && p.endSession != "" {
 			target = h.endSessionURL(p, idToken, rd)

@@ -52,11 +52,11 @@ func signedIn(t *testing.T, e *env) *http.Client {
 }
 
 // assertSignedOut: the answer ends the session, clears the cookie and
-// redirects to rd.
+// redirects to the signed-out page, whose "sign in again" returns to rd.
 func assertSignedOut(t *testing.T, e *env, resp *http.Response, rd string) {
 	t.Helper()
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != rd {
-		t.Fatalf("status %d to %q, want 302 to %q; body %s", resp.StatusCode, resp.Header.Get("Location"), rd, body(resp))
+	if want := signedOutURL(rd); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Fatalf("status %d to %q, want 302 to %q; body %s", resp.StatusCode, resp.Header.Get("Location"), want, body(resp))
 	}
 	if sc := setCookie(resp, cookieName); sc == nil || sc.MaxAge >= 0 {
 		t.Fatal("session cookie not cleared")
