@@ -116,9 +116,6 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 		Logger:    logger,
 		Refresher: a.login,
 	}))
-	if cfg.AdmitsNobody() {
-		logger.Warn("access lists are empty and access.allow_any_authenticated is false: every signed-in user will get 403")
-	}
 	return a, nil
 }
 

@@ -285,7 +285,7 @@ access:
 	}{
 		{[]string{"check-config", "--config", good}, 0, "configuration is valid", ""},
 		{[]string{"check-config", "--config", bad}, 1, "", "oidc.issuer: unknown key"},
-		{[]string{"check-config"}, 2, "", "--config is required"},
+		{[]string{"check-config"}, 1, "checking the GATEHOUSE_* environment alone", "oidc.issuer_url: required"},
 		{[]string{"check-config", "--help"}, 0, "", "Usage: gatehouse check-config"},
 		{[]string{"serve", "--help"}, 0, "", "--config"},
 		{[]string{"serve", "--config", bad}, 1, "", "oidc.issuer: unknown key"},

@@ -10,14 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
 
 const usage = `gatehouse puts single sign-on in front of internal web apps.
 
@@ -26,12 +22,14 @@ Usage:
 
 Commands:
   serve          run the service (forward-auth, auth-request, ext_authz, /oauth2/ login)
-  check-config   validate a configuration file and list every problem
+  check-config   validate a configuration (file or environment), list every problem; --probe contacts the provider and Redis
   sessions       list and revoke sessions through the admin API of a running gatehouse
   policy         explain a decision, or test a policy against a table of expectations
-  demo           try gatehouse locally: a dev OpenID provider, gatehouse, a demo app (not for production)
   healthcheck    probe a running gatehouse (for container health checks)
-  version        print the version
+  version        print the version, commit and build date
+
+The local demo and the development OpenID provider are a separate command,
+kept out of this binary: go run ./cmd/gatehouse-dev demo (or dev-provider).
 
 Run "gatehouse <command> --help" for a command's flags.
 
@@ -43,8 +41,8 @@ settings (oidc.client_secret_file, cookie.secrets_file, redis.password_file).
 
 func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "check-config") {
-		for _, name := range config.UnknownEnv(os.Environ()) {
-			fmt.Fprintf(os.Stderr, "gatehouse: warning: %s is set but is not a setting (misspelt?)\n", name)
+		for _, w := range config.EnvWarnings(os.Environ()) {
+			fmt.Fprintf(os.Stderr, "gatehouse: warning: %s\n", w)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,14 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = sessionsCmd(ctx, rest, stdout, stderr, lookup)
 	case "policy":
 		err = policyCmd(ctx, rest, stdout, stderr, lookup)
-	case "demo":
-		err = demoCmd(ctx, rest, stdout, stderr)
 	case "check-config":
-		err = checkConfigCmd(rest, stdout, stderr, lookup)
+		err = checkConfigCmd(ctx, rest, stdout, stderr, lookup)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, stdout, stderr, lookup)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "gatehouse", buildVersion())
+		err = versionCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -96,16 +92,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 }
 
 var errUsage = errors.New("usage")
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
 
 // newFlagSet returns a flag set that prints a usage line and its flags.
 func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {

@@ -30,17 +30,23 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer, lookup func(
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path, lookup)
+	r, err := config.Check(*path, lookup)
 	if err != nil {
 		return err
 	}
+	if len(r.Errors) > 0 {
+		return r.Errors
+	}
+	cfg := r.Config
 	logger := newLogger(cfg.Log, stderr)
 	routeLibraryLogs(logger)
+	logConfigWarnings(logger, r.Warnings)
 	a, err := newApp(cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	defer a.startupProbe(ctx)()
 	ls, err := listen(cfg)
 	if err != nil {
 		return err
