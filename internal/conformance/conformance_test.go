@@ -288,8 +288,10 @@ type driver struct {
 }
 
 func canonical(v verdict) verdict {
-	if v.Status != 302 {
-		v.Login = "" // Location is sent only with the redirect
+	if v.Status != 302 && (v.Status != 401 || v.WWWAuth != bearer) {
+		// Location is sent only with the redirect, and the login header
+		// only with a 401 that is not about a bearer token.
+		v.Login = ""
 	}
 	return v
 }
@@ -377,7 +379,7 @@ func envoyDriver(t *testing.T, f *fixture) driver {
 			switch val := h.GetHeader().GetValue(); h.GetHeader().GetKey() {
 			case "set-cookie":
 				v.SetCookie = append(v.SetCookie, val)
-			case "location":
+			case "location", "x-auth-request-redirect":
 				v.Login = val
 			case "www-authenticate":
 				v.WWWAuth = val
@@ -492,10 +494,8 @@ func httpDriver(t *testing.T, name string, srv *httptest.Server, path string, ex
 			return v
 		}
 		v.Body, v.CType = string(body), resp.Header.Get("Content-Type")
-		if path == forwardauth.AuthRequestPath {
+		if v.Login = resp.Header.Get("Location"); v.Login == "" {
 			v.Login = resp.Header.Get(forwardauth.LoginHeader)
-		} else {
-			v.Login = resp.Header.Get("Location")
 		}
 		return v
 	}}
