@@ -2,7 +2,8 @@
 // there is no Docker engine or Kubernetes cluster in CI, so every service,
 // port, path, environment variable and mounted file they name is checked
 // here, and the configurations they carry are loaded with gatehouse's own
-// configuration loader and binary.
+// configuration loader and binary. The compose files are checked in the
+// deploy/check module, with compose-go.
 package deploy_test
 
 import (
@@ -107,130 +108,6 @@ func newKey(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func readEnvFile(t *testing.T, path string) map[string]string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-var interp = regexp.MustCompile(`\$\{([A-Z_]+)(?::?[-?][^}]*)?\}`)
-
-func TestCompose(t *testing.T) {
-	dir := "compose"
-	c := readYAMLDocs(t, filepath.Join(dir, "docker-compose.yml"))[0]
-	dotenv := readEnvFile(t, filepath.Join(dir, ".env.example"))
-	services, _ := c["services"].(doc)
-	for _, name := range []string{"redis", "gatehouse", "app", "traefik"} {
-		if services[name] == nil {
-			t.Fatalf("service %q missing", name)
-		}
-	}
-	if n, _ := get(services, "gatehouse", "deploy", "replicas").(int); n < 2 {
-		t.Errorf("gatehouse replicas = %v, want >= 2", n)
-	}
-	if _, err := os.Stat(filepath.Join(dir, str(get(services, "gatehouse", "build", "context")), "Dockerfile")); err != nil {
-		t.Errorf("build context has no Dockerfile: %v", err)
-	}
-
-	env := checkGatehouseEnv(t, dir, c, dotenv)
-	// Traefik's files exist, and its addresses name compose services and
-	// the ports they listen on.
-	_, ghPort, _ := net.SplitHostPort(env["GATEHOUSE_HTTP_ADDR"])
-	for _, v := range get(services, "traefik", "volumes").([]any) {
-		src, _, _ := strings.Cut(str(v), ":")
-		if _, err := os.Stat(filepath.Join(dir, src)); err != nil {
-			t.Errorf("traefik mounts %s: %v", src, err)
-		}
-	}
-	dyn := readYAMLDocs(t, filepath.Join(dir, "traefik-dynamic.yml"))[0]
-	fa := str(get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "address"))
-	u, err := url.Parse(fa)
-	if err != nil || u.Hostname() != "gatehouse" || u.Port() != ghPort || u.Path != "/authz/forward-auth" {
-		t.Errorf("forwardAuth address %q does not reach the gatehouse service's /authz/forward-auth on %s", fa, ghPort)
-	}
-	if get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "trustForwardHeader") != false {
-		t.Error("trustForwardHeader must be false")
-	}
-	appCmd := strings.Join(toStrings(get(services, "app", "command")), " ")
-	for name, want := range map[string]string{"gatehouse": "gatehouse:" + ghPort, "app": "app:" + portOf(appCmd)} {
-		got := str(get(dyn, "http", "services", name, "loadBalancer", "servers", 0, "url"))
-		if !strings.Contains(got, want) {
-			t.Errorf("traefik service %s url %q, want host:port %s", name, got, want)
-		}
-	}
-	checkAuthResponseHeaders(t, get(dyn, "http", "middlewares", "gatehouse-auth", "forwardAuth", "authResponseHeaders"))
-}
-
-// checkGatehouseEnv checks that every GATEHOUSE_* variable of the compose
-// file's gatehouse service is one the schema knows, that *_FILE variables
-// name mounted compose secrets, and that the whole environment (with
-// .env.example's values) is a valid configuration. It returns the
-// environment as gatehouse would see it.
-func checkGatehouseEnv(t *testing.T, dir string, c doc, dotenv map[string]string) map[string]string {
-	t.Helper()
-	services, _ := c["services"].(doc)
-	env := map[string]string{}
-	secretsDir := t.TempDir()
-	composeSecrets, _ := c["secrets"].(doc)
-	svcSecrets, _ := get(services, "gatehouse", "secrets").([]any)
-	for k, v := range get(services, "gatehouse", "environment").(doc) {
-		if len(config.UnknownEnv([]string{k + "="})) > 0 {
-			t.Errorf("environment %s is not a gatehouse setting", k)
-		}
-		val := interp.ReplaceAllStringFunc(str(v), func(m string) string {
-			name := interp.FindStringSubmatch(m)[1]
-			if _, ok := dotenv[name]; !ok {
-				t.Errorf("%s uses ${%s}, which .env.example does not set", k, name)
-			}
-			return dotenv[name]
-		})
-		if strings.HasSuffix(k, "_FILE") {
-			name, ok := strings.CutPrefix(val, "/run/secrets/")
-			if !ok || composeSecrets[name] == nil || !slices.Contains(svcSecrets, any(name)) {
-				t.Errorf("%s = %s is not a compose secret mounted in the gatehouse service", k, val)
-			}
-			content := "client-secret"
-			if strings.Contains(k, "COOKIE") {
-				content = newKey(t)
-			}
-			p := filepath.Join(secretsDir, name)
-			os.WriteFile(p, []byte(content+"\n"), 0o600)
-			val = p
-		}
-		env[k] = val
-	}
-	if _, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
-		t.Errorf("compose environment is not a valid configuration: %v", err)
-	}
-	gen, _ := os.ReadFile(filepath.Join(dir, "secrets", "generate.sh"))
-	for name, s := range composeSecrets {
-		f := str(get(s, "file"))
-		if !strings.HasPrefix(f, "./secrets/") || !strings.Contains(string(gen), strings.TrimPrefix(f, "./secrets/")) {
-			t.Errorf("secret %s file %q is not created by secrets/generate.sh", name, f)
-		}
-	}
-
-	return env
-}
-
-func portOf(cmd string) string {
-	f := strings.Fields(cmd)
-	for i, s := range f {
-		if s == "--port" && i+1 < len(f) {
-			return f[i+1]
-		}
-	}
-	return "80"
-}
-
 func toStrings(v any) []string {
 	var out []string
 	l, _ := v.([]any)
@@ -250,45 +127,6 @@ func checkAuthResponseHeaders(t *testing.T, v any) {
 	want := []string{d.Headers.User, d.Headers.Email, d.Headers.Groups, d.Headers.PreferredUsername, config.AccessTokenHeader, "Cookie"}
 	if got := toStrings(v); !slices.Equal(got, want) {
 		t.Errorf("authResponseHeaders = %v, want %v", got, want)
-	}
-}
-
-func TestComposeEnvoyVariant(t *testing.T) {
-	dir := "compose"
-	c := readYAMLDocs(t, filepath.Join(dir, "docker-compose.envoy.yml"))[0]
-	dotenv := readEnvFile(t, filepath.Join(dir, ".env.example"))
-	env := checkGatehouseEnv(t, dir, c, dotenv)
-	services, _ := c["services"].(doc)
-	for _, name := range []string{"app", "envoy"} {
-		if got := str(get(services, name, "network_mode")); got != "service:gatehouse" {
-			t.Errorf("%s network_mode = %q, want service:gatehouse (the shipped envoy.yaml names 127.0.0.1)", name, got)
-		}
-	}
-	var envoyCfg string
-	for _, v := range get(services, "envoy", "volumes").([]any) {
-		src, dst, _ := strings.Cut(str(v), ":")
-		if strings.HasPrefix(dst, "/etc/envoy/envoy.yaml") {
-			envoyCfg = filepath.Join(dir, src)
-		}
-	}
-	if envoyCfg != filepath.Join("envoy", "envoy.yaml") {
-		t.Fatalf("the envoy service must mount the shipped deploy/envoy/envoy.yaml, mounts %q", envoyCfg)
-	}
-	data, err := os.ReadFile(envoyCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, grpcPort, _ := net.SplitHostPort(env["GATEHOUSE_GRPC_ADDR"])
-	_, httpPort, _ := net.SplitHostPort(env["GATEHOUSE_HTTP_ADDR"])
-	appPort := portOf(strings.Join(toStrings(get(services, "app", "command")), " "))
-	for what, port := range map[string]string{"gatehouse gRPC": grpcPort, "gatehouse HTTP": httpPort, "app": appPort} {
-		if !strings.Contains(string(data), "address: 127.0.0.1, port_value: "+port+" }") {
-			t.Errorf("envoy.yaml has no 127.0.0.1:%s cluster for %s", port, what)
-		}
-	}
-	published := toStrings(get(services, "gatehouse", "ports"))
-	if len(published) != 1 || !strings.Contains(string(data), "port_value: "+strings.Split(published[0], ":")[1]+" }") {
-		t.Errorf("published port %v is not Envoy's listener", published)
 	}
 }
 
