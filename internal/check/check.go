@@ -63,6 +63,7 @@ type Checker struct {
 	asserter  Asserter
 	idToken   bool
 	refresher Refresher
+	render    *render.Renderer
 	policy    atomic.Pointer[authz.Policy]
 }
 
@@ -86,6 +87,9 @@ type Options struct {
 	// session, so it can renew the provider's tokens before they expire. It
 	// must not block.
 	Refresher Refresher
+	// Renderer says the decisions (the designed pages for browsers); nil
+	// uses the built-in pages.
+	Renderer *render.Renderer
 }
 
 // Refresher renews a session's provider tokens in the background.
@@ -99,7 +103,7 @@ type Refresher interface {
 // not through the same layers; a plain Store serves both from Load.
 func New(store session.Store, codec *session.Codec, cookies session.CookieSettings, policy *authz.Policy, opts Options) *Checker {
 	c := &Checker{sessions: session.ReaderOf(store), codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
-		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher}
+		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher, render: opts.Renderer}
 	if c.timeout <= 0 {
 		c.timeout = 250 * time.Millisecond
 	}
@@ -164,7 +168,7 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) V
 		}
 		d.SetUpstream(p.Headers.Assertion, tok)
 	}
-	v := Verdict{Decision: d, Reply: render.For(p, r, &d)}
+	v := Verdict{Decision: d, Reply: c.render.For(p, r, &d)}
 	if w.state == authz.InvalidSession && d.Outcome == authz.Unauthenticated {
 		// Drop the dead cookie so the browser stops sending it.
 		v.Reply.Headers = append(v.Reply.Headers, authz.Header{Name: "Set-Cookie", Value: c.cookies.Clear(c.cookies.Name).String()})

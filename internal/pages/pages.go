@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/limitedfile"
 )
@@ -378,3 +379,18 @@ func (p *Pages) render(n Name, status int, data any) []byte {
 
 // Brand returns the branding the pages are rendered with.
 func (p *Pages) Brand() Brand { return p.brand }
+
+// builtinPages is the built-in design, built once on first use and never
+// changed after.
+var builtinPages = sync.OnceValue(func() *Pages {
+	p, err := New(Options{})
+	if err != nil {
+		// The built-in templates are tested (TestEveryPageRendersEscaped).
+		panic("pages: built-in templates: " + err.Error())
+	}
+	return p
+})
+
+// Builtin returns the pages with the built-in design and no
+// customization, for callers that were given none.
+func Builtin() *Pages { return builtinPages() }

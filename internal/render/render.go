@@ -40,16 +40,25 @@ type Reply struct {
 // A browser is a user navigating, as IsBrowser (negotiate.go) tells it
 // from Accept, Sec-Fetch-Mode and X-Requested-With; API clients and
 // scripts get JSON.
+//
+// For uses the built-in pages (pages.Builtin); Renderer.For those it was
+// given.
 func For(p *authz.Policy, r *authz.Request, d *authz.Decision) Reply {
+	return (*Renderer)(nil).For(p, r, d)
+}
+
+// For renders d, the decision for r under p, as the package-level For
+// does, with rr's pages.
+func (rr *Renderer) For(p *authz.Policy, r *authz.Request, d *authz.Decision) Reply {
 	switch d.Outcome {
 	case authz.Allow:
 		return Reply{Status: 200}
 	case authz.Unavailable:
-		return unavailable(d.Reason)
+		return rr.unavailable(r, d.Reason)
 	case authz.Unauthenticated:
 		return unauthenticated(p, r, d.Reason)
 	}
-	return forbidden(r, d.Reason)
+	return rr.forbidden(p, r, d.Reason, d.User)
 }
 
 // LoginHeader carries the login URL on a 401 for a client that is not
@@ -59,19 +68,23 @@ const LoginHeader = "X-Auth-Request-Redirect"
 
 var jsonType = authz.Header{Name: "Content-Type", Value: "application/json"}
 
-func unavailable(reason authz.Reason) Reply {
+func (rr *Renderer) unavailable(r *authz.Request, reason authz.Reason) Reply {
 	switch reason {
-	case authz.ReasonStoreUnavailable:
-		return Reply{Status: 503, Headers: []authz.Header{jsonType, {Name: "Retry-After", Value: "1"}},
-			Body: `{"error":"session store unavailable"}`}
-	case authz.ReasonIssuerUnavailable:
-		return Reply{Status: 503, Headers: []authz.Header{jsonType, {Name: "Retry-After", Value: "1"}},
-			Body: `{"error":"token issuer unavailable"}`}
+	case authz.ReasonStoreUnavailable, authz.ReasonIssuerUnavailable:
+		retry := authz.Header{Name: "Retry-After", Value: "1"}
+		if IsBrowser(r) {
+			return Reply{Status: 503, Headers: append(pageHeaders(), retry), Body: rr.unavailableHTML(r, reason)}
+		}
+		body := `{"error":"session store unavailable"}`
+		if reason == authz.ReasonIssuerUnavailable {
+			body = `{"error":"token issuer unavailable"}`
+		}
+		return Reply{Status: 503, Headers: []authz.Header{jsonType, retry}, Body: body}
 	}
 	return Reply{Status: 500, Headers: []authz.Header{jsonType}, Body: errorBody(reason)}
 }
 
-func forbidden(r *authz.Request, reason authz.Reason) Reply {
+func (rr *Renderer) forbidden(p *authz.Policy, r *authz.Request, reason authz.Reason, user string) Reply {
 	switch reason {
 	case authz.ReasonBadRequest, authz.ReasonSpoofedHeader:
 		return Reply{Status: 400, Headers: []authz.Header{jsonType}, Body: errorBody(reason)}
@@ -81,11 +94,7 @@ func forbidden(r *authz.Request, reason authz.Reason) Reply {
 	if !IsBrowser(r) {
 		return Reply{Status: 403, Headers: []authz.Header{jsonType}, Body: `{"error":"forbidden"}`}
 	}
-	body := forbiddenPage
-	if reason == authz.ReasonDeniedByRule {
-		body = deniedPage
-	}
-	return Reply{Status: 403, Headers: []authz.Header{{Name: "Content-Type", Value: "text/html; charset=utf-8"}}, Body: body}
+	return Reply{Status: 403, Headers: pageHeaders(), Body: rr.forbiddenHTML(p, r, reason, user)}
 }
 
 func unauthenticated(p *authz.Policy, r *authz.Request, reason authz.Reason) Reply {
@@ -128,14 +137,3 @@ func LoginURL(p *authz.Policy, r *authz.Request) string {
 
 // errorBody is the JSON body naming a stable reason code.
 func errorBody(reason authz.Reason) string { return `{"error":"` + string(reason) + `"}` }
-
-const forbiddenPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title></head>
-<body><h1>403 Forbidden</h1><p>You are signed in, but your account may not use this application.
-Ask its owner for access, or <a href="/oauth2/sign_out">sign out</a> and use another account.</p></body></html>
-`
-
-const deniedPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title></head>
-<body><h1>403 Forbidden</h1><p>This address may not be reached through the gateway.</p></body></html>
-`

@@ -52,7 +52,7 @@ func TestStatusForEveryOutcome(t *testing.T) {
 	}{
 		"allowed":                   {"/", browserAccept, authz.ValidSession, alice, 200, ""},
 		"skip route":                {"/healthz", apiAccept, authz.NoSession, nil, 200, ""},
-		"store down, browser":       {"/", browserAccept, authz.StoreFailed, nil, 503, "application/json"},
+		"store down, browser":       {"/", browserAccept, authz.StoreFailed, nil, 503, "text/html; charset=utf-8"},
 		"store down, API":           {"/", apiAccept, authz.StoreFailed, alice, 503, "application/json"},
 		"no session, browser":       {"/x", browserAccept, authz.NoSession, nil, 302, ""},
 		"no session, API":           {"/x", apiAccept, authz.NoSession, nil, 401, "application/json"},
