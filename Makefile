@@ -17,6 +17,7 @@ test: ## run every unit and integration test (needs Redis on 127.0.0.1:6379)
 lint: ## gofmt, go vet, staticcheck, buf lint and format, and generated code up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd deploy/check && $(GO) vet ./...
 	scripts/staticcheck.sh
 	scripts/buf-lint.sh
 	scripts/generate.sh --check
