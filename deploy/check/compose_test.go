@@ -544,7 +544,7 @@ func TestComposeChecksFail(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want(t, composeProblems(t, p, refs), "cookie_secrets (owner 0, group 0, mode 0600) is not readable by service gatehouse's user (uid 65532 gid 65532)")
+		want(t, composeProblems(t, p, refs), fmt.Sprintf("cookie_secrets (owner %d, group %d, mode 0600) is not readable by service gatehouse's user (uid 65532 gid 65532)", os.Geteuid(), os.Getegid()))
 	})
 }
 
