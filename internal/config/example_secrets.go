@@ -11,5 +11,8 @@ func exampleSecrets() []string {
 		"ZXhhbXBsZS1rZXktZXhhbXBsZS1rZXktZXhhbXBsZS0=",
 		"replace-me",
 		"replace-me-with-openssl-rand-base64-32",
+		"replace-me-with-openssl-rand-hex-32",
+		"YOUR-CLIENT-SECRET",
+		"gatehouse-test-secret", // internal/oidctest's default client
 	}
 }

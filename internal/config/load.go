@@ -105,7 +105,12 @@ func Check(path string, lookup func(string) (string, bool)) (Report, error) {
 	if lookup != nil {
 		applyEnv(reflect.ValueOf(&cfg).Elem(), "", lookup, &d.errs)
 	}
+	n := len(d.errs)
 	readSecretFiles(&cfg, &d.errs)
+	for _, e := range d.errs[n:] {
+		// A secret file that cannot be read speaks for its secret.
+		d.covered = append(d.covered, strings.TrimSuffix(e.Path, "_file"))
+	}
 	errs := append(d.errs, d.uncovered(cfg.check())...)
 	r := Report{Warnings: cfg.Warnings()}
 	if len(errs) > 0 {
