@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/policyfile"
 	"github.com/gatehouse/gatehouse/internal/redirect"
+	"github.com/gatehouse/gatehouse/internal/render"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 	"github.com/gatehouse/gatehouse/internal/tracing"
@@ -52,6 +53,10 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 			a.Close()
 		}
 	}()
+	pg, err := newPages(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	st, err := newStores(cfg, a.metrics, logger)
 	if err != nil {
 		return nil, err
@@ -84,7 +89,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	}
 	// Login reads sessions with their tokens; refresh locks and back-channel
 	// logout need the store's index.
-	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh), login.WithObserver(a.metrics)}
+	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh), login.WithObserver(a.metrics), login.WithPages(pg)}
 	a.login, err = login.New(login.Config{
 		IssuerURL:            cfg.OIDC.IssuerURL,
 		ClientID:             cfg.OIDC.ClientID,
@@ -115,6 +120,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 		Timeout:   cfg.Session.Timeout,
 		Logger:    logger,
 		Refresher: a.login,
+		Renderer:  render.New(pg),
 	}))
 	return a, nil
 }

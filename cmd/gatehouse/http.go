@@ -18,6 +18,8 @@ func (a *app) Handler() http.Handler {
 	mux.Handle(login.StartPath, a.tracer.HTTP("gatehouse.login start", a.login))
 	mux.Handle(login.CallbackPath, a.tracer.HTTP("gatehouse.login callback", a.login))
 	mux.Handle(login.SignOutPath, a.tracer.HTTP("gatehouse.login sign_out", a.login))
+	mux.Handle(login.SignInPath, a.login.SignInHandler())
+	mux.Handle(login.SignedOutPath, a.login.SignedOutHandler())
 	mux.Handle("/oauth2/", a.login)
 	if h := a.access.jwks(); h != nil {
 		mux.Handle(assertion.JWKSPath, h)

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/oidctest"
+)
+
+// TestBrokenPageOverrideStopsStartup: a template override that does not
+// execute stops newApp with the file and the page named.
+func TestBrokenPageOverrideStopsStartup(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "forbidden.html")
+	if err := os.WriteFile(bad, []byte(`{{define "title"}}x{{end}}{{define "content"}}{{.Page.Acount}}{{end}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := baseEnv(t, oidctest.Start(t, oidctest.Options{}), "pages-")
+	env["GATEHOUSE_SESSION_STORE"] = "memory"
+	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
+	env["GATEHOUSE_HTTP_ADDR"] = "127.0.0.1:0"
+	env["GATEHOUSE_OIDC_REDIRECT_URL"] = "http://127.0.0.1/oauth2/callback"
+	env["GATEHOUSE_PAGES_TEMPLATES_DIR"] = dir
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "pages.templates_dir: "+bad+": page forbidden (account named)") || !strings.Contains(err.Error(), "can't evaluate field Acount") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPagesServed: the sign-in and signed-out pages are served, with the
+// configured product name and footer link.
+func TestPagesServed(t *testing.T) {
+	env := baseEnv(t, oidctest.Start(t, oidctest.Options{}), "pages-")
+	env["GATEHOUSE_SESSION_STORE"] = "memory"
+	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
+	env["GATEHOUSE_PAGES_PRODUCT_NAME"] = "Acme SSO"
+	inst := startInstance(t, env)
+	for path, want := range map[string]string{
+		"/oauth2/sign_in?rd=/x":    "Continue with 127.0.0.1",
+		"/oauth2/signed_out?rd=/x": "You are signed out",
+	} {
+		resp, err := http.Get(inst.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) || !strings.Contains(string(b), "· Acme SSO</title>") {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+}
