@@ -10,14 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
 
 const usage = `gatehouse puts single sign-on in front of internal web apps.
 
@@ -29,9 +25,11 @@ Commands:
   check-config   validate a configuration (file or environment), list every problem; --probe contacts the provider and Redis
   sessions       list and revoke sessions through the admin API of a running gatehouse
   policy         explain a decision, or test a policy against a table of expectations
-  demo           try gatehouse locally: a dev OpenID provider, gatehouse, a demo app (not for production)
   healthcheck    probe a running gatehouse (for container health checks)
-  version        print the version
+  version        print the version, commit and build date
+
+The local demo and the development OpenID provider are a separate command,
+kept out of this binary: go run ./cmd/gatehouse-dev demo (or dev-provider).
 
 Run "gatehouse <command> --help" for a command's flags.
 
@@ -68,14 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = sessionsCmd(ctx, rest, stdout, stderr, lookup)
 	case "policy":
 		err = policyCmd(ctx, rest, stdout, stderr, lookup)
-	case "demo":
-		err = demoCmd(ctx, rest, stdout, stderr)
 	case "check-config":
 		err = checkConfigCmd(ctx, rest, stdout, stderr, lookup)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, stdout, stderr, lookup)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "gatehouse", buildVersion())
+		err = versionCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -96,16 +92,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 }
 
 var errUsage = errors.New("usage")
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
 
 // newFlagSet returns a flag set that prints a usage line and its flags.
 func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {

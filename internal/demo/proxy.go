@@ -1,8 +1,10 @@
-// Package demo holds the pieces of "gatehouse demo" that are not gatehouse
-// itself: a front proxy that consults gatehouse the way Traefik's
-// ForwardAuth middleware does, and an upstream app that shows the identity
-// headers it received. They are for trying gatehouse out, not for
-// production.
+// Package demo holds the pieces of "gatehouse-dev demo" and
+// "gatehouse-dev dev-provider" that are not gatehouse itself: the
+// development OpenID provider (its file and flag settings, checks, and the
+// gatehouse oidc: snippet it prints), a front proxy that consults gatehouse
+// the way Traefik's ForwardAuth middleware does, and an upstream app that
+// shows the identity headers it received. They are for trying gatehouse
+// out, never for production, and are not linked into cmd/gatehouse.
 package demo
 
 import (
