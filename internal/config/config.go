@@ -15,6 +15,7 @@ import (
 type Config struct {
 	HTTP           HTTP      `yaml:"http"`
 	GRPC           GRPC      `yaml:"grpc"`
+	SPOE           SPOE      `yaml:"spoe"`
 	Admin          Admin     `yaml:"admin"`
 	OIDC           OIDC      `yaml:"oidc"`
 	Cookie         Cookie    `yaml:"cookie"`
@@ -62,6 +63,15 @@ type GRPC struct {
 	KeepaliveTime        time.Duration `yaml:"keepalive_time"`
 	KeepaliveTimeout     time.Duration `yaml:"keepalive_timeout"`
 	TLS                  ServerTLS     `yaml:"tls"`
+}
+
+// SPOE configures the HAProxy SPOE agent listener (SPOP over TCP); empty
+// Addr disables it.
+type SPOE struct {
+	Addr string `yaml:"addr"`
+	// MaxFrameSize is the largest SPOP frame the agent accepts; the
+	// handshake lowers it to HAProxy's when that is smaller.
+	MaxFrameSize int `yaml:"max_frame_size"`
 }
 
 // ServerTLS configures TLS on a listener; with ClientCAFile, clients must
@@ -296,6 +306,7 @@ func Default() Config {
 			KeepaliveTime:        2 * time.Minute,
 			KeepaliveTimeout:     20 * time.Second,
 		},
+		SPOE: SPOE{MaxFrameSize: 16380},
 		OIDC: OIDC{
 			Scopes:      []string{"openid", "email", "profile"},
 			UserClaim:   "sub",

@@ -19,7 +19,7 @@ import (
 func (c *Config) validate() Errors {
 	var errs Errors
 	for _, section := range []func(*Errors){
-		c.validateHTTP, c.validateGRPC, c.validateAdmin, c.validateOIDC, c.validateCookie,
+		c.validateHTTP, c.validateGRPC, c.validateSPOE, c.validateAdmin, c.validateOIDC, c.validateCookie,
 		c.validateSession, c.validateRedis, c.validateNetwork, c.validateHeaders,
 		c.validateLog, c.validateTracing,
 	} {
@@ -54,6 +54,17 @@ func (c *Config) validateGRPC(errs *Errors) {
 	positive(errs, "grpc.keepalive_time", c.GRPC.KeepaliveTime)
 	positive(errs, "grpc.keepalive_timeout", c.GRPC.KeepaliveTimeout)
 	checkServerTLS(errs, "grpc.tls", c.GRPC.TLS)
+}
+
+// validateSPOE checks the HAProxy SPOE agent listener.
+func (c *Config) validateSPOE(errs *Errors) {
+	checkAddr(errs, "spoe.addr", c.SPOE.Addr, false)
+	if c.SPOE.MaxFrameSize < 256 || c.SPOE.MaxFrameSize > 1<<20 {
+		errs.add("spoe.max_frame_size", "must be between 256 and 1048576 bytes (HAProxy's default is 16380)")
+	}
+	if c.SPOE.Addr != "" && (c.SPOE.Addr == c.HTTP.Addr || c.SPOE.Addr == c.GRPC.Addr || c.SPOE.Addr == c.Admin.Addr) {
+		errs.add("spoe.addr", "must differ from http.addr, grpc.addr and admin.addr")
+	}
 }
 
 // validateAdmin checks the admin listener: it needs a credential and its
