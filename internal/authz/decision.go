@@ -82,6 +82,9 @@ type Decision struct {
 	UpstreamHeaders []Header
 	// User names the signed-in user, for logs; empty when unknown.
 	User string
+	// Email is the signed-in user's email on a Forbidden decision, for
+	// the page that names the account (internal/render); empty otherwise.
+	Email string
 	// Rule names what decided: a rule's Name, "skip" for a skip route, or
 	// RuleDefault for the default allow-lists; empty when the request was
 	// decided before any rule was looked at (a store failure).
@@ -236,7 +239,7 @@ func joinGroups(groups []string) string {
 func forbidden(id *Identity, reason Reason) Decision {
 	d := Decision{Outcome: Forbidden, Reason: reason}
 	if id != nil {
-		d.User = id.User
+		d.User, d.Email = id.User, id.Email
 	}
 	return d
 }

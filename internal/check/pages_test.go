@@ -12,7 +12,7 @@ import (
 
 // TestRendererOption: the Renderer given in Options says the refusals, so
 // the customized pages reach every adapter; the forbidden page names the
-// session's user.
+// session's email.
 func TestRendererOption(t *testing.T) {
 	pg, err := pages.New(pages.Options{ProductName: "Acme SSO"})
 	if err != nil {
@@ -25,7 +25,7 @@ func TestRendererOption(t *testing.T) {
 	if v.Outcome != authz.Forbidden || v.Reply.Status != 403 {
 		t.Fatalf("got %v %d", v.Outcome, v.Reply.Status)
 	}
-	for _, want := range []string{"· Acme SSO</title>", `<span class="account">alice</span>`} {
+	for _, want := range []string{"· Acme SSO</title>", `<span class="account">alice@example.com</span>`} {
 		if !strings.Contains(v.Reply.Body, want) {
 			t.Errorf("missing %q in\n%s", want, v.Reply.Body)
 		}

@@ -19,7 +19,7 @@ func TestBrowserPages(t *testing.T) {
 	}
 	rr := render.New(pg)
 	p := policy()
-	mallory := &authz.Identity{User: `<script>alert(1)</script>`, Email: "m@evil.com", EmailVerified: true}
+	mallory := &authz.Identity{User: "mallory", Email: `<script>alert(1)</script>`, EmailVerified: true}
 	alice := &authz.Identity{User: "alice", Email: "alice@example.com", EmailVerified: true}
 	for name, c := range map[string]struct {
 		path    string
@@ -82,5 +82,18 @@ func TestBrowserPages(t *testing.T) {
 	p.LoginURL = "/oauth2/start"
 	if b := render.For(p, r, &d).Body; !strings.Contains(b, `href="https://app.example.com/oauth2/sign_out?rd=%2Foauth2%2Fsign_in%3Frd%3Dhttps%253A%252F%252Fapp.example.com%252F"`) {
 		t.Errorf("relative login URL: %s", b)
+	}
+}
+
+// TestForbiddenNamesUserWithoutEmail: without an email the page names the
+// user.
+func TestForbiddenNamesUserWithoutEmail(t *testing.T) {
+	p := policy()
+	p.EmailDomains = nil
+	p.Emails = map[string]struct{}{"someone@example.com": {}}
+	r := request("/", browserAccept)
+	d := authz.Decide(p, r, authz.ValidSession, &authz.Identity{User: "u-42"})
+	if b := render.For(p, r, &d).Body; !strings.Contains(b, `<span class="account">u-42</span>`) {
+		t.Errorf("user not named: %s", b)
 	}
 }

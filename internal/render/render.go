@@ -58,7 +58,11 @@ func (rr *Renderer) For(p *authz.Policy, r *authz.Request, d *authz.Decision) Re
 	case authz.Unauthenticated:
 		return unauthenticated(p, r, d.Reason)
 	}
-	return rr.forbidden(p, r, d.Reason, d.User)
+	account := d.Email
+	if account == "" {
+		account = d.User
+	}
+	return rr.forbidden(p, r, d.Reason, account)
 }
 
 // LoginHeader carries the login URL on a 401 for a client that is not
