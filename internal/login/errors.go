@@ -96,8 +96,9 @@ func fail(status int, reason Reason, err error) *failure {
 	return &failure{status: status, reason: reason, err: err}
 }
 
-// serve runs an endpoint and turns its failure into the error page: the
-// login cookie is cleared, nothing is cached, and the failure is logged.
+// serve runs an endpoint and turns its failure into the error page:
+// nothing is cached, and the failure is logged. (A failed callback clears
+// its own attempt's login cookie.)
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn func(http.ResponseWriter, *http.Request) error) {
 	err := fn(w, r)
 	if err == nil {
@@ -122,9 +123,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn func(http.Res
 	h.log.LogAttrs(r.Context(), level, "login endpoint failed", attrs...)
 
 	hd := w.Header()
-	if !setsCookie(hd, h.loginCookie) {
-		hd.Add("Set-Cookie", h.cookies.Clear(h.loginCookie).String())
-	}
 	hd.Del("Location")
 	pages.SetHeaders(hd)
 	switch f.status {
@@ -139,15 +137,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn func(http.Res
 	}
 	w.WriteHeader(f.status)
 	_, _ = w.Write(h.page().Error(f.status, pages.ErrorData{Message: f.reason.message(), Reason: string(f.reason), RestartURL: "/"}))
-}
-
-func setsCookie(h http.Header, name string) bool {
-	for _, v := range h.Values("Set-Cookie") {
-		if strings.HasPrefix(v, name+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 // unreachable reports whether err means the provider could not be reached

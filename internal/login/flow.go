@@ -19,13 +19,17 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// loginState is what the login cookie carries from start to callback.
+// loginState is what an attempt's login cookie carries from start to
+// callback (see attempts.go).
 type loginState struct {
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	Return   string `json:"r"`
+	Started  int64  `json:"t"` // unix milliseconds, to evict the oldest attempt
 }
+
+var errMalformedLoginState = errors.New("malformed login state")
 
 func randomToken() (string, error) {
 	b := make([]byte, 32)
@@ -52,51 +56,74 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
 	if ls.Nonce, err = randomToken(); err != nil {
 		return fail(http.StatusInternalServerError, ReasonInternal, err)
 	}
-	expires := h.cfg.Now().Add(LoginCookieTTL)
-	value, err := h.sealLogin(ls, expires)
+	now := h.cfg.Now()
+	ls.Started = now.UnixMilli()
+	expires := now.Add(LoginCookieTTL)
+	name := h.attemptCookie(ls.State)
+	value, err := h.sealLogin(name, ls, expires)
 	if err != nil {
 		return fail(http.StatusInternalServerError, ReasonInternal, err)
 	}
-	http.SetCookie(w, h.cookies.New(h.loginCookie, value, expires))
+	// Other tabs' sign-ins stay under way; only the oldest make room.
+	for _, a := range evict(h.attempts(r), len(name)+1+len(value)+2) {
+		http.SetCookie(w, h.cookies.Clear(a.name))
+	}
+	http.SetCookie(w, h.cookies.New(name, value, expires))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.oauth.AuthCodeURL(ls.State, oauth2.S256ChallengeOption(ls.Verifier), oidc.Nonce(ls.Nonce)), http.StatusFound)
 	return nil
 }
 
-// sealLogin seals ls for the login cookie; a return URL too long for a
-// cookie is dropped in favour of "/".
-func (h *Handler) sealLogin(ls loginState, expires time.Time) (string, error) {
+// sealLogin seals ls for the login cookie name; a return URL that would
+// make the value longer than maxAttemptValue is dropped in favour of "/".
+func (h *Handler) sealLogin(name string, ls loginState, expires time.Time) (string, error) {
 	for {
 		payload, err := json.Marshal(ls)
 		if err != nil {
 			return "", fmt.Errorf("encode login state: %w", err)
 		}
-		value, err := h.codec.Seal(h.loginCookie, payload, expires)
+		value, err := h.codec.Seal(name, payload, expires)
 		if err != nil {
 			return "", err
 		}
-		if len(value) <= session.MaxCookieValue || ls.Return == "/" {
+		if len(value) <= maxAttemptValue || ls.Return == "/" {
 			return value, nil
 		}
 		ls.Return = "/"
 	}
 }
 
-// openLogin returns the login state of r's login cookie.
-func (h *Handler) openLogin(r *http.Request) (loginState, *failure) {
+// openLogin returns the login state of the attempt whose state the
+// callback names, and the name of its login cookie when r carries one
+// (which a failure clears: that attempt is over, the others are not). The
+// attempt is bound to this browser: only the browser that started it has
+// its cookie, so a callback URL made for another browser (login CSRF)
+// finds none.
+func (h *Handler) openLogin(r *http.Request, state string) (loginState, string, *failure) {
 	var ls loginState
-	c, err := r.Cookie(h.loginCookie)
-	if err != nil || c.Value == "" {
-		return ls, fail(http.StatusBadRequest, ReasonMissingLoginCookie, nil)
+	name := h.attemptCookie(state)
+	cs := r.CookiesNamed(name)
+	if state == "" || len(cs) == 0 {
+		for _, c := range r.Cookies() {
+			if h.isAttemptCookie(c.Name) {
+				return ls, "", fail(http.StatusBadRequest, ReasonStateMismatch, errors.New("no sign-in under way in this browser has this state"))
+			}
+		}
+		return ls, "", fail(http.StatusBadRequest, ReasonMissingLoginCookie, nil)
 	}
-	payload, err := h.codec.Open(h.loginCookie, c.Value)
+	var err error
+	for _, c := range cs[:min(len(cs), 2)] {
+		if ls, err = h.openAttempt(name, c.Value); err == nil {
+			break
+		}
+	}
 	if err != nil {
-		return ls, fail(http.StatusBadRequest, ReasonInvalidLoginCookie, err)
+		return ls, name, fail(http.StatusBadRequest, ReasonInvalidLoginCookie, err)
 	}
-	if err := json.Unmarshal(payload, &ls); err != nil || ls.State == "" || ls.Nonce == "" || ls.Verifier == "" {
-		return ls, fail(http.StatusBadRequest, ReasonInvalidLoginCookie, errors.New("malformed login state"))
+	if subtle.ConstantTimeCompare([]byte(state), []byte(ls.State)) != 1 {
+		return ls, name, fail(http.StatusBadRequest, ReasonStateMismatch, nil)
 	}
-	return ls, nil
+	return ls, name, nil
 }
 
 // callback finishes the sign-in: it checks state, redeems the code with the
@@ -104,22 +131,25 @@ func (h *Handler) openLogin(r *http.Request) (loginState, *failure) {
 // from userinfo if needed, and stores a fresh session. The Observer is
 // told whether it succeeded.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
-	defer func() { h.observer.Login(err == nil) }()
+	var attempt string // the login cookie of this sign-in, when the browser sent it
+	defer func() {
+		if err != nil && attempt != "" {
+			http.SetCookie(w, h.cookies.Clear(attempt))
+		}
+		h.observer.Login(err == nil)
+	}()
 	if r.Method != http.MethodGet {
 		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
-	ls, f := h.openLogin(r)
+	ls, attempt, f := h.openLogin(r, q.Get("state"))
 	if e := q.Get("error"); e != "" {
 		// Reported before cookie problems: it is what actually happened.
 		return fail(http.StatusBadRequest, ReasonProviderError, errors.New("provider error "+sanitize(e)))
 	}
 	if f != nil {
 		return f
-	}
-	if state := q.Get("state"); state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(ls.State)) != 1 {
-		return fail(http.StatusBadRequest, ReasonStateMismatch, nil)
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -173,7 +203,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 		return fail(http.StatusInternalServerError, ReasonInternal, err)
 	}
 	http.SetCookie(w, h.cookies.New(h.cookies.Name, value, s.ExpiresAt))
-	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
+	http.SetCookie(w, h.cookies.Clear(attempt)) // only this sign-in's: other tabs' go on
 	w.Header().Set("Cache-Control", "no-store")
 	h.log.LogAttrs(ctx, slog.LevelInfo, "signed in",
 		slog.String("user", s.User), slog.String("subject", s.Subject), slog.String("issuer", s.Issuer))

@@ -230,8 +230,9 @@ func New(cfg Config, store session.Store, codec *session.Codec, cookies session.
 	return h, nil
 }
 
-// LoginCookieName is the name of the short-lived cookie that binds a
-// sign-in to the browser that started it.
+// LoginCookieName is the name prefix of the short-lived cookies that bind
+// a sign-in to the browser that started it: each attempt's cookie is this
+// name, "_" and a short hash of its state (see attempts.go).
 func (h *Handler) LoginCookieName() string { return h.loginCookie }
 
 // ServeHTTP routes StartPath, the callback, SignOutPath and

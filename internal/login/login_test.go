@@ -290,8 +290,29 @@ func body(resp *http.Response) string {
 	return string(b)
 }
 
+// loginPrefix starts the name of every sign-in attempt's login cookie.
+const loginPrefix = cookieName + "_login_"
+
+// loginSetCookie returns the first Set-Cookie of resp for a login cookie.
+func loginSetCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, loginPrefix) {
+			return c
+		}
+	}
+	return nil
+}
+
+// assertCleared checks that resp clears the login cookie name.
+func assertCleared(t *testing.T, resp *http.Response, name string) {
+	t.Helper()
+	if lc := setCookie(resp, name); lc == nil || lc.MaxAge >= 0 || lc.Value != "" {
+		t.Fatalf("login cookie %s not cleared: %v", name, resp.Header.Values("Set-Cookie"))
+	}
+}
+
 // assertRefused checks a failed callback: the status, the reason on the
-// page, the login cookie cleared, no session cookie set, no redirect.
+// page, no login or session cookie set, no redirect.
 func assertRefused(t *testing.T, resp *http.Response, status int, reason login.Reason) {
 	t.Helper()
 	if resp.StatusCode != status {
@@ -303,9 +324,10 @@ func assertRefused(t *testing.T, resp *http.Response, status int, reason login.R
 	if resp.Header.Get("Location") != "" {
 		t.Fatalf("a failure redirects to %q", resp.Header.Get("Location"))
 	}
-	lc := setCookie(resp, cookieName+"_login")
-	if lc == nil || lc.MaxAge >= 0 || lc.Value != "" {
-		t.Fatalf("login cookie not cleared: %v", resp.Header.Values("Set-Cookie"))
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, loginPrefix) && (c.Value != "" || c.MaxAge >= 0) {
+			t.Fatalf("a failure set login cookie %s", c.Name)
+		}
 	}
 	if sc := setCookie(resp, cookieName); sc != nil && sc.Value != "" {
 		t.Fatal("a failure set a session cookie")
@@ -330,7 +352,7 @@ func TestFullFlow(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != rd {
 		t.Fatalf("callback: %d to %q, want 302 to %q; body %s", resp.StatusCode, resp.Header.Get("Location"), rd, body(resp))
 	}
-	lc := setCookie(resp, cookieName+"_login")
+	lc := loginSetCookie(resp)
 	if lc == nil || lc.MaxAge >= 0 {
 		t.Fatal("login cookie not cleared after success")
 	}
@@ -475,22 +497,33 @@ func TestUnverifiedEmail(t *testing.T) {
 	}
 }
 
-// loginCookie returns the login cookie the jar holds for the server.
+// loginCookie returns the one login cookie the jar holds for the server.
 func (e *env) loginCookie(t *testing.T, c *http.Client) *http.Cookie {
 	t.Helper()
-	u, _ := url.Parse(e.srv.URL)
-	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == cookieName+"_login" {
-			return ck
-		}
+	cs := e.loginCookies(c)
+	if len(cs) != 1 {
+		t.Fatalf("%d login cookies in the jar, want 1", len(cs))
 	}
-	t.Fatal("no login cookie in the jar")
-	return nil
+	return cs[0]
 }
 
-func (e *env) putLoginCookie(c *http.Client, value string) {
+// loginCookies returns the login cookies the jar holds for the server.
+func (e *env) loginCookies(c *http.Client) []*http.Cookie {
 	u, _ := url.Parse(e.srv.URL)
-	ck := &http.Cookie{Name: cookieName + "_login", Value: value, Path: "/"}
+	var out []*http.Cookie
+	for _, ck := range c.Jar.Cookies(u) {
+		if strings.HasPrefix(ck.Name, loginPrefix) {
+			out = append(out, ck)
+		}
+	}
+	return out
+}
+
+// putLoginCookie sets (or, with an empty value, removes) the login cookie
+// name in the jar.
+func (e *env) putLoginCookie(c *http.Client, name, value string) {
+	u, _ := url.Parse(e.srv.URL)
+	ck := &http.Cookie{Name: name, Value: value, Path: "/"}
 	if value == "" {
 		ck.MaxAge = -1
 	}
@@ -498,78 +531,97 @@ func (e *env) putLoginCookie(c *http.Client, value string) {
 }
 
 func TestCallbackAttacks(t *testing.T) {
+	reseal := func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, key, value string) {
+		// A login cookie sealed with the right key, for the right name and
+		// state, with one field changed.
+		raw, err := e.codec.Open(lc.Name, lc.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		m[key] = value
+		raw, _ = json.Marshal(m)
+		v, err := e.codec.Seal(lc.Name, raw, e.clock.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.putLoginCookie(c, lc.Name, v)
+	}
 	cases := []struct {
 		name   string
-		tamper func(t *testing.T, e *env, c *http.Client, cb *url.URL)
+		tamper func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL)
 		status int
 		reason login.Reason
+		kept   bool // the browser's attempt survives (the callback was not its)
 	}{
-		{"state mismatch", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+		{"state mismatch", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			q := cb.Query()
 			q.Set("state", "forged")
 			cb.RawQuery = q.Encode()
-		}, 400, login.ReasonStateMismatch},
-		{"missing state", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+		}, 400, login.ReasonStateMismatch, true},
+		{"missing state", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			q := cb.Query()
 			q.Del("state")
 			cb.RawQuery = q.Encode()
-		}, 400, login.ReasonStateMismatch},
-		{"missing login cookie", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
-			e.putLoginCookie(c, "")
-		}, 400, login.ReasonMissingLoginCookie},
-		{"tampered login cookie", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
-			v := []byte(e.loginCookie(t, c).Value)
+		}, 400, login.ReasonStateMismatch, true},
+		{"missing login cookie", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
+			e.putLoginCookie(c, lc.Name, "")
+		}, 400, login.ReasonMissingLoginCookie, false},
+		{"tampered login cookie", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
+			v := []byte(lc.Value)
 			v[len(v)/2] ^= 1
-			e.putLoginCookie(c, string(v))
-		}, 400, login.ReasonInvalidLoginCookie},
-		{"login cookie of another name", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+			e.putLoginCookie(c, lc.Name, string(v))
+		}, 400, login.ReasonInvalidLoginCookie, false},
+		{"login cookie sealed for another name", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			v, _ := e.codec.Seal(cookieName, []byte(`{"s":"x","n":"y","v":"z"}`), e.clock.Now().Add(time.Minute))
-			e.putLoginCookie(c, v)
-		}, 400, login.ReasonInvalidLoginCookie},
-		{"expired login cookie", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+			e.putLoginCookie(c, lc.Name, v)
+		}, 400, login.ReasonInvalidLoginCookie, false},
+		{"login cookie moved to a forged state's name", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
+			// The attempt's value under the name the forged state hashes
+			// to: it is sealed for its own name, so it does not open.
+			other, err := e.op.Authorize(context.Background(), c, e.startURL("/"), "alice", "wonderland")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var otherName string
+			for _, ck := range e.loginCookies(c) {
+				if ck.Name != lc.Name {
+					otherName = ck.Name
+				}
+			}
+			e.putLoginCookie(c, otherName, lc.Value)
+			q := cb.Query()
+			q.Set("state", other.Query().Get("state"))
+			cb.RawQuery = q.Encode()
+		}, 400, login.ReasonInvalidLoginCookie, true},
+		{"sealed state differs from the name's", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
+			reseal(t, e, c, lc, "s", "another-state")
+		}, 400, login.ReasonStateMismatch, false},
+		{"expired login cookie", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			e.clock.Advance(login.LoginCookieTTL + time.Second)
-		}, 400, login.ReasonInvalidLoginCookie},
-		{"wrong nonce", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
-			// A login cookie sealed with the right key, for the right state
-			// and verifier, but another nonce than the one in the ID token.
-			raw, err := e.codec.Open(cookieName+"_login", e.loginCookie(t, c).Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m map[string]string
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatal(err)
-			}
-			m["n"] = "another-nonce"
-			raw, _ = json.Marshal(m)
-			v, err := e.codec.Seal(cookieName+"_login", raw, e.clock.Now().Add(time.Minute))
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.putLoginCookie(c, v)
-		}, 400, login.ReasonNonceMismatch},
-		{"wrong PKCE verifier", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
-			raw, _ := e.codec.Open(cookieName+"_login", e.loginCookie(t, c).Value)
-			var m map[string]string
-			_ = json.Unmarshal(raw, &m)
-			m["v"] = strings.Repeat("A", 43)
-			raw, _ = json.Marshal(m)
-			v, _ := e.codec.Seal(cookieName+"_login", raw, e.clock.Now().Add(time.Minute))
-			e.putLoginCookie(c, v)
-		}, 400, login.ReasonCodeExchangeFailed},
-		{"forged code", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+		}, 400, login.ReasonInvalidLoginCookie, false},
+		{"wrong nonce", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
+			reseal(t, e, c, lc, "n", "another-nonce")
+		}, 400, login.ReasonNonceMismatch, false},
+		{"wrong PKCE verifier", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
+			reseal(t, e, c, lc, "v", strings.Repeat("A", 43))
+		}, 400, login.ReasonCodeExchangeFailed, false},
+		{"forged code", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			q := cb.Query()
 			q.Set("code", "forged")
 			cb.RawQuery = q.Encode()
-		}, 400, login.ReasonCodeExchangeFailed},
-		{"missing code", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+		}, 400, login.ReasonCodeExchangeFailed, false},
+		{"missing code", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			q := cb.Query()
 			q.Del("code")
 			cb.RawQuery = q.Encode()
-		}, 400, login.ReasonMissingCode},
-		{"provider error", func(t *testing.T, e *env, c *http.Client, cb *url.URL) {
+		}, 400, login.ReasonMissingCode, false},
+		{"provider error", func(t *testing.T, e *env, c *http.Client, lc *http.Cookie, cb *url.URL) {
 			cb.RawQuery = url.Values{"error": {"access_denied"}, "state": {cb.Query().Get("state")}}.Encode()
-		}, 400, login.ReasonProviderError},
+		}, 400, login.ReasonProviderError, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -579,10 +631,15 @@ func TestCallbackAttacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.tamper(t, e, c, cb)
+			lc := e.loginCookie(t, c)
+			tc.tamper(t, e, c, lc, cb)
 			resp := get(t, c, cb.String())
 			assertRefused(t, resp, tc.status, tc.reason)
 			e.assertNoSession(t)
+			kept := slices.ContainsFunc(e.loginCookies(c), func(ck *http.Cookie) bool { return ck.Name == lc.Name })
+			if kept != tc.kept {
+				t.Errorf("the attempt's login cookie kept: %v, want %v (Set-Cookie %q)", kept, tc.kept, resp.Header.Values("Set-Cookie"))
+			}
 		})
 	}
 }
@@ -594,7 +651,7 @@ func TestReplayedCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := e.loginCookie(t, c).Value
+	saved := e.loginCookie(t, c)
 	if resp := get(t, c, cb.String()); resp.StatusCode != http.StatusFound {
 		t.Fatalf("first callback: %d %s", resp.StatusCode, body(resp))
 	}
@@ -603,7 +660,7 @@ func TestReplayedCallback(t *testing.T) {
 	// The browser's login cookie is gone after use.
 	assertRefused(t, get(t, c, cb.String()), 400, login.ReasonMissingLoginCookie)
 	// An attacker who kept the login cookie cannot redeem the code twice.
-	e.putLoginCookie(c, saved)
+	e.putLoginCookie(c, saved.Name, saved.Value)
 	assertRefused(t, get(t, c, cb.String()), 400, login.ReasonCodeExchangeFailed)
 	if got := e.store.all(); len(got) != 1 || got[0].ID != first[0].ID {
 		t.Fatal("a replayed callback created a session")
@@ -649,11 +706,12 @@ func TestOpenRedirectPayloads(t *testing.T) {
 		if resp.StatusCode != http.StatusFound {
 			t.Fatalf("start with payload %d: status %d", i, resp.StatusCode)
 		}
-		raw, err := e.codec.Open(cookieName+"_login", setCookie(resp, cookieName+"_login").Value)
+		lc := loginSetCookie(resp)
+		raw, err := e.codec.Open(lc.Name, lc.Value)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m map[string]string
+		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatal(err)
 		}
@@ -862,10 +920,11 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := e.loginCookie(t, c).Value
+	lc := e.loginCookie(t, c)
+	saved := lc.Value
 	resp := get(t, c, cb.String())
 	sc := setCookie(resp, cookieName)
-	e.putLoginCookie(c, saved)
+	e.putLoginCookie(c, lc.Name, saved)
 	get(t, c, cb.String()) // replay, refused
 	s := e.store.all()[0]
 	get(t, c, e.srv.URL+login.SignOutPath)

@@ -108,7 +108,7 @@ func (h *Handler) confirmSignOut(w http.ResponseWriter, rd string) {
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) error {
 	ctx := r.Context()
 	http.SetCookie(w, h.cookies.Clear(h.cookies.Name))
-	http.SetCookie(w, h.cookies.Clear(h.loginCookie))
+	h.clearAttempts(w, r) // every sign-in under way ends too
 	w.Header().Set("Cache-Control", "no-store")
 
 	// Every copy of the session cookie is ended: with cookie.domain set, a
