@@ -68,12 +68,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 type Listeners struct {
 	HTTP  net.Listener // forward-auth, auth-request, /oauth2/, health
 	GRPC  net.Listener // Envoy ext_authz
+	SPOE  net.Listener // HAProxy SPOE agent
 	Admin net.Listener // session API, /metrics, pprof
 }
 
 // close closes the listeners that are open.
 func (ls Listeners) close() {
-	for _, l := range []net.Listener{ls.HTTP, ls.GRPC, ls.Admin} {
+	for _, l := range []net.Listener{ls.HTTP, ls.GRPC, ls.SPOE, ls.Admin} {
 		if l != nil {
 			_ = l.Close()
 		}
@@ -93,8 +94,17 @@ func listen(cfg *config.Config) (Listeners, error) {
 			return ls, fmt.Errorf("grpc.addr: %w", err)
 		}
 	}
+	if cfg.SPOE.Addr != "" {
+		if ls.SPOE, err = net.Listen("tcp", cfg.SPOE.Addr); err != nil {
+			ls.close()
+			return Listeners{}, fmt.Errorf("spoe.addr: %w", err)
+		}
+	}
 	if cfg.Admin.Addr != "" {
 		if ls.Admin, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+			if ls.SPOE != nil {
+				ls.SPOE.Close()
+			}
 			ls.HTTP.Close()
 			if ls.GRPC != nil {
 				ls.GRPC.Close()
@@ -152,12 +162,15 @@ func (a *app) Serve(ctx context.Context, ls Listeners) error {
 	if ls.GRPC != nil {
 		attrs = append(attrs, "grpc", ls.GRPC.Addr().String())
 	}
+	if ls.SPOE != nil {
+		attrs = append(attrs, "spoe", ls.SPOE.Addr().String())
+	}
 	a.log.Info("serving", append(attrs, "store", a.cfg.Session.Store, "version", buildVersion())...)
 	return g.Wait()
 }
 
-// servers builds a server for each listener in ls, ext_authz first (the
-// order they stop in). It starts none of them.
+// servers builds a server for each listener in ls, ext_authz and the SPOE
+// agent first (the order they stop in). It starts none of them.
 func (a *app) servers(ctx context.Context, ls Listeners) ([]server, error) {
 	var out []server
 	if ls.GRPC != nil {
@@ -166,6 +179,9 @@ func (a *app) servers(ctx context.Context, ls Listeners) ([]server, error) {
 			return nil, err
 		}
 		out = append(out, s)
+	}
+	if ls.SPOE != nil {
+		out = append(out, a.spoeServer(ls.SPOE))
 	}
 	out = append(out, a.httpServer(ls.HTTP))
 	if ls.Admin != nil {
