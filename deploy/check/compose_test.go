@@ -456,6 +456,15 @@ func TestComposeFiles(t *testing.T) {
 			for _, problem := range composeProblems(t, p, refs) {
 				t.Error(problem)
 			}
+			// A command run by a shell parses (after interpolation).
+			for _, name := range p.ServiceNames() {
+				c := p.Services[name].Command
+				if len(c) == 3 && (c[0] == "/bin/sh" || c[0] == "sh") && c[1] == "-c" {
+					if out, err := exec.Command("sh", "-n", "-c", c[2]).CombinedOutput(); err != nil {
+						t.Errorf("service %s's shell command does not parse: %v %s", name, err, out)
+					}
+				}
+			}
 			var gatehouses int
 			for _, svc := range p.Services {
 				if isGatehouse(svc) {
@@ -979,7 +988,10 @@ func TestComposeCaddyVariant(t *testing.T) {
 // ports and the app on loopback.
 func TestComposeEnvoyVariant(t *testing.T) {
 	p := loadVariant(t, "docker-compose.envoy.yml")
-	checkSharedNamespace(t, p, "gatehouse", "app", "envoy")
+	if got := serviceNames(p); !slices.Equal(got, []string{"app", "envoy", "gatehouse", "redis"}) {
+		t.Errorf("services %v, want app, envoy, gatehouse, redis", got)
+	}
+	checkSharedNamespace(t, p, "envoy", "gatehouse", "app")
 	checkRedis(t, p)
 	r := renderConfig(t, p, "envoy")
 	shipped, _ := filepath.Abs("../envoy/envoy.yaml")
@@ -1004,9 +1016,9 @@ func TestComposeEnvoyVariant(t *testing.T) {
 			t.Errorf("envoy.yaml has no 127.0.0.1:%s cluster for %s", port, what)
 		}
 	}
-	pub := p.Services["gatehouse"].Ports
+	pub := p.Services["envoy"].Ports
 	if len(pub) != 1 || !strings.Contains(r.text, fmt.Sprintf("port_value: %d }", pub[0].Target)) {
-		t.Errorf("published ports %v are not Envoy's listener", published(p.Services["gatehouse"]))
+		t.Errorf("published ports %v are not Envoy's listener", published(p.Services["envoy"]))
 	}
 }
 
