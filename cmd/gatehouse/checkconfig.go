@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -64,6 +65,8 @@ func checkConfigCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 func probeConfig(ctx context.Context, cfg *config.Config, timeout time.Duration) []probe.Finding {
 	opts := probe.Options{Timeout: timeout}
 	if cfg.Session.Store == "redis" {
+		// The client's own retry messages would repeat the probe's finding.
+		routeLibraryLogs(slog.New(slog.DiscardHandler))
 		rs, err := newRedisStore(cfg)
 		if err != nil {
 			opts.RedisErr = err

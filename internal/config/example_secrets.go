@@ -11,6 +11,7 @@ func exampleSecrets() []string {
 		"ZXhhbXBsZS1rZXktZXhhbXBsZS1rZXktZXhhbXBsZS0=",
 		"replace-me",
 		"replace-me-with-openssl-rand-base64-32",
+		"MDEyMzQ1Njc4OWFiY2RlZg==", // README: the check-config example's short key
 		"replace-me-with-openssl-rand-hex-32",
 		"YOUR-CLIENT-SECRET",
 		"gatehouse-test-secret", // internal/oidctest's default client

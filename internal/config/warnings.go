@@ -113,7 +113,7 @@ func (c *Config) warnExampleSecrets(ws *Warnings) {
 		ws.add(secretPath(c.OIDC.ClientSecretFile, "oidc.client_secret"), msg, "use the secret your provider issued for this client")
 	}
 	for i, s := range c.Cookie.Secrets {
-		if isExampleSecret(s) {
+		if _, err := decodeKey(s); err == nil && isExampleSecret(s) { // a bad key is a problem already
 			ws.add(secretPath(c.Cookie.SecretsFile, indexPath("cookie.secrets", i)), msg, "generate your own with: openssl rand -base64 32")
 		}
 	}
