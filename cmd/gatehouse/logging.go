@@ -21,3 +21,14 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 func routeLibraryLogs(logger *slog.Logger) {
 	redis.SetLogger(redisLogger{logger})
 }
+
+// logAttr is the ReplaceAttr of the service's log handlers: a duration
+// (retry_in, duration and any other) is written as Go's duration string,
+// "1.5s" or "250ms", in the JSON format as in the text one, rather than
+// as the JSON handler's integer nanoseconds.
+func logAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
