@@ -57,7 +57,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer, lookup func(
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config.Load
-	opts := &slog.HandlerOptions{Level: level, }
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logAttr}
 	if c.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
