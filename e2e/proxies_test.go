@@ -81,6 +81,10 @@ func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
 		}
 		return fmt.Sprintf("listen [::1]:%d%s", port, rest)
 	}
+	fallback, err := nginxFallbackRoot(s.Dir)
+	if err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(s.Dir, "nginx.conf")
 	err = overlayFile("nginx/nginx.conf", conf,
 		"pid /run/nginx.pid;", "pid "+filepath.Join(s.Dir, "nginx.pid")+";",
@@ -99,6 +103,8 @@ func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
 		"/etc/ssl/private/"+s.Host+".key", key,
 		"127.0.0.1:5050", s.AppAddr,
 		"127.0.0.1:4180", s.GatehouseAddr,
+		// The fallback page shown when gatehouse cannot be asked, from deploy/nginx.
+		"root /etc/nginx/gatehouse;", "root "+fallback+";",
 	)
 	if err != nil {
 		return nil, err
