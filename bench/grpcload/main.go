@@ -41,6 +41,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 const cookieName = "_gatehouse"
@@ -119,7 +120,7 @@ func run(out io.Writer, o options) error {
 }
 
 // startGatehouse serves gatehouse's ext_authz adapter on loopback over a
-// MemoryStore holding one session, and returns its address and a Cookie
+// memory store holding one session, and returns its address and a Cookie
 // header for that session.
 func startGatehouse() (addr, cookie string, stop func(), err error) {
 	key := make([]byte, session.KeySize)
@@ -130,7 +131,7 @@ func startGatehouse() (addr, cookie string, stop func(), err error) {
 	if err != nil {
 		return "", "", nil, err
 	}
-	store := session.NewMemoryStore()
+	store := memstore.New(memstore.Options{})
 	id, err := session.NewID()
 	if err != nil {
 		return "", "", nil, err

@@ -39,6 +39,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
 
 const cookieName = "_gatehouse"
@@ -81,7 +84,7 @@ func run(dur time.Duration, connList string, threads int, redisAddr string) erro
 	}
 	targets = append(targets, target{"no-op HTTP server", noop, ""})
 
-	mem := session.NewMemoryStore()
+	mem := memstore.New(memstore.Options{})
 	defer mem.Close()
 	id, _ := session.NewID()
 	exp := time.Now().Add(24 * time.Hour)
@@ -125,7 +128,7 @@ func run(dur time.Duration, connList string, threads int, redisAddr string) erro
 			return err
 		}
 		targets = append(targets, target{"no-op + one Redis GET", noopRedis, ""})
-		rs, err := session.NewRedisStore(session.RedisOptions{Addrs: []string{redisAddr}, KeyPrefix: prefix})
+		rs, err := redisstore.New(redisstore.Options{Addrs: []string{redisAddr}, KeyPrefix: prefix})
 		if err != nil {
 			return err
 		}
@@ -133,7 +136,7 @@ func run(dur time.Duration, connList string, threads int, redisAddr string) erro
 		if err := rs.Save(ctx, sess); err != nil {
 			return err
 		}
-		cached, err := session.NewCachedStore(rs, session.CacheOptions{})
+		cached, err := cache.New(rs, cache.Options{})
 		if err != nil {
 			return err
 		}

@@ -1,5 +1,5 @@
 // Command revocation measures revocation-to-denial time across gatehouse
-// replicas sharing one Redis: each replica is a session.CachedStore; a
+// replicas sharing one Redis: each replica is a cache.Store; a
 // session cached on every replica is deleted through the first, and the
 // others are polled every millisecond until they deny it.
 //
@@ -21,13 +21,15 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
 func main() {
 	addr := flag.String("redis", "127.0.0.1:6379", "Redis address")
 	n := flag.Int("n", 200, "revocations to measure")
-	replicas := flag.Int("replicas", 3, "replicas (CachedStores), at least 2")
+	replicas := flag.Int("replicas", 3, "replicas (each with a local session cache), at least 2")
 	flag.Parse()
 	if err := run(*addr, *n, *replicas); err != nil {
 		fmt.Fprintln(os.Stderr, "revocation:", err)
@@ -46,14 +48,14 @@ func run(addr string, n, replicas int) error {
 	prefix := "gatehouse-bench:" + hex.EncodeToString(b) + ":"
 	defer cleanup(addr, prefix)
 
-	stores := make([]*session.CachedStore, replicas)
+	stores := make([]*cache.Store, replicas)
 	for i := range stores {
-		rs, err := session.NewRedisStore(session.RedisOptions{Addrs: []string{addr}, KeyPrefix: prefix})
+		rs, err := redisstore.New(redisstore.Options{Addrs: []string{addr}, KeyPrefix: prefix})
 		if err != nil {
 			return err
 		}
 		defer rs.Close()
-		cs, err := session.NewCachedStore(rs, session.CacheOptions{TTL: time.Minute})
+		cs, err := cache.New(rs, cache.Options{TTL: time.Minute})
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 func TestAccessWiring(t *testing.T) {
@@ -64,7 +65,7 @@ headers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	checker := check.New(session.NewMemoryStore(), codec, session.CookieSettings{Name: "_gh"}, policy, opts)
+	checker := check.New(memstore.New(memstore.Options{}), codec, session.CookieSettings{Name: "_gh"}, policy, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := w.watch(cfg, checker, slog.New(slog.DiscardHandler), nil)

@@ -16,6 +16,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/render"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/idle"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 	"github.com/gatehouse/gatehouse/internal/tracing"
 )
@@ -154,9 +158,9 @@ func (st *stores) Close() {
 
 func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*stores, error) {
 	st := &stores{}
-	var base session.ReadManager
+	var base idle.Inner
 	if cfg.Session.Store == "memory" {
-		mem := session.NewMemoryStore()
+		mem := memstore.New(memstore.Options{})
 		st.closers = append(st.closers, mem)
 		base = mem
 		st.fresh = mem
@@ -168,7 +172,7 @@ func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*st
 		st.closers = append(st.closers, rs)
 		base, st.fresh = rs, rs
 		if cfg.Session.CacheSize > 0 {
-			cached, err := session.NewCachedStore(rs, session.CacheOptions{
+			cached, err := cache.New(rs, cache.Options{
 				Size: cfg.Session.CacheSize, TTL: cfg.Session.CacheTTL, Logger: logger, Observer: m,
 			})
 			if err != nil {
@@ -180,21 +184,21 @@ func newStores(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (*st
 		}
 	}
 	if cfg.Session.IdleTimeout > 0 {
-		idle, err := session.NewIdleStore(base, session.IdleOptions{
+		idler, err := idle.New(base, idle.Options{
 			Timeout: cfg.Session.IdleTimeout, WriteInterval: cfg.Session.IdleWriteInterval, Logger: logger,
 		})
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("session.idle_timeout: %w", err)
 		}
-		st.runners = append(st.runners, idle)
-		base = idle
+		st.runners = append(st.runners, idler)
+		base = idler
 	}
 	st.check = m.InstrumentStore(base)
 	return st, nil
 }
 
-func newRedisStore(cfg *config.Config) (*session.RedisStore, error) {
+func newRedisStore(cfg *config.Config) (*redisstore.Store, error) {
 	var tlsConf *tls.Config
 	if cfg.Redis.TLS.Enabled {
 		var err error
@@ -203,7 +207,7 @@ func newRedisStore(cfg *config.Config) (*session.RedisStore, error) {
 			return nil, fmt.Errorf("redis.tls.%w", err)
 		}
 	}
-	st, err := session.NewRedisStore(session.RedisOptions{
+	st, err := redisstore.New(redisstore.Options{
 		Addrs:      cfg.Redis.Addrs,
 		MasterName: cfg.Redis.MasterName,
 		Username:   cfg.Redis.Username,

@@ -14,6 +14,8 @@ import (
 
 	adminv1 "github.com/gatehouse/gatehouse/gen/gatehouse/admin/v1"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
 
 // TestRealStores runs the admin API over the real memory and Redis stores:
@@ -21,7 +23,7 @@ import (
 // revoked session no longer loads by its ID.
 func TestRealStores(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
-		st := session.NewMemoryStore()
+		st := memstore.New(memstore.Options{})
 		t.Cleanup(func() { st.Close() })
 		runRealStore(t, st)
 	})
@@ -30,7 +32,7 @@ func TestRealStores(t *testing.T) {
 	})
 }
 
-func newRedisStore(t *testing.T) *session.RedisStore {
+func newRedisStore(t *testing.T) *redisstore.Store {
 	t.Helper()
 	addr := os.Getenv("GATEHOUSE_TEST_REDIS")
 	if addr == "" {
@@ -39,7 +41,7 @@ func newRedisStore(t *testing.T) *session.RedisStore {
 	b := make([]byte, 6)
 	rand.Read(b)
 	prefix := "gatehouse-test-admin:" + hex.EncodeToString(b) + ":"
-	st, err := session.NewRedisStore(session.RedisOptions{Addrs: []string{addr}, KeyPrefix: prefix})
+	st, err := redisstore.New(redisstore.Options{Addrs: []string{addr}, KeyPrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/bearer"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 // slowProvider is an OpenID provider whose discovery and keys each take
@@ -87,7 +88,7 @@ func TestBearerSlowProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := session.NewMemoryStore()
+	store := memstore.New(memstore.Options{})
 	t.Cleanup(func() { _ = store.Close() })
 	c := New(store, codec, session.CookieSettings{Name: "_gh", Secure: true}, policy(), Options{Bearer: v})
 	creds := Credentials{Authorization: "Bearer " + p.mint(t, "api")}

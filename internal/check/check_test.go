@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/bearer"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 // fakeVerifier accepts the token "good" and maps others to errors.
@@ -44,7 +45,7 @@ func (f *fakeAsserter) Mint(key, aud string, id *authz.Identity) (string, error)
 
 type env struct {
 	c      *Checker
-	store  *session.MemoryStore
+	store  *memstore.Store
 	codec  *session.Codec
 	cookie string // a live session's Cookie header
 	sid    string
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, p *authz.Policy) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: session.NewMemoryStore(), codec: codec, bearer: &fakeVerifier{}, assert: &fakeAsserter{}}
+	e := &env{store: memstore.New(memstore.Options{}), codec: codec, bearer: &fakeVerifier{}, assert: &fakeAsserter{}}
 	t.Cleanup(func() { _ = e.store.Close() })
 	cookies := session.CookieSettings{Name: "_gh", Secure: true}
 	e.c = New(e.store, codec, cookies, p, Options{Bearer: e.bearer, Assertion: e.assert})
@@ -262,7 +263,7 @@ func TestRefresherSeesAllowedSessionsOnly(t *testing.T) {
 func BenchmarkCheckAuthenticated(b *testing.B) {
 	key := make([]byte, 32)
 	codec, _ := session.NewCodec([][]byte{key}, nil)
-	store := session.NewMemoryStore()
+	store := memstore.New(memstore.Options{})
 	defer store.Close()
 	id, _ := session.NewID()
 	exp := time.Now().Add(time.Hour)

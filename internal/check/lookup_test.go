@@ -13,6 +13,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/idle"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
 
 // seal saves a session for user and returns its cookie value.
@@ -73,7 +76,7 @@ func TestPlantedCookieNeverSignsIn(t *testing.T) {
 
 // newRedis returns a Redis store with a key prefix of its own on the test
 // Redis (failing t if it is unreachable), its keys deleted when t ends.
-func newRedis(t *testing.T) *session.RedisStore {
+func newRedis(t *testing.T) *redisstore.Store {
 	t.Helper()
 	addr := os.Getenv("GATEHOUSE_TEST_REDIS")
 	if addr == "" {
@@ -95,7 +98,7 @@ func newRedis(t *testing.T) *session.RedisStore {
 		}
 		_ = rc.Close()
 	})
-	st := session.NewRedisStoreFromClient(rc, prefix)
+	st := redisstore.NewFromClient(rc, prefix)
 	return st
 }
 
@@ -106,7 +109,7 @@ func newRedis(t *testing.T) *session.RedisStore {
 func TestTokenPoliciesReadThroughEveryLayer(t *testing.T) {
 	e := newEnv(t, policy())
 	rs := newRedis(t)
-	cached, err := session.NewCachedStore(rs, session.CacheOptions{TTL: time.Hour})
+	cached, err := cache.New(rs, cache.Options{TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +117,7 @@ func TestTokenPoliciesReadThroughEveryLayer(t *testing.T) {
 	cacheDone := make(chan error, 1)
 	go func() { cacheDone <- cached.Run(cacheCtx) }()
 	t.Cleanup(func() { stopCache(); <-cacheDone })
-	idle, err := session.NewIdleStore(cached, session.IdleOptions{Timeout: 30 * time.Minute})
+	idle, err := idle.New(cached, idle.Options{Timeout: 30 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 const (
@@ -43,7 +44,7 @@ var identityHeaders = []string{"x-auth-request-user", "x-auth-request-email", "x
 
 // switchStore is the real MemoryStore whose loads can be made to fail.
 type switchStore struct {
-	*session.MemoryStore
+	*memstore.Store
 	down atomic.Bool
 }
 
@@ -53,21 +54,21 @@ func (s *switchStore) Load(ctx context.Context, id string) (*session.Session, er
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.MemoryStore.Load(ctx, id)
+	return s.Store.Load(ctx, id)
 }
 
 func (s *switchStore) LoadIdentity(ctx context.Context, id string) (*session.Session, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.MemoryStore.LoadIdentity(ctx, id)
+	return s.Store.LoadIdentity(ctx, id)
 }
 
 func (s *switchStore) LoadWithTokens(ctx context.Context, id string) (*session.Session, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.MemoryStore.LoadWithTokens(ctx, id)
+	return s.Store.LoadWithTokens(ctx, id)
 }
 
 var _ session.Reader = (*switchStore)(nil)
@@ -219,7 +220,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &switchStore{MemoryStore: session.NewMemoryStore()}
+	st := &switchStore{Store: memstore.New(memstore.Options{})}
 	t.Cleanup(func() { _ = st.Close() })
 	policy := &authz.Policy{
 		LoginURL:     loginURL,

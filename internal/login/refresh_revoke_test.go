@@ -17,6 +17,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
 
 // revokeHook is a go-redis hook that, once armed, runs revoke just before
@@ -118,8 +120,8 @@ func TestRefreshNeverResurrectsRevokedSessionRedis(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	s, _ := e.signIn(t, "alice", "wonderland")
 	rc, prefix := redisClient(t)
-	store := session.NewRedisStoreFromClient(rc, prefix)
-	other := session.NewRedisStoreFromClient(redis.NewClient(&redis.Options{Addr: testRedisAddr()}), prefix)
+	store := redisstore.NewFromClient(rc, prefix)
+	other := redisstore.NewFromClient(redis.NewClient(&redis.Options{Addr: testRedisAddr()}), prefix)
 	ctx := context.Background()
 	if err := store.Save(ctx, s); err != nil {
 		t.Fatal(err)
@@ -153,25 +155,25 @@ func TestRefreshNeverResurrectsRevokedSessionRedis(t *testing.T) {
 // revokeBeforeWrite is a session store that ends the session just before a
 // write of it reaches the store, once armed.
 type revokeBeforeWrite struct {
-	*session.MemoryStore
+	*memstore.Store
 	armed, fired atomic.Bool
 }
 
 func (r *revokeBeforeWrite) revoke(ctx context.Context, id string) {
 	if r.armed.CompareAndSwap(true, false) {
-		_ = r.MemoryStore.Delete(ctx, id)
+		_ = r.Store.Delete(ctx, id)
 		r.fired.Store(true)
 	}
 }
 
 func (r *revokeBeforeWrite) Save(ctx context.Context, s *session.Session) error {
 	r.revoke(ctx, s.ID)
-	return r.MemoryStore.Save(ctx, s)
+	return r.Store.Save(ctx, s)
 }
 
 func (r *revokeBeforeWrite) Update(ctx context.Context, s *session.Session) error {
 	r.revoke(ctx, s.ID)
-	return r.MemoryStore.Update(ctx, s)
+	return r.Store.Update(ctx, s)
 }
 
 // TestRefreshNeverResurrectsRevokedSessionMemory: the same with the memory
@@ -179,10 +181,10 @@ func (r *revokeBeforeWrite) Update(ctx context.Context, s *session.Session) erro
 func TestRefreshNeverResurrectsRevokedSessionMemory(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	s, _ := e.signIn(t, "alice", "wonderland")
-	store := &revokeBeforeWrite{MemoryStore: session.NewMemoryStore()}
+	store := &revokeBeforeWrite{Store: memstore.New(memstore.Options{})}
 	t.Cleanup(func() { _ = store.Close() })
 	ctx := context.Background()
-	if err := store.MemoryStore.Save(ctx, s); err != nil {
+	if err := store.Store.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger)
@@ -210,7 +212,7 @@ func TestRefreshNeverResurrectsRevokedSessionMemory(t *testing.T) {
 func TestRefreshRefusesStoreWithoutUpdate(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	s, _ := e.signIn(t, "alice", "wonderland")
-	plain := struct{ session.Store }{session.NewMemoryStore()}
+	plain := struct{ session.Store }{memstore.New(memstore.Options{})}
 	ctx := context.Background()
 	if err := plain.Save(ctx, s); err != nil {
 		t.Fatal(err)

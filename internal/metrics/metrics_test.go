@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 // samples is how many observations the histogram h holds.
@@ -119,7 +120,7 @@ func (failingStore) LoadWithTokens(context.Context, string) (*session.Session, e
 // counted, a session not found is not.
 func TestInstrumentStore(t *testing.T) {
 	m := New()
-	st := m.InstrumentStore(session.NewMemoryStore())
+	st := m.InstrumentStore(memstore.New(memstore.Options{}))
 	ctx := t.Context()
 	now := time.Now()
 	s := &session.Session{User: "alice", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -152,7 +153,7 @@ func TestInstrumentStore(t *testing.T) {
 		t.Errorf("store errors counted without a failure: %d series (%v)", n, err)
 	}
 
-	failing := m.InstrumentStore(failingStore{session.NewMemoryStore()})
+	failing := m.InstrumentStore(failingStore{memstore.New(memstore.Options{})})
 	if _, err := failing.LoadIdentity(ctx, id); !errors.Is(err, errDown) {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func (c *Codec) Open(name, value string) ([]byte, error) {
 
 // SealID returns the cookie value for name that refers to session id.
 func (c *Codec) SealID(name, id string, expires time.Time) (string, error) {
-	b, err := decodeID(id)
+	b, err := ParseID(id)
 	if err != nil {
 		return "", err
 	}

@@ -71,7 +71,7 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecSealIDOpenID(t *testing.T) {
 	clock := newFakeClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
-	id := mustID(t)
+	id := newID(t)
 	v, err := c.SealID(testCookie, id, clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestCodecExpiry(t *testing.T) {
 func TestCodecTamper(t *testing.T) {
 	clock := newFakeClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
-	v, err := c.SealID(testCookie, mustID(t), clock.Now().Add(time.Hour))
+	v, err := c.SealID(testCookie, newID(t), clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestCodecTamper(t *testing.T) {
 func TestCodecRefusesJunk(t *testing.T) {
 	clock := newFakeClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
-	v, _ := c.SealID(testCookie, mustID(t), clock.Now().Add(time.Hour))
+	v, _ := c.SealID(testCookie, newID(t), clock.Now().Add(time.Hour))
 	raw, _ := base64.RawURLEncoding.DecodeString(v)
 	big, _ := c.Seal(testCookie, make([]byte, MaxCookieValue), clock.Now().Add(time.Hour))
 	junk := map[string]string{

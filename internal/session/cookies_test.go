@@ -142,7 +142,7 @@ func TestOpenSessionCookie(t *testing.T) {
 		}
 		return v
 	}
-	victim, attacker := mustID(t), mustID(t)
+	victim, attacker := newID(t), newID(t)
 	v1, v1again, a := seal(victim), seal(victim), seal(attacker)
 	other := newTestCodec(t, nil, testKey(t))
 	foreign, _ := other.SealID(testCookie, victim, exp)

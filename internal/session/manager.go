@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 )
 
@@ -39,4 +41,32 @@ type Manager interface {
 	// TryLock takes the named lock for at most ttl, across every replica
 	// sharing the store. ok is false when another holder has it.
 	TryLock(ctx context.Context, name string, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+// ErrBadFilter: a Filter that List or DeleteMatching cannot serve. List
+// needs Subject, Email, or Issuer with SID; DeleteMatching needs Issuer with
+// Subject or SID, so one call never ends sessions of unrelated users.
+var ErrBadFilter = errors.New("session filter selects no index")
+
+// Limits of List pages.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// Matches reports whether s is selected by f. Emails compare without case.
+func (f Filter) Matches(s *Session) bool {
+	return (f.Issuer == "" || f.Issuer == s.Issuer) &&
+		(f.Subject == "" || f.Subject == s.Subject) &&
+		(f.SID == "" || f.SID == s.SID) &&
+		(f.Email == "" || strings.EqualFold(f.Email, s.Email))
+}
+
+// PageLimit clamps a requested List page size: DefaultListLimit when limit
+// is not positive, at most MaxListLimit.
+func PageLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultListLimit
+	}
+	return min(limit, MaxListLimit)
 }

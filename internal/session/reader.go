@@ -3,8 +3,7 @@ package session
 import "context"
 
 // Reader is how the check path reads sessions. Every store and every
-// decorator in this package (IdleStore, CachedStore, and the metrics
-// wrapper outside it) implements both methods itself, each through every
+// decorator (memstore, redisstore, cache, idle, and the metrics wrapper) implements both methods itself, each through every
 // layer below it, rather than inheriting one from what it wraps; so a
 // request whose policy needs the tokens goes through the idle timeout, the
 // cache's revocations and the metrics exactly like one that does not.
@@ -20,18 +19,11 @@ type Reader interface {
 }
 
 // ReadManager is a Manager that is also a Reader, as every store and
-// decorator in this package is, so that layers stack without losing either.
+// decorator is, so that layers stack without losing either.
 type ReadManager interface {
 	Manager
 	Reader
 }
-
-var (
-	_ ReadManager = (*MemoryStore)(nil)
-	_ ReadManager = (*RedisStore)(nil)
-	_ ReadManager = (*CachedStore)(nil)
-	_ ReadManager = (*IdleStore)(nil)
-)
 
 // ReaderOf returns st as a Reader: st itself when it is one; otherwise (a
 // plain Store such as a test fake, whose Load returns the session with its

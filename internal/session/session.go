@@ -46,7 +46,7 @@ type Session struct {
 	ExpiresAt         time.Time `json:"expires_at"`
 	// LastSeenAt is when the session was last used, as far as the store
 	// knows: written by Save and moved forward by Touch (at most once per
-	// idle write interval, see IdleStore). Zero means never recorded.
+	// idle write interval, see package idle). Zero means never recorded.
 	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
 
 	IDToken      string    `json:"-"`
@@ -83,10 +83,10 @@ func NewID() (string, error) {
 // idLen is the length of a session ID's text form (unpadded base64).
 const idLen = (IDBytes*8 + 5) / 6
 
-// decodeID checks that id is a well-formed session ID and returns its bytes.
+// ParseID checks that id is a well-formed session ID and returns its bytes.
 // Only the canonical encoding is accepted (exact length, strict padding
 // bits), so one session has exactly one ID string.
-func decodeID(id string) ([]byte, error) {
+func ParseID(id string) ([]byte, error) {
 	if len(id) != idLen {
 		return nil, ErrInvalidID
 	}
@@ -97,13 +97,54 @@ func decodeID(id string) ([]byte, error) {
 	return b, nil
 }
 
-// storageKey is the name a session is stored under: a hash of its ID, so the
-// store never holds the bearer value of a cookie.
-func storageKey(id string) (string, error) {
-	b, err := decodeID(id)
+// HandleOf returns the Handle of the session with this ID: the hex SHA-256
+// of its bytes, the name stores keep it under, so a store never holds the
+// bearer value of a cookie.
+func HandleOf(id string) (string, error) {
+	b, err := ParseID(id)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// ValidHandle accepts only the canonical form of a handle (64 lower-case hex
+// digits), so a handle can never address another key.
+func ValidHandle(h string) error {
+	if len(h) != 2*sha256.Size {
+		return ErrInvalidID
+	}
+	for i := range len(h) {
+		c := h[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return ErrInvalidID
+		}
+	}
+	return nil
+}
+
+// MarkSeen moves LastSeenAt forward to at, never backward.
+func (s *Session) MarkSeen(at time.Time) {
+	if at.After(s.LastSeenAt) {
+		s.LastSeenAt = at
+	}
+}
+
+// LastUse is when s was last known to be used: the later of LastSeenAt and
+// CreatedAt.
+func (s *Session) LastUse() time.Time {
+	if s.LastSeenAt.After(s.CreatedAt) {
+		return s.LastSeenAt
+	}
+	return s.CreatedAt
+}
+
+// WithoutTokens returns a copy of s with its tokens left out;
+// HasRefreshToken tells whether it had a refresh token.
+func (s *Session) WithoutTokens() *Session {
+	c := *s
+	c.HasRefreshToken = s.RefreshToken != "" || s.HasRefreshToken
+	c.IDToken, c.AccessToken, c.RefreshToken = "", "", ""
+	return &c
 }

@@ -1,4 +1,4 @@
-package session
+package sessiontest
 
 import (
 	"context"
@@ -7,29 +7,31 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// runManagerSuite runs what every Manager must do against o's stores.
-func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Context) {
-	newManager := func(t *testing.T) Manager {
-		m, ok := o.newStore(t).(Manager)
+// RunManagerSuite runs what every Manager must do against o's stores.
+func RunManagerSuite(t *testing.T, o SuiteOptions, ctx func(*testing.T) context.Context) {
+	newManager := func(t *testing.T) session.Manager {
+		m, ok := o.NewStore(t).(session.Manager)
 		if !ok {
-			t.Fatalf("%T is not a Manager", o.newStore(t))
+			t.Fatalf("%T is not a session.Manager", o.NewStore(t))
 		}
 		return m
 	}
 	// user makes a saved session of issuer iss and subject sub.
-	save := func(t *testing.T, m Manager, c context.Context, iss, sub, sid, email string) *Session {
+	save := func(t *testing.T, m session.Manager, c context.Context, iss, sub, sid, email string) *session.Session {
 		t.Helper()
-		s := fullSession(t, o.now(), o.now().Add(time.Hour))
+		s := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		s.Issuer, s.Subject, s.SID, s.Email = iss, sub, sid, email
 		if err := m.Save(c, s); err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	handle := func(s *Session) string { h, _ := storageKey(s.ID); return h }
-	handles := func(list []*Session) []string {
+	handle := func(s *session.Session) string { h, _ := session.HandleOf(s.ID); return h }
+	handles := func(list []*session.Session) []string {
 		var out []string
 		for _, s := range list {
 			out = append(out, s.Handle)
@@ -37,7 +39,7 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		slices.Sort(out)
 		return out
 	}
-	want := func(ss ...*Session) []string {
+	want := func(ss ...*session.Session) []string {
 		var out []string
 		for _, s := range ss {
 			out = append(out, handle(s))
@@ -45,9 +47,9 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		slices.Sort(out)
 		return out
 	}
-	listAll := func(t *testing.T, m Manager, c context.Context, f Filter, page int) []*Session {
+	listAll := func(t *testing.T, m session.Manager, c context.Context, f session.Filter, page int) []*session.Session {
 		t.Helper()
-		var all []*Session
+		var all []*session.Session
 		cursor := ""
 		for range 100 {
 			list, next, err := m.List(c, f, cursor, page)
@@ -85,25 +87,25 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		if byH.IDToken != "" || byH.AccessToken != "" || byH.RefreshToken != "" || byH.ID != "" {
 			t.Fatalf("LoadByHandle returned secrets: %+v", byH)
 		}
-		noTokens := withoutTokens(s)
+		noTokens := s.WithoutTokens()
 		noTokens.ID, noTokens.Handle = "", handle(s)
 		noTokens.HasRefreshToken = false // the admin view cannot open the tokens
-		sameSession(t, byH, noTokens)
+		SameSession(t, byH, noTokens)
 		if byH.Handle != handle(s) {
 			t.Fatalf("LoadByHandle Handle = %q", byH.Handle)
 		}
-		if _, err := m.LoadByHandle(c, handle(fullSession(t, o.now(), o.now()))); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("LoadByHandle(unknown) = %v, want ErrNotFound", err)
+		if _, err := m.LoadByHandle(c, handle(FullSession(t, o.Now(), o.Now()))); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("LoadByHandle(unknown) = %v, want session.ErrNotFound", err)
 		}
 		for name, h := range map[string]string{
 			"empty": "", "upper": strings.ToUpper(handle(s)), "short": handle(s)[:63], "long": handle(s) + "0",
 			"glob": strings.Repeat("*", 64), "tag": "}" + handle(s)[1:], "id": s.ID,
 		} {
-			if _, err := m.LoadByHandle(c, h); !errors.Is(err, ErrInvalidID) {
-				t.Errorf("%s: LoadByHandle = %v, want ErrInvalidID", name, err)
+			if _, err := m.LoadByHandle(c, h); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("%s: LoadByHandle = %v, want session.ErrInvalidID", name, err)
 			}
-			if err := m.DeleteByHandle(c, h); !errors.Is(err, ErrInvalidID) {
-				t.Errorf("%s: DeleteByHandle = %v, want ErrInvalidID", name, err)
+			if err := m.DeleteByHandle(c, h); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("%s: DeleteByHandle = %v, want session.ErrInvalidID", name, err)
 			}
 		}
 		if _, err := m.Load(c, s.ID); err != nil {
@@ -118,7 +120,7 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		if err := m.DeleteByHandle(c, handle(s)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Load(c, s.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := m.Load(c, s.ID); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("Load after DeleteByHandle = %v", err)
 		}
 		if _, err := m.Load(c, other.ID); err != nil {
@@ -127,7 +129,7 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		if err := m.DeleteByHandle(c, handle(s)); err != nil {
 			t.Fatalf("DeleteByHandle(missing) = %v", err)
 		}
-		if got := handles(listAll(t, m, c, Filter{Issuer: iss, Subject: "u1"}, 10)); !slices.Equal(got, want(other)) {
+		if got := handles(listAll(t, m, c, session.Filter{Issuer: iss, Subject: "u1"}, 10)); !slices.Equal(got, want(other)) {
 			t.Fatalf("List after delete = %v, want %v", got, want(other))
 		}
 	})
@@ -140,19 +142,19 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		b := save(t, m, c, iss, "bob", "sb1", "bob@example.com")
 		otherIss := save(t, m, c, iss2, "alice", "sa1", "alice@other.example")
 		cases := map[string]struct {
-			f    Filter
+			f    session.Filter
 			want []string
 		}{
-			"user":             {Filter{Issuer: iss, Subject: "alice"}, want(a1, a2, a3)},
-			"user other iss":   {Filter{Issuer: iss2, Subject: "alice"}, want(otherIss)},
-			"subject any iss":  {Filter{Subject: "alice"}, want(a1, a2, a3, otherIss)},
-			"sid":              {Filter{Issuer: iss, SID: "sa1"}, want(a1)},
-			"email any case":   {Filter{Email: "ALICE@example.COM"}, want(a1, a2, a3)},
-			"email and sid":    {Filter{Email: "alice@example.com", Issuer: iss, SID: "sa2"}, want(a2)},
-			"user and email":   {Filter{Issuer: iss, Subject: "bob", Email: "alice@example.com"}, nil},
-			"nobody":           {Filter{Issuer: iss, Subject: "carol"}, nil},
-			"bob by email":     {Filter{Email: "bob@example.com"}, want(b)},
-			"sid of other iss": {Filter{Issuer: iss2, SID: "sa2"}, nil},
+			"user":             {session.Filter{Issuer: iss, Subject: "alice"}, want(a1, a2, a3)},
+			"user other iss":   {session.Filter{Issuer: iss2, Subject: "alice"}, want(otherIss)},
+			"subject any iss":  {session.Filter{Subject: "alice"}, want(a1, a2, a3, otherIss)},
+			"sid":              {session.Filter{Issuer: iss, SID: "sa1"}, want(a1)},
+			"email any case":   {session.Filter{Email: "ALICE@example.COM"}, want(a1, a2, a3)},
+			"email and sid":    {session.Filter{Email: "alice@example.com", Issuer: iss, SID: "sa2"}, want(a2)},
+			"user and email":   {session.Filter{Issuer: iss, Subject: "bob", Email: "alice@example.com"}, nil},
+			"nobody":           {session.Filter{Issuer: iss, Subject: "carol"}, nil},
+			"bob by email":     {session.Filter{Email: "bob@example.com"}, want(b)},
+			"sid of other iss": {session.Filter{Issuer: iss2, SID: "sa2"}, nil},
 		}
 		for name, tc := range cases {
 			for _, page := range []int{1, 2, 100} {
@@ -170,19 +172,19 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 				}
 			}
 		}
-		for name, f := range map[string]Filter{
+		for name, f := range map[string]session.Filter{
 			"empty": {}, "issuer only": {Issuer: iss}, "sid without issuer": {SID: "sa1"},
 		} {
-			if _, _, err := m.List(c, f, "", 10); !errors.Is(err, ErrBadFilter) {
-				t.Errorf("%s: List = %v, want ErrBadFilter", name, err)
+			if _, _, err := m.List(c, f, "", 10); !errors.Is(err, session.ErrBadFilter) {
+				t.Errorf("%s: List = %v, want session.ErrBadFilter", name, err)
 			}
 		}
 		// Pages are disjoint and in order.
-		p1, next, err := m.List(c, Filter{Subject: "alice"}, "", 2)
+		p1, next, err := m.List(c, session.Filter{Subject: "alice"}, "", 2)
 		if err != nil || len(p1) != 2 || next == "" {
 			t.Fatalf("first page: %d sessions, next %q, %v", len(p1), next, err)
 		}
-		p2, next2, err := m.List(c, Filter{Subject: "alice"}, next, 2)
+		p2, next2, err := m.List(c, session.Filter{Subject: "alice"}, next, 2)
 		if err != nil || len(p2) != 2 || next2 != "" {
 			t.Fatalf("second page: %d sessions, next %q, %v", len(p2), next2, err)
 		}
@@ -198,10 +200,10 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		if err := m.Save(c, s); err != nil {
 			t.Fatal(err)
 		}
-		if got := listAll(t, m, c, Filter{Email: "old@example.com"}, 10); len(got) != 0 {
+		if got := listAll(t, m, c, session.Filter{Email: "old@example.com"}, 10); len(got) != 0 {
 			t.Fatalf("old email still lists %d sessions", len(got))
 		}
-		if got := handles(listAll(t, m, c, Filter{Email: "new@example.com"}, 10)); !slices.Equal(got, want(s)) {
+		if got := handles(listAll(t, m, c, session.Filter{Email: "new@example.com"}, 10)); !slices.Equal(got, want(s)) {
 			t.Fatalf("new email lists %v", got)
 		}
 	})
@@ -214,48 +216,48 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		b := save(t, m, c, iss, "bob", "sa1", "bob@example.com")
 		otherIss := save(t, m, c, iss2, "alice", "sa2", "alice@example.com")
 
-		for name, f := range map[string]Filter{
+		for name, f := range map[string]session.Filter{
 			"empty": {}, "email": {Email: "alice@example.com"}, "subject only": {Subject: "alice"},
 			"sid only": {SID: "sa1"}, "issuer only": {Issuer: iss},
 		} {
-			if n, err := m.DeleteMatching(c, f); !errors.Is(err, ErrBadFilter) || n != 0 {
-				t.Errorf("%s: DeleteMatching = %d, %v; want ErrBadFilter", name, n, err)
+			if n, err := m.DeleteMatching(c, f); !errors.Is(err, session.ErrBadFilter) || n != 0 {
+				t.Errorf("%s: DeleteMatching = %d, %v; want session.ErrBadFilter", name, n, err)
 			}
 		}
 		// By provider session: only that one (bob's sa1 is another user's).
-		if n, err := m.DeleteMatching(c, Filter{Issuer: iss, SID: "sa1", Subject: "alice"}); err != nil || n != 1 {
+		if n, err := m.DeleteMatching(c, session.Filter{Issuer: iss, SID: "sa1", Subject: "alice"}); err != nil || n != 1 {
 			t.Fatalf("DeleteMatching(sid) = %d, %v; want 1", n, err)
 		}
-		if _, err := m.Load(c, a1.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := m.Load(c, a1.ID); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("a1 survived: %v", err)
 		}
 		// By user: every remaining session of alice at iss.
-		if n, err := m.DeleteMatching(c, Filter{Issuer: iss, Subject: "alice"}); err != nil || n != 2 {
+		if n, err := m.DeleteMatching(c, session.Filter{Issuer: iss, Subject: "alice"}); err != nil || n != 2 {
 			t.Fatalf("DeleteMatching(user) = %d, %v; want 2", n, err)
 		}
-		for _, s := range []*Session{a2, a3} {
-			if _, err := m.Load(c, s.ID); !errors.Is(err, ErrNotFound) {
+		for _, s := range []*session.Session{a2, a3} {
+			if _, err := m.Load(c, s.ID); !errors.Is(err, session.ErrNotFound) {
 				t.Fatalf("session of revoked user survived: %v", err)
 			}
 		}
-		for _, s := range []*Session{b, otherIss} {
+		for _, s := range []*session.Session{b, otherIss} {
 			if _, err := m.Load(c, s.ID); err != nil {
 				t.Fatalf("unrelated session ended: %v", err)
 			}
 		}
-		if n, err := m.DeleteMatching(c, Filter{Issuer: iss, Subject: "alice"}); err != nil || n != 0 {
+		if n, err := m.DeleteMatching(c, session.Filter{Issuer: iss, Subject: "alice"}); err != nil || n != 0 {
 			t.Fatalf("DeleteMatching again = %d, %v; want 0", n, err)
 		}
-		if got := listAll(t, m, c, Filter{Email: "alice@example.com"}, 10); len(got) != 1 || got[0].Handle != handle(otherIss) {
+		if got := listAll(t, m, c, session.Filter{Email: "alice@example.com"}, 10); len(got) != 1 || got[0].Handle != handle(otherIss) {
 			t.Fatalf("List by email after revocation = %v", handles(got))
 		}
 	})
 
 	t.Run("Manager/TouchLastSeen", func(t *testing.T) {
 		m, c := newManager(t), ctx(t)
-		tm, ok := m.(Toucher)
+		tm, ok := m.(session.Toucher)
 		if !ok {
-			t.Fatalf("%T is not a Toucher", m)
+			t.Fatalf("%T is not a session.Toucher", m)
 		}
 		s := save(t, m, c, iss, "u1", "sid1", "u1@example.com")
 		later := s.LastSeenAt.Add(10 * time.Second)
@@ -293,10 +295,10 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		if err := tm.Touch(c, s.ID, later.Add(time.Second)); err != nil {
 			t.Fatalf("Touch(deleted) = %v", err)
 		}
-		if _, err := m.Load(c, s.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := m.Load(c, s.ID); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("Touch resurrected the session: %v", err)
 		}
-		if err := tm.Touch(c, "bad", later); !errors.Is(err, ErrInvalidID) {
+		if err := tm.Touch(c, "bad", later); !errors.Is(err, session.ErrInvalidID) {
 			t.Fatalf("Touch(bad id) = %v", err)
 		}
 	})
@@ -312,19 +314,21 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameSession(t, got, s)
-		if got := handles(listAll(t, m, c, Filter{Email: "u1-new@example.com"}, 10)); !slices.Equal(got, want(s)) {
+		SameSession(t, got, s)
+		if got := handles(listAll(t, m, c, session.Filter{Email: "u1-new@example.com"}, 10)); !slices.Equal(got, want(s)) {
 			t.Fatalf("Update not indexed: %v", got)
 		}
 		// Ended by any route, a session stays ended.
-		ends := map[string]func(*Session){
-			"Delete":         func(x *Session) { _ = m.Delete(c, x.ID) },
-			"DeleteByHandle": func(x *Session) { _ = m.DeleteByHandle(c, handle(x)) },
-			"DeleteMatching": func(x *Session) { _, _ = m.DeleteMatching(c, Filter{Issuer: x.Issuer, Subject: x.Subject}) },
-			"never saved":    func(*Session) {},
+		ends := map[string]func(*session.Session){
+			"Delete":         func(x *session.Session) { _ = m.Delete(c, x.ID) },
+			"DeleteByHandle": func(x *session.Session) { _ = m.DeleteByHandle(c, handle(x)) },
+			"DeleteMatching": func(x *session.Session) {
+				_, _ = m.DeleteMatching(c, session.Filter{Issuer: x.Issuer, Subject: x.Subject})
+			},
+			"never saved": func(*session.Session) {},
 		}
 		for name, end := range ends {
-			x := fullSession(t, o.now(), o.now().Add(time.Hour))
+			x := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 			x.Issuer, x.Subject = iss, "ended-"+strings.ReplaceAll(name, " ", "-")
 			if name != "never saved" {
 				if err := m.Save(c, x); err != nil {
@@ -332,21 +336,21 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 				}
 			}
 			end(x)
-			if err := m.Update(c, x); !errors.Is(err, ErrNotFound) {
-				t.Errorf("%s: Update = %v, want ErrNotFound", name, err)
+			if err := m.Update(c, x); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("%s: Update = %v, want session.ErrNotFound", name, err)
 			}
-			if _, err := m.Load(c, x.ID); !errors.Is(err, ErrNotFound) {
+			if _, err := m.Load(c, x.ID); !errors.Is(err, session.ErrNotFound) {
 				t.Errorf("%s: Update brought the session back: %v", name, err)
 			}
 		}
-		x := fullSession(t, o.now(), o.now().Add(time.Hour))
-		x.ExpiresAt = o.now().Add(-time.Second)
-		if err := m.Update(c, x); !errors.Is(err, ErrExpired) {
-			t.Errorf("Update(expired) = %v, want ErrExpired", err)
+		x := FullSession(t, o.Now(), o.Now().Add(time.Hour))
+		x.ExpiresAt = o.Now().Add(-time.Second)
+		if err := m.Update(c, x); !errors.Is(err, session.ErrExpired) {
+			t.Errorf("Update(expired) = %v, want session.ErrExpired", err)
 		}
 		x.ID = "bad"
-		if err := m.Update(c, x); !errors.Is(err, ErrInvalidID) {
-			t.Errorf("Update(bad id) = %v, want ErrInvalidID", err)
+		if err := m.Update(c, x); !errors.Is(err, session.ErrInvalidID) {
+			t.Errorf("Update(bad id) = %v, want session.ErrInvalidID", err)
 		}
 	})
 
@@ -372,8 +376,8 @@ func runManagerSuite(t *testing.T, o suiteOpts, ctx func(*testing.T) context.Con
 		}
 		// Let it expire; a new holder takes it; the old holder's late
 		// release must not free the new holder's lock.
-		if o.advance != nil {
-			o.advance(ttl)
+		if o.Advance != nil {
+			o.Advance(ttl)
 		} else {
 			time.Sleep(ttl + 100*time.Millisecond)
 		}

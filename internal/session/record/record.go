@@ -1,4 +1,9 @@
-package session
+// Package record is how a session is stored, whatever the store: its key
+// (the Handle), its record (identity in clear, tokens sealed under a key
+// derived from the session ID with the identity as additional data) and
+// the indexes that find a user's or a provider session's records. The
+// memory and Redis stores share it, so both hold the same bytes.
+package record
 
 import (
 	"crypto/aes"
@@ -8,9 +13,11 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// record is a Session as stored: identity in clear (the admin API lists
+// record is a session.Session as stored: identity in clear (the admin API lists
 // it), tokens sealed with a key only the cookie holder can derive, and the
 // identity bound to them as the seal's additional data. So whoever can
 // write to the store but does not hold a session's ID (which the store never
@@ -18,7 +25,7 @@ import (
 // nor move another session's record under it: the record no longer opens
 // and the session is treated as gone.
 type record struct {
-	*Session
+	*session.Session
 	Tokens []byte `json:"tokens,omitempty"`
 }
 
@@ -45,7 +52,7 @@ func recordAEAD(idBytes []byte) (cipher.AEAD, error) {
 // sealed tokens: their JSON encoding. It is computed from the decoded
 // value on the way back, so what is authenticated is exactly what the
 // check path acts on, however the stored JSON was spelled.
-func identityAD(s *Session) ([]byte, error) {
+func identityAD(s *session.Session) ([]byte, error) {
 	ad, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode identity: %w", err)
@@ -55,8 +62,8 @@ func identityAD(s *Session) ([]byte, error) {
 
 // marshalSession encodes s for storage, sealing its tokens (even none) with
 // its identity as additional data.
-func marshalSession(s *Session) ([]byte, error) {
-	idBytes, err := decodeID(s.ID)
+func marshalSession(s *session.Session) ([]byte, error) {
+	idBytes, err := session.ParseID(s.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +88,12 @@ func marshalSession(s *Session) ([]byte, error) {
 
 // unmarshalSession decodes a stored session, checks that its identity is
 // the one sealed with its tokens, and opens them with id.
-func unmarshalSession(id string, data []byte) (*Session, error) {
-	idBytes, err := decodeID(id)
+func unmarshalSession(id string, data []byte) (*session.Session, error) {
+	idBytes, err := session.ParseID(id)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{}
+	s := &session.Session{}
 	rec := record{Session: s}
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("decode session: %w", err)

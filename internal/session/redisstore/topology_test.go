@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -12,25 +12,28 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
 // These tests run the shared store suite against a Sentinel deployment and a
 // Cluster made of redis-server processes the test starts on loopback.
 
 func TestRedisStoreSentinelSuite(t *testing.T) {
-	master := startRedisServer(t, freePort(t))
-	sentinelPort := freePort(t)
+	master := sessiontest.StartRedisServer(t, sessiontest.FreePort(t))
+	sentinelPort := sessiontest.FreePort(t)
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
-	body := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor gh-master 127.0.0.1 %d 1\n", sentinelPort, master.port)
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\nsentinel monitor gh-master 127.0.0.1 %d 1\n", sentinelPort, master.Port())
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sentinel := startRedisProcess(t, sentinelPort, conf, "--sentinel")
+	sentinel := sessiontest.StartRedisProcess(t, sentinelPort, conf, "--sentinel")
 
-	runStoreSuite(t, suiteOpts{
-		newStore: func(t *testing.T) Store {
-			st, err := NewRedisStore(RedisOptions{
-				Addrs: []string{sentinel.addr()}, MasterName: "gh-master", KeyPrefix: uniquePrefix(t),
+	sessiontest.RunStoreSuite(t, sessiontest.SuiteOptions{
+		NewStore: func(t *testing.T) session.Store {
+			st, err := New(Options{
+				Addrs: []string{sentinel.Addr()}, MasterName: "gh-master", KeyPrefix: sessiontest.Prefix(t),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -41,9 +44,9 @@ func TestRedisStoreSentinelSuite(t *testing.T) {
 			}
 			return st
 		},
-		lifetime: 1500 * time.Millisecond,
-		wait:     5 * time.Second,
-		now:      time.Now,
+		Lifetime: 1500 * time.Millisecond,
+		Wait:     5 * time.Second,
+		Now:      time.Now,
 	})
 }
 
@@ -51,9 +54,9 @@ func TestRedisStoreClusterSuite(t *testing.T) {
 	var addrs []string
 	for range 3 {
 		dir := t.TempDir()
-		srv := startRedisServer(t, freePort(t), "--cluster-enabled", "yes",
+		srv := sessiontest.StartRedisServer(t, sessiontest.FreePort(t), "--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000")
-		addrs = append(addrs, srv.addr())
+		addrs = append(addrs, srv.Addr())
 	}
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -80,8 +83,8 @@ func TestRedisStoreClusterSuite(t *testing.T) {
 		}
 	}
 
-	newStore := func(t *testing.T, seeds []string, force bool) *RedisStore {
-		st, err := NewRedisStore(RedisOptions{Addrs: seeds, Cluster: force, KeyPrefix: uniquePrefix(t)})
+	newStore := func(t *testing.T, seeds []string, force bool) *Store {
+		st, err := New(Options{Addrs: seeds, Cluster: force, KeyPrefix: sessiontest.Prefix(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,11 +94,11 @@ func TestRedisStoreClusterSuite(t *testing.T) {
 		}
 		return st
 	}
-	runStoreSuite(t, suiteOpts{
-		newStore: func(t *testing.T) Store { return newStore(t, addrs, false) },
-		lifetime: 1500 * time.Millisecond,
-		wait:     5 * time.Second,
-		now:      time.Now,
+	sessiontest.RunStoreSuite(t, sessiontest.SuiteOptions{
+		NewStore: func(t *testing.T) session.Store { return newStore(t, addrs, false) },
+		Lifetime: 1500 * time.Millisecond,
+		Wait:     5 * time.Second,
+		Now:      time.Now,
 	})
 
 	t.Run("SingleSeed", func(t *testing.T) {
@@ -107,14 +110,14 @@ func TestRedisStoreClusterSuite(t *testing.T) {
 		nodes := map[string]bool{}
 		cc := st.client.(*redis.ClusterClient)
 		for range 30 {
-			s := fullSession(t, time.Now(), time.Now().Add(time.Minute))
+			s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Minute))
 			if err := st.Save(c, s); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := st.Load(c, s.ID); err != nil {
 				t.Fatal(err)
 			}
-			sk, _ := storageKey(s.ID)
+			sk, _ := session.HandleOf(s.ID)
 			node, err := cc.MasterForKey(c, st.key(sk))
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +134,7 @@ func TestRedisStoreClusterSuite(t *testing.T) {
 		st := newStore(t, addrs, false)
 		c, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		sk, _ := storageKey(mustID(t))
+		sk, _ := session.HandleOf(sessiontest.NewID(t))
 		cc := st.client.(*redis.ClusterClient)
 		a, err := cc.ClusterKeySlot(c, st.key(sk)).Result()
 		if err != nil {

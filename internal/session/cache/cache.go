@@ -1,6 +1,10 @@
-package session
+// Package cache keeps recent session lookups in process, in front of the
+// Redis store, and hears every replica's revocations over Redis pub/sub so
+// that a sign-out or an admin revocation reaches it within a hop.
+package cache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,19 +15,21 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// Defaults for CacheOptions.
+// Defaults for Options.
 const (
-	DefaultCacheSize           = 10000
-	DefaultCacheTTL            = 5 * time.Second
-	DefaultCacheHealthInterval = time.Second
-	DefaultResubscribeMin      = 100 * time.Millisecond
-	DefaultResubscribeMax      = 5 * time.Second
+	DefaultSize           = 10000
+	DefaultTTL            = 5 * time.Second
+	DefaultHealthInterval = time.Second
+	DefaultResubscribeMin = 100 * time.Millisecond
+	DefaultResubscribeMax = 5 * time.Second
 )
 
-// CacheOptions configure a CachedStore. Zero values take the defaults.
-type CacheOptions struct {
+// Options configure a Store. Zero values take the defaults.
+type Options struct {
 	// Size bounds the number of cached sessions (least recently used go
 	// first). About 0.5 KiB of heap each for a typical session.
 	Size int
@@ -39,45 +45,47 @@ type CacheOptions struct {
 	Logger                         *slog.Logger
 	Now                            func() time.Time
 	// Observer, if set, is told about lookups and revocation messages.
-	Observer CacheObserver
+	Observer Observer
 }
 
-// CacheObserver is told what the cache does, for metrics.
-type CacheObserver interface {
+// Observer is told what the cache does, for metrics.
+type Observer interface {
 	CacheLookup(hit bool)
 	RevocationMessage()
 }
 
-// revocationFeed is a store that announces every change on a pub/sub
-// channel (RedisStore).
-type revocationFeed interface {
-	subscribeRevocations(ctx context.Context) *redis.PubSub
+// Backend is the store a Store sits in front of: a session store that
+// announces every change to every replica (redisstore.Store).
+type Backend interface {
+	session.ReadManager
+	session.Toucher
+	// Revocations subscribes to the handles of changed and ended sessions.
+	Revocations(ctx context.Context) *redis.PubSub
 }
 
-// CachedStore is a Manager that answers LoadIdentity from a bounded
-// in-process cache of recent lookups, in front of a RedisStore shared by
+// Store is a session.ReadManager that answers LoadIdentity from a bounded
+// in-process cache of recent lookups, in front of a Redis store shared by
 // every replica.
 //
-// Every write and delete through any replica's RedisStore publishes the
-// session's handle; each CachedStore subscribes and evicts it, so a
+// Every write and delete through any replica's Redis store publishes the
+// session's handle; each Store subscribes and evicts it, so a
 // revocation reaches every replica within a pub/sub hop. An entry is also
 // served for at most TTL. While the subscription is down (Redis unreachable,
 // connection killed) the cache is emptied and bypassed, and it is refilled
 // only after subscribing again: staleness never exceeds TTL.
 //
-// LoadIdentity returns the cached Session without its tokens, shared by
+// LoadIdentity returns the cached session.Session without its tokens, shared by
 // every caller of that session: callers must treat it as read-only (the
 // check path only reads it). Load and LoadWithTokens read Redis and return
 // a private copy with tokens, for login, refresh, sign-out and policies
 // that need the tokens.
 //
-// A MemoryStore needs no cache (it is already in process and has no other
-// replicas to hear from), so NewCachedStore refuses it.
-type CachedStore struct {
-	inner Manager
-	feed  revocationFeed
-	cache *lru.Cache[string, cacheEntry]
-	opts  CacheOptions
+// The memory store needs no cache (it is already in process and has no
+// other replicas to hear from) and is no Backend.
+type Store struct {
+	inner Backend
+	cache *lru.Cache[string, entry]
+	opts  Options
 	log   *slog.Logger
 
 	// live is true while subscribed; only then is the cache used.
@@ -92,33 +100,28 @@ type CachedStore struct {
 	started atomic.Bool
 }
 
-type cacheEntry struct {
-	s     *Session // without tokens; shared, read-only
+type entry struct {
+	s     *session.Session // without tokens; shared, read-only
 	until time.Time
 }
 
 var (
-	_ Manager = (*CachedStore)(nil)
-	_ Toucher = (*CachedStore)(nil)
+	_ session.ReadManager = (*Store)(nil)
+	_ session.Toucher     = (*Store)(nil)
 )
 
-// NewCachedStore makes a cache in front of inner, which must be a
-// *RedisStore (or wrap one the same way). It starts nothing: the cache
-// stays bypassed (every lookup reads Redis) until Run has subscribed to the
+// New makes a cache in front of inner. It starts nothing: the cache stays
+// bypassed (every lookup reads inner) until Run has subscribed to the
 // revocations.
-func NewCachedStore(inner Manager, opts CacheOptions) (*CachedStore, error) {
-	feed, ok := inner.(revocationFeed)
-	if !ok {
-		return nil, fmt.Errorf("session: cache: %T publishes no revocations; only a Redis store can be cached", inner)
-	}
+func New(inner Backend, opts Options) (*Store, error) {
 	if opts.Size < 0 || opts.TTL < 0 || opts.HealthInterval < 0 || opts.ResubscribeMin < 0 || opts.ResubscribeMax < 0 {
 		return nil, errors.New("session: cache: negative size or duration")
 	}
-	opts.Size = cmpOr(opts.Size, DefaultCacheSize)
-	opts.TTL = orDefault(opts.TTL, DefaultCacheTTL)
-	opts.HealthInterval = orDefault(opts.HealthInterval, DefaultCacheHealthInterval)
-	opts.ResubscribeMin = orDefault(opts.ResubscribeMin, DefaultResubscribeMin)
-	opts.ResubscribeMax = max(orDefault(opts.ResubscribeMax, DefaultResubscribeMax), opts.ResubscribeMin)
+	opts.Size = cmp.Or(opts.Size, DefaultSize)
+	opts.TTL = cmp.Or(opts.TTL, DefaultTTL)
+	opts.HealthInterval = cmp.Or(opts.HealthInterval, DefaultHealthInterval)
+	opts.ResubscribeMin = cmp.Or(opts.ResubscribeMin, DefaultResubscribeMin)
+	opts.ResubscribeMax = max(cmp.Or(opts.ResubscribeMax, DefaultResubscribeMax), opts.ResubscribeMin)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -126,32 +129,25 @@ func NewCachedStore(inner Manager, opts CacheOptions) (*CachedStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cache, err := lru.New[string, cacheEntry](opts.Size)
+	cache, err := lru.New[string, entry](opts.Size)
 	if err != nil {
 		return nil, fmt.Errorf("session: cache: %w", err)
 	}
-	return &CachedStore{inner: inner, feed: feed, cache: cache, opts: opts, log: log}, nil
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
+	return &Store{inner: inner, cache: cache, opts: opts, log: log}, nil
 }
 
 // Subscribed reports whether the revocation subscription is up, i.e.
 // whether the cache is in use.
-func (c *CachedStore) Subscribed() bool { return c.live.Load() }
+func (c *Store) Subscribed() bool { return c.live.Load() }
 
 // Len returns the number of cached sessions.
-func (c *CachedStore) Len() int { return c.cache.Len() }
+func (c *Store) Len() int { return c.cache.Len() }
 
 // LoadIdentity returns the live session with this ID, without tokens, from
 // the cache when it holds a fresh entry and otherwise from Redis. The
 // result is shared: do not modify it.
-func (c *CachedStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
-	key, err := storageKey(id)
+func (c *Store) LoadIdentity(ctx context.Context, id string) (*session.Session, error) {
+	key, err := session.HandleOf(id)
 	if err != nil {
 		return nil, fmt.Errorf("session: load: %w", err)
 	}
@@ -171,14 +167,14 @@ func (c *CachedStore) LoadIdentity(ctx context.Context, id string) (*Session, er
 	if err != nil {
 		return nil, err
 	}
-	s = withoutTokens(s)
+	s = s.WithoutTokens()
 	s.Handle = key // share the key's bytes rather than hold a second copy
 	if c.live.Load() && c.gen.Load() == gen {
 		until := now.Add(c.opts.TTL)
 		if s.ExpiresAt.Before(until) {
 			until = s.ExpiresAt
 		}
-		c.cache.Add(key, cacheEntry{s: s, until: until})
+		c.cache.Add(key, entry{s: s, until: until})
 		// An eviction that arrived after the check above must still win.
 		if c.gen.Load() != gen {
 			c.cache.Remove(key)
@@ -190,37 +186,37 @@ func (c *CachedStore) LoadIdentity(ctx context.Context, id string) (*Session, er
 // Load reads the session from Redis, with its tokens, bypassing the cache
 // (as every Store's Load returns the tokens). The result is the caller's
 // own.
-func (c *CachedStore) Load(ctx context.Context, id string) (*Session, error) {
+func (c *Store) Load(ctx context.Context, id string) (*session.Session, error) {
 	return c.inner.Load(ctx, id)
 }
 
 // LoadWithTokens is Load.
-func (c *CachedStore) LoadWithTokens(ctx context.Context, id string) (*Session, error) {
+func (c *Store) LoadWithTokens(ctx context.Context, id string) (*session.Session, error) {
 	return c.inner.Load(ctx, id)
 }
 
-func (c *CachedStore) observeLookup(hit bool) {
+func (c *Store) observeLookup(hit bool) {
 	if c.opts.Observer != nil {
 		c.opts.Observer.CacheLookup(hit)
 	}
 }
 
 // evict drops a handle from the cache, here and now.
-func (c *CachedStore) evict(handle string) {
+func (c *Store) evict(handle string) {
 	c.gen.Add(1)
 	c.cache.Remove(handle)
 }
 
 // evictID drops a session ID's entry.
-func (c *CachedStore) evictID(id string) {
-	if key, err := storageKey(id); err == nil {
+func (c *Store) evictID(id string) {
+	if key, err := session.HandleOf(id); err == nil {
 		c.evict(key)
 	}
 }
 
 // Save writes s through to Redis (which tells every replica) and drops the
 // local entry at once.
-func (c *CachedStore) Save(ctx context.Context, s *Session) error {
+func (c *Store) Save(ctx context.Context, s *session.Session) error {
 	err := c.inner.Save(ctx, s)
 	if s != nil {
 		c.evictID(s.ID)
@@ -230,7 +226,7 @@ func (c *CachedStore) Save(ctx context.Context, s *Session) error {
 
 // Update writes s through to Redis only while the session exists there,
 // and drops the local entry at once.
-func (c *CachedStore) Update(ctx context.Context, s *Session) error {
+func (c *Store) Update(ctx context.Context, s *session.Session) error {
 	err := c.inner.Update(ctx, s)
 	if s != nil {
 		c.evictID(s.ID)
@@ -240,14 +236,14 @@ func (c *CachedStore) Update(ctx context.Context, s *Session) error {
 
 // Delete ends the session in Redis (which tells every replica) and drops the
 // local entry at once.
-func (c *CachedStore) Delete(ctx context.Context, id string) error {
+func (c *Store) Delete(ctx context.Context, id string) error {
 	err := c.inner.Delete(ctx, id)
 	c.evictID(id)
 	return err
 }
 
 // DeleteByHandle is Delete by handle.
-func (c *CachedStore) DeleteByHandle(ctx context.Context, handle string) error {
+func (c *Store) DeleteByHandle(ctx context.Context, handle string) error {
 	err := c.inner.DeleteByHandle(ctx, handle)
 	c.evict(handle)
 	return err
@@ -255,11 +251,11 @@ func (c *CachedStore) DeleteByHandle(ctx context.Context, handle string) error {
 
 // DeleteMatching ends every matching session in Redis (which tells every
 // replica) and drops matching local entries at once.
-func (c *CachedStore) DeleteMatching(ctx context.Context, f Filter) (int, error) {
+func (c *Store) DeleteMatching(ctx context.Context, f session.Filter) (int, error) {
 	n, err := c.inner.DeleteMatching(ctx, f)
 	c.gen.Add(1)
 	for _, k := range c.cache.Keys() {
-		if e, ok := c.cache.Peek(k); ok && f.matches(e.s) {
+		if e, ok := c.cache.Peek(k); ok && f.Matches(e.s) {
 			c.cache.Remove(k)
 		}
 	}
@@ -267,27 +263,27 @@ func (c *CachedStore) DeleteMatching(ctx context.Context, f Filter) (int, error)
 }
 
 // List passes through to Redis.
-func (c *CachedStore) List(ctx context.Context, f Filter, cursor string, limit int) ([]*Session, string, error) {
+func (c *Store) List(ctx context.Context, f session.Filter, cursor string, limit int) ([]*session.Session, string, error) {
 	return c.inner.List(ctx, f, cursor, limit)
 }
 
 // LoadByHandle passes through to Redis.
-func (c *CachedStore) LoadByHandle(ctx context.Context, handle string) (*Session, error) {
+func (c *Store) LoadByHandle(ctx context.Context, handle string) (*session.Session, error) {
 	return c.inner.LoadByHandle(ctx, handle)
 }
 
 // TryLock passes through to Redis.
-func (c *CachedStore) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
+func (c *Store) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
 	return c.inner.TryLock(ctx, name, ttl)
 }
 
 // Ping passes through to Redis.
-func (c *CachedStore) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
+func (c *Store) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
 
-// Touch passes through to the inner store when it is a Toucher. It does not
+// Touch passes through to the inner store when it is a session.Toucher. It does not
 // evict: a cached LastSeenAt may lag by up to TTL.
-func (c *CachedStore) Touch(ctx context.Context, id string, at time.Time) error {
-	t, ok := c.inner.(Toucher)
+func (c *Store) Touch(ctx context.Context, id string, at time.Time) error {
+	t, ok := c.inner.(session.Toucher)
 	if !ok {
 		return fmt.Errorf("session: touch: %T cannot record use", c.inner)
 	}
@@ -298,7 +294,7 @@ func (c *CachedStore) Touch(ctx context.Context, id string, at time.Time) error 
 // it is) until ctx ends; then it empties the cache, which is bypassed from
 // then on, and returns nil. The inner store stays open. Run may be called
 // once.
-func (c *CachedStore) Run(ctx context.Context) error {
+func (c *Store) Run(ctx context.Context) error {
 	if c.started.Swap(true) {
 		return errors.New("session: cache: Run called more than once")
 	}
@@ -307,7 +303,7 @@ func (c *CachedStore) Run(ctx context.Context) error {
 }
 
 // setLive turns the cache on or off; either way it starts empty.
-func (c *CachedStore) setLive(on bool) {
+func (c *Store) setLive(on bool) {
 	if !on {
 		c.live.Store(false)
 	}
@@ -320,7 +316,7 @@ func (c *CachedStore) setLive(on bool) {
 
 // subscribe keeps the revocation subscription up until ctx ends, with
 // exponential backoff between attempts.
-func (c *CachedStore) subscribe(ctx context.Context) {
+func (c *Store) subscribe(ctx context.Context) {
 	defer c.setLive(false)
 	backoff := c.opts.ResubscribeMin
 	for {
@@ -348,8 +344,8 @@ func (c *CachedStore) subscribe(ctx context.Context) {
 // subscribeOnce subscribes, turns the cache on once Redis confirms, and
 // evicts every announced handle until the subscription fails. up reports
 // whether the subscription was ever confirmed.
-func (c *CachedStore) subscribeOnce(ctx context.Context) (up bool, err error) {
-	ps := c.feed.subscribeRevocations(ctx)
+func (c *Store) subscribeOnce(ctx context.Context) (up bool, err error) {
+	ps := c.inner.Revocations(ctx)
 	defer ps.Close()
 	// A blocked receive does not watch ctx: closing unblocks it.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })

@@ -1,10 +1,9 @@
-package session
+package redisstore
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/record"
 )
 
 // touchScript moves a session's last-use time forward, only while the
@@ -44,7 +46,7 @@ const releaseTimeout = time.Second
 
 // get reads a session's record and last-use time; a missing session is a nil
 // record and no error. Both keys share a slot, so one MGET reads them.
-func (r *RedisStore) get(ctx context.Context, handle string) ([]byte, time.Time, error) {
+func (r *Store) get(ctx context.Context, handle string) ([]byte, time.Time, error) {
 	vals, err := r.client.MGet(ctx, r.key(handle), r.seenKey(handle)).Result()
 	if err != nil {
 		return nil, time.Time{}, err
@@ -71,10 +73,10 @@ func parseSeen(v any) time.Time {
 
 // addToIndexes adds handle to every index of s and makes each index live at
 // least as long as s (EXPIRE NX sets a new set's expiry, GT extends it).
-func (r *RedisStore) addToIndexes(ctx context.Context, handle string, s *Session, ttl time.Duration) error {
+func (r *Store) addToIndexes(ctx context.Context, handle string, s *session.Session, ttl time.Duration) error {
 	d := ttl.Truncate(time.Second) + time.Second
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, ix := range indexesOf(s) {
+		for _, ix := range record.IndexesOf(s) {
 			k := r.indexKey(ix)
 			p.SAdd(ctx, k, handle)
 			p.ExpireNX(ctx, k, d)
@@ -86,32 +88,25 @@ func (r *RedisStore) addToIndexes(ctx context.Context, handle string, s *Session
 }
 
 // publish announces that the session with this handle changed or ended.
-func (r *RedisStore) publish(ctx context.Context, handle string) error {
+func (r *Store) publish(ctx context.Context, handle string) error {
 	if err := r.client.Publish(ctx, r.channel, handle).Err(); err != nil {
 		return fmt.Errorf("publish revocation: %w", err)
 	}
 	return nil
 }
 
-// subscribeRevocations subscribes to the revocation channel (see CachedStore).
-func (r *RedisStore) subscribeRevocations(ctx context.Context) *redis.PubSub {
+// Revocations subscribes to the revocation channel, on which every write
+// and delete through any replica announces the session's handle (package
+// cache evicts on it). The caller closes the subscription.
+func (r *Store) Revocations(ctx context.Context) *redis.PubSub {
 	return r.client.Subscribe(ctx, r.channel)
-}
-
-// storedIdentity decodes a record's clear part, whatever its expiry.
-func storedIdentity(data string) (*Session, bool) {
-	s := &Session{}
-	if err := json.Unmarshal([]byte(data), &record{Session: s}); err != nil {
-		return nil, false
-	}
-	return s, true
 }
 
 // deleteHandles deletes the sessions with these handles, removes them from
 // their indexes and announces each on the revocation channel, even one
 // already gone (a replica may have missed an earlier message). It returns how
 // many sessions existed.
-func (r *RedisStore) deleteHandles(ctx context.Context, handles []string) (int, error) {
+func (r *Store) deleteHandles(ctx context.Context, handles []string) (int, error) {
 	if len(handles) == 0 {
 		return 0, nil
 	}
@@ -131,8 +126,8 @@ func (r *RedisStore) deleteHandles(ctx context.Context, handles []string) (int, 
 		for i, h := range handles {
 			if data, err := gets[i].Result(); err == nil {
 				n++
-				if s, ok := storedIdentity(data); ok {
-					for _, ix := range indexesOf(s) {
+				if s, err := record.Identity([]byte(data)); err == nil {
+					for _, ix := range record.IndexesOf(s) {
 						p.SRem(ctx, r.indexKey(ix), h)
 					}
 				}
@@ -155,7 +150,7 @@ type indexed struct {
 }
 
 // readIndexed reads the sessions of these handles in one pipeline.
-func (r *RedisStore) readIndexed(ctx context.Context, handles []string) ([]indexed, error) {
+func (r *Store) readIndexed(ctx context.Context, handles []string) ([]indexed, error) {
 	out := make([]indexed, len(handles))
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range handles {
@@ -170,14 +165,14 @@ func (r *RedisStore) readIndexed(ctx context.Context, handles []string) ([]index
 }
 
 // members returns an index's well-formed handles after cursor, sorted.
-func (r *RedisStore) members(ctx context.Context, ix indexName, cursor string) ([]string, error) {
+func (r *Store) members(ctx context.Context, ix record.Index, cursor string) ([]string, error) {
 	all, err := r.client.SMembers(ctx, r.indexKey(ix)).Result()
 	if err != nil {
 		return nil, err
 	}
 	out := all[:0]
 	for _, h := range all {
-		if h > cursor && checkHandle(h) == nil {
+		if h > cursor && session.ValidHandle(h) == nil {
 			out = append(out, h)
 		}
 	}
@@ -187,7 +182,7 @@ func (r *RedisStore) members(ctx context.Context, ix indexName, cursor string) (
 
 // dropStale removes handles whose session is gone from an index. It is best
 // effort: a stale member left behind is dropped by a later reader.
-func (r *RedisStore) dropStale(ctx context.Context, ix indexName, stale []string) {
+func (r *Store) dropStale(ctx context.Context, ix record.Index, stale []string) {
 	if len(stale) > 0 {
 		_ = r.client.SRem(ctx, r.indexKey(ix), stale).Err()
 	}
@@ -195,22 +190,22 @@ func (r *RedisStore) dropStale(ctx context.Context, ix indexName, stale []string
 
 // List returns up to limit live sessions matching f whose handle sorts after
 // cursor, without tokens, and the cursor of the next page ("" at the end).
-// f must set Subject, Email, or Issuer with SID (ErrBadFilter otherwise).
-func (r *RedisStore) List(ctx context.Context, f Filter, cursor string, limit int) ([]*Session, string, error) {
+// f must set Subject, Email, or Issuer with SID (session.ErrBadFilter otherwise).
+func (r *Store) List(ctx context.Context, f session.Filter, cursor string, limit int) ([]*session.Session, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", fmt.Errorf("session: list: %w", err)
 	}
-	ix, err := listIndex(f)
+	ix, err := record.ListIndex(f)
 	if err != nil {
 		return nil, "", fmt.Errorf("session: list: %w", err)
 	}
-	limit = listLimit(limit)
+	limit = session.PageLimit(limit)
 	handles, err := r.members(ctx, ix, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("session: redis list: %w", err)
 	}
 	now := r.now()
-	var out []*Session
+	var out []*session.Session
 	var stale []string
 	defer func() { r.dropStale(ctx, ix, stale) }()
 	for start := 0; start < len(handles); start += limit {
@@ -224,11 +219,11 @@ func (r *RedisStore) List(ctx context.Context, f Filter, cursor string, limit in
 				stale = append(stale, e.handle)
 				continue
 			}
-			s, err := decodeIdentity(e.handle, data, now)
-			if err != nil || !f.matches(s) {
+			s, err := record.DecodeIdentity(e.handle, data, now)
+			if err != nil || !f.Matches(s) {
 				continue
 			}
-			s.LastSeenAt = laterOf(s.LastSeenAt, parseSeen(e.seen.Val()))
+			s.MarkSeen(parseSeen(e.seen.Val()))
 			out = append(out, s)
 			if len(out) == limit {
 				if start+i+1 < len(handles) {
@@ -242,11 +237,11 @@ func (r *RedisStore) List(ctx context.Context, f Filter, cursor string, limit in
 }
 
 // LoadByHandle returns the live session with this handle, without tokens.
-func (r *RedisStore) LoadByHandle(ctx context.Context, handle string) (*Session, error) {
+func (r *Store) LoadByHandle(ctx context.Context, handle string) (*session.Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("session: load by handle: %w", err)
 	}
-	if err := checkHandle(handle); err != nil {
+	if err := session.ValidHandle(handle); err != nil {
 		return nil, fmt.Errorf("session: load by handle: %w", err)
 	}
 	data, seen, err := r.get(ctx, handle)
@@ -254,23 +249,23 @@ func (r *RedisStore) LoadByHandle(ctx context.Context, handle string) (*Session,
 		return nil, fmt.Errorf("session: redis load by handle: %w", err)
 	}
 	if data == nil {
-		return nil, ErrNotFound
+		return nil, session.ErrNotFound
 	}
-	s, err := decodeIdentity(handle, data, r.now())
+	s, err := record.DecodeIdentity(handle, data, r.now())
 	if err != nil {
 		return nil, err
 	}
-	s.LastSeenAt = laterOf(s.LastSeenAt, seen)
+	s.MarkSeen(seen)
 	return s, nil
 }
 
 // DeleteByHandle ends the session with this handle; a missing one is not an
 // error.
-func (r *RedisStore) DeleteByHandle(ctx context.Context, handle string) error {
+func (r *Store) DeleteByHandle(ctx context.Context, handle string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: delete by handle: %w", err)
 	}
-	if err := checkHandle(handle); err != nil {
+	if err := session.ValidHandle(handle); err != nil {
 		return fmt.Errorf("session: delete by handle: %w", err)
 	}
 	if _, err := r.deleteHandles(ctx, []string{handle}); err != nil {
@@ -281,11 +276,11 @@ func (r *RedisStore) DeleteByHandle(ctx context.Context, handle string) error {
 
 // DeleteMatching ends every session matching f (Issuer with Subject or SID)
 // and returns how many ended.
-func (r *RedisStore) DeleteMatching(ctx context.Context, f Filter) (int, error) {
+func (r *Store) DeleteMatching(ctx context.Context, f session.Filter) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("session: delete matching: %w", err)
 	}
-	ix, err := deleteIndex(f)
+	ix, err := record.DeleteIndex(f)
 	if err != nil {
 		return 0, fmt.Errorf("session: delete matching: %w", err)
 	}
@@ -304,7 +299,7 @@ func (r *RedisStore) DeleteMatching(ctx context.Context, f Filter) (int, error) 
 			stale = append(stale, e.handle)
 			continue
 		}
-		if s, ok := storedIdentity(data); !ok || f.matches(s) {
+		if s, err := record.Identity([]byte(data)); err != nil || f.Matches(s) {
 			doomed = append(doomed, e.handle) // unreadable records go too
 		}
 	}
@@ -318,11 +313,11 @@ func (r *RedisStore) DeleteMatching(ctx context.Context, f Filter) (int, error) 
 
 // Touch moves the session's LastSeenAt forward to at (millisecond
 // precision). A missing session stays missing.
-func (r *RedisStore) Touch(ctx context.Context, id string, at time.Time) error {
+func (r *Store) Touch(ctx context.Context, id string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: touch: %w", err)
 	}
-	key, err := storageKey(id)
+	key, err := session.HandleOf(id)
 	if err != nil {
 		return fmt.Errorf("session: touch: %w", err)
 	}
@@ -336,7 +331,7 @@ func (r *RedisStore) Touch(ctx context.Context, id string, at time.Time) error {
 // TryLock takes the named lock for ttl (SET NX PX with a random token)
 // unless another holder has it. release deletes the lock only while it still
 // holds this token, so a holder whose lock expired cannot free the next one.
-func (r *RedisStore) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
+func (r *Store) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("session: lock: %w", err)
 	}
@@ -348,7 +343,7 @@ func (r *RedisStore) TryLock(ctx context.Context, name string, ttl time.Duration
 		return nil, false, fmt.Errorf("session: lock: read random: %w", err)
 	}
 	token := hex.EncodeToString(b)
-	key := r.prefix + "lock:{" + indexHash("lock", name) + "}"
+	key := r.prefix + "lock:{" + record.Hash("lock", name) + "}"
 	ok, err := r.client.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
 		return nil, false, fmt.Errorf("session: redis lock: %w", err)

@@ -1,10 +1,13 @@
-package session
+package redisstore
 
 import (
 	"encoding/json"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
 // tampered returns a copy of the stored record data with field changed to
@@ -44,34 +47,34 @@ func TestRedisRecordIdentityAuthenticated(t *testing.T) {
 	st, rc := newTestRedisStore(t)
 	ctx := t.Context()
 	now := time.Now()
-	raw := func(s *Session) (string, []byte) {
+	raw := func(s *session.Session) (string, []byte) {
 		t.Helper()
-		h, _ := storageKey(s.ID)
+		h, _ := session.HandleOf(s.ID)
 		data, err := rc.Get(ctx, st.key(h)).Bytes()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return st.key(h), data
 	}
-	refused := func(what string, s *Session, key string, data []byte) {
+	refused := func(what string, s *session.Session, key string, data []byte) {
 		t.Helper()
 		if err := rc.Set(ctx, key, data, time.Hour).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := st.Load(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+		if got, err := st.Load(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 			if got != nil {
 				t.Errorf("%s: Load accepted the altered record (email %q, groups %v, verified %v)", what, got.Email, got.Groups, got.EmailVerified)
 			} else {
-				t.Errorf("%s: Load = %v, want ErrNotFound", what, err)
+				t.Errorf("%s: Load = %v, want session.ErrNotFound", what, err)
 			}
 		}
 	}
 
-	withTokens := fullSession(t, now, now.Add(time.Hour))
-	noTokens := fullSession(t, now, now.Add(time.Hour))
+	withTokens := sessiontest.FullSession(t, now, now.Add(time.Hour))
+	noTokens := sessiontest.FullSession(t, now, now.Add(time.Hour))
 	noTokens.IDToken, noTokens.AccessToken, noTokens.RefreshToken = "", "", ""
 	noTokens.Groups, noTokens.EmailVerified = []string{"users"}, false
-	for name, s := range map[string]*Session{"with tokens": withTokens, "without tokens": noTokens} {
+	for name, s := range map[string]*session.Session{"with tokens": withTokens, "without tokens": noTokens} {
 		if err := st.Save(ctx, s); err != nil {
 			t.Fatal(err)
 		}

@@ -1,65 +1,45 @@
-package session
+package memstore
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
-// fakeClock is a settable clock safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestMemoryStoreSuite(t *testing.T) {
-	clock := newFakeClock()
-	runStoreSuite(t, suiteOpts{
-		newStore: func(t *testing.T) Store {
-			m := NewMemoryStore(WithClock(clock.Now))
+	clock := sessiontest.NewClock()
+	sessiontest.RunStoreSuite(t, sessiontest.SuiteOptions{
+		NewStore: func(t *testing.T) session.Store {
+			m := New(Options{Now: clock.Now})
 			t.Cleanup(func() { _ = m.Close() })
 			return m
 		},
-		lifetime: time.Hour,
-		wait:     time.Second,
-		advance:  clock.Advance,
-		now:      clock.Now,
+		Lifetime: time.Hour,
+		Wait:     time.Second,
+		Advance:  clock.Advance,
+		Now:      clock.Now,
 	})
 }
 
 func TestMemoryStoreSweep(t *testing.T) {
-	clock := newFakeClock()
-	m := NewMemoryStore(WithClock(clock.Now), WithSweepInterval(time.Minute))
+	clock := sessiontest.NewClock()
+	m := New(Options{Now: clock.Now, SweepInterval: time.Minute})
 	ctx := t.Context()
-	short := fullSession(t, clock.Now(), clock.Now().Add(10*time.Second))
-	long := fullSession(t, clock.Now(), clock.Now().Add(time.Hour))
-	for _, s := range []*Session{short, long} {
+	short := sessiontest.FullSession(t, clock.Now(), clock.Now().Add(10*time.Second))
+	long := sessiontest.FullSession(t, clock.Now(), clock.Now().Add(time.Hour))
+	for _, s := range []*session.Session{short, long} {
 		if err := m.Save(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clock.Advance(30 * time.Second)
-	if _, err := m.Load(ctx, short.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := m.Load(ctx, short.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("expired session visible: %v", err)
 	}
 	// Within the sweep interval the expired entry is still held...
@@ -85,13 +65,13 @@ func TestMemoryStoreSweep(t *testing.T) {
 // TestMemoryStoreHoldsNoSecrets: what the memory store keeps (what a heap
 // dump would show) has neither the session ID nor token plaintext.
 func TestMemoryStoreHoldsNoSecrets(t *testing.T) {
-	clock := newFakeClock()
-	m := NewMemoryStore(WithClock(clock.Now))
-	s := fullSession(t, clock.Now(), clock.Now().Add(time.Hour))
+	clock := sessiontest.NewClock()
+	m := New(Options{Now: clock.Now})
+	s := sessiontest.FullSession(t, clock.Now(), clock.Now().Add(time.Hour))
 	if err := m.Save(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
-	idBytes, _ := decodeID(s.ID)
+	idBytes, _ := session.ParseID(s.ID)
 	for key, e := range m.entries {
 		for name, secret := range map[string][]byte{
 			"id": []byte(s.ID), "id bytes": idBytes,
@@ -105,8 +85,8 @@ func TestMemoryStoreHoldsNoSecrets(t *testing.T) {
 }
 
 func TestMemoryStoreClosed(t *testing.T) {
-	m := NewMemoryStore()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	m := New(Options{})
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	ctx := context.Background()
 	if err := m.Save(ctx, s); err != nil {
 		t.Fatal(err)
@@ -131,20 +111,20 @@ func TestMemoryStoreClosed(t *testing.T) {
 // TestCorruptRecordIsNotFound: a record that cannot be opened (altered in
 // the store) makes the user sign in again rather than fail forever.
 func TestCorruptRecordIsNotFound(t *testing.T) {
-	clock := newFakeClock()
-	m := NewMemoryStore(WithClock(clock.Now))
-	s := fullSession(t, clock.Now(), clock.Now().Add(time.Hour))
+	clock := sessiontest.NewClock()
+	m := New(Options{Now: clock.Now})
+	s := sessiontest.FullSession(t, clock.Now(), clock.Now().Add(time.Hour))
 	if err := m.Save(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := storageKey(s.ID)
+	key, _ := session.HandleOf(s.ID)
 	e := m.entries[key]
 	e.data = append([]byte(nil), e.data...)
 	i := bytes.Index(e.data, []byte(`"tokens":"`)) + len(`"tokens":"`) + 20
 	e.data[i] ^= 'A' ^ 'B'
 	m.entries[key] = e
-	if _, err := m.Load(t.Context(), s.ID); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Load(corrupt) = %v, want ErrNotFound", err)
+	if _, err := m.Load(t.Context(), s.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load(corrupt) = %v, want session.ErrNotFound", err)
 	}
 }
 
@@ -154,10 +134,10 @@ func TestCorruptRecordIsNotFound(t *testing.T) {
 func TestMemoryLoadIdentity(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	m := NewMemoryStore(WithClock(clock))
+	m := New(Options{Now: clock})
 	defer m.Close()
 	ctx := context.Background()
-	s := fullSession(t, now, now.Add(time.Hour))
+	s := sessiontest.FullSession(t, now, now.Add(time.Hour))
 	if err := m.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -185,17 +165,32 @@ func TestMemoryLoadIdentity(t *testing.T) {
 		t.Errorf("LastSeenAt = %v after Touch(%v)", got.LastSeenAt, at)
 	}
 	now = now.Add(2 * time.Hour)
-	if _, err := m.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := m.LoadIdentity(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("expired: %v", err)
 	}
 	now = now.Add(-2 * time.Hour)
 	if err := m.Delete(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := m.LoadIdentity(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("deleted: %v", err)
 	}
 	if _, err := m.LoadIdentity(ctx, "not-an-id"); err == nil {
 		t.Error("bad ID accepted")
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	st := New(Options{})
+	ctx := context.Background()
+	s := sessiontest.FullSession(b, time.Now(), time.Now().Add(time.Hour))
+	if err := st.Save(ctx, s); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.Load(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

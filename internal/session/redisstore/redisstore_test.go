@@ -1,14 +1,11 @@
-package session
+package redisstore
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,34 +13,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/record"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
-
-// testRedisAddr is the Redis the tests use: GATEHOUSE_TEST_REDIS or the
-// local default.
-func testRedisAddr() string {
-	if a := os.Getenv("GATEHOUSE_TEST_REDIS"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
-// uniquePrefix returns a key prefix no other test run uses.
-func uniquePrefix(t testing.TB) string {
-	t.Helper()
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "gatehouse-test:" + hex.EncodeToString(b) + ":"
-}
 
 // newTestRedisStore returns a RedisStore on the test Redis with a unique
 // prefix, failing t if Redis is unreachable; its keys are deleted and the
 // client closed when t ends.
-func newTestRedisStore(t testing.TB) (*RedisStore, redis.UniversalClient) {
+func newTestRedisStore(t testing.TB) (*Store, redis.UniversalClient) {
 	t.Helper()
-	prefix := uniquePrefix(t)
-	st, err := NewRedisStore(RedisOptions{Addrs: []string{testRedisAddr()}, KeyPrefix: prefix})
+	prefix := sessiontest.Prefix(t)
+	st, err := New(Options{Addrs: []string{sessiontest.RedisAddr()}, KeyPrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +33,7 @@ func newTestRedisStore(t testing.TB) (*RedisStore, redis.UniversalClient) {
 	defer cancel()
 	if err := st.Ping(ctx); err != nil {
 		_ = st.Close()
-		t.Fatalf("Redis at %s unreachable (set GATEHOUSE_TEST_REDIS): %v", testRedisAddr(), err)
+		t.Fatalf("Redis at %s unreachable (set GATEHOUSE_TEST_REDIS): %v", sessiontest.RedisAddr(), err)
 	}
 	t.Cleanup(func() {
 		defer st.Close()
@@ -71,14 +53,14 @@ func newTestRedisStore(t testing.TB) (*RedisStore, redis.UniversalClient) {
 }
 
 func TestRedisStoreSuite(t *testing.T) {
-	runStoreSuite(t, suiteOpts{
-		newStore: func(t *testing.T) Store {
+	sessiontest.RunStoreSuite(t, sessiontest.SuiteOptions{
+		NewStore: func(t *testing.T) session.Store {
 			st, _ := newTestRedisStore(t)
 			return st
 		},
-		lifetime: 1500 * time.Millisecond,
-		wait:     5 * time.Second,
-		now:      time.Now,
+		Lifetime: 1500 * time.Millisecond,
+		Wait:     5 * time.Second,
+		Now:      time.Now,
 	})
 }
 
@@ -87,7 +69,7 @@ func TestRedisStoreSuite(t *testing.T) {
 func TestRedisStoreKeyAndValueHoldNoSecrets(t *testing.T) {
 	st, client := newTestRedisStore(t)
 	ctx := t.Context()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	if err := st.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +77,14 @@ func TestRedisStoreKeyAndValueHoldNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, _ := storageKey(s.ID)
+	sk, _ := session.HandleOf(s.ID)
 	key := st.prefix + "session:{" + sk + "}"
 	// The session and its four indexes (user, sid, sub, email), each
 	// expiring with the session and holding only the handle.
 	if len(keys) != 5 || !slices.Contains(keys, key) {
 		t.Fatalf("keys = %q, want %q and 4 indexes", keys, key)
 	}
-	idBytes0, _ := decodeID(s.ID)
+	idBytes0, _ := session.ParseID(s.ID)
 	for _, k := range keys {
 		for _, secret := range []string{s.ID, hex.EncodeToString(idBytes0), s.Email, s.Subject, s.SID} {
 			if strings.Contains(k, secret) {
@@ -124,7 +106,7 @@ func TestRedisStoreKeyAndValueHoldNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idBytes, _ := decodeID(s.ID)
+	idBytes, _ := session.ParseID(s.ID)
 	secrets := map[string]string{
 		"session id":        s.ID,
 		"session id (raw)":  string(idBytes),
@@ -163,42 +145,30 @@ func TestRedisStoreKeyAndValueHoldNoSecrets(t *testing.T) {
 func TestRedisStoreRecordNeedsID(t *testing.T) {
 	st, client := newTestRedisStore(t)
 	ctx := t.Context()
-	victim := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	victim := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	if err := st.Save(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	vk, _ := storageKey(victim.ID)
+	vk, _ := session.HandleOf(victim.ID)
 	raw, err := client.Get(ctx, st.key(vk)).Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	attacker := mustID(t)
-	ak, _ := storageKey(attacker)
+	attacker := sessiontest.NewID(t)
+	ak, _ := session.HandleOf(attacker)
 	if err := client.Set(ctx, st.key(ak), raw, time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := st.Load(ctx, attacker); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Load(copied record) = %+v, %v; want ErrNotFound", s, err)
+	if s, err := st.Load(ctx, attacker); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load(copied record) = %+v, %v; want session.ErrNotFound", s, err)
 	}
-}
-
-// freePort returns a loopback port nothing listens on.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port
 }
 
 // TestRedisDownIsAnError: a Redis that refuses connections makes Load fail
 // within the deadline with an error that is not ErrNotFound (so the caller
 // answers 5xx instead of sending the user to log in again).
 func TestRedisDownIsAnError(t *testing.T) {
-	st, err := NewRedisStore(RedisOptions{Addrs: []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}})
+	st, err := New(Options{Addrs: []string{"127.0.0.1:" + strconv.Itoa(sessiontest.FreePort(t))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,10 +176,10 @@ func TestRedisDownIsAnError(t *testing.T) {
 	for range 3 { // also once go-redis has started failing fast
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		start := time.Now()
-		_, err := st.Load(ctx, mustID(t))
+		_, err := st.Load(ctx, sessiontest.NewID(t))
 		elapsed := time.Since(start)
 		cancel()
-		if err == nil || errors.Is(err, ErrNotFound) {
+		if err == nil || errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("Load with Redis down = %v, want a store error", err)
 		}
 		if elapsed > time.Second {
@@ -221,7 +191,7 @@ func TestRedisDownIsAnError(t *testing.T) {
 	if err := st.Ping(ctx); err == nil {
 		t.Fatal("Ping succeeded with Redis down")
 	}
-	if err := st.Save(ctx, fullSession(t, time.Now(), time.Now().Add(time.Hour))); err == nil {
+	if err := st.Save(ctx, sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))); err == nil {
 		t.Fatal("Save succeeded with Redis down")
 	}
 }
@@ -244,7 +214,7 @@ func TestRedisHungHonoursDeadline(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 		}
 	}()
-	st, err := NewRedisStore(RedisOptions{
+	st, err := New(Options{
 		Addrs:       []string{l.Addr().String()},
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, DialTimeout: 10 * time.Second,
 	})
@@ -255,76 +225,22 @@ func TestRedisHungHonoursDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = st.Load(ctx, mustID(t))
+	_, err = st.Load(ctx, sessiontest.NewID(t))
 	if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
 		t.Fatalf("Load on a hung server took %v, deadline was 200ms", elapsed)
 	}
-	if err == nil || errors.Is(err, ErrNotFound) {
+	if err == nil || errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Load on a hung server = %v, want a store error", err)
 	}
-}
-
-// redisServer is a redis-server process the test owns.
-type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-}
-
-// startRedisServer starts redis-server on port without persistence, with
-// extra arguments, and waits until it accepts connections.
-func startRedisServer(t *testing.T, port int, extra ...string) *redisServer {
-	t.Helper()
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
-	return startRedisProcess(t, port, args...)
-}
-
-// startRedisProcess runs redis-server with args and waits for port.
-func startRedisProcess(t *testing.T, port int, args ...string) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server not installed: %v", err)
-	}
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	rs := &redisServer{t: t, port: port, cmd: cmd}
-	t.Cleanup(rs.stop)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", rs.addr(), 100*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return rs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %d did not start: %v", port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (rs *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(rs.port) }
-
-// stop kills the server and reaps it; calling it twice is harmless.
-func (rs *redisServer) stop() {
-	if rs.cmd.ProcessState != nil {
-		return
-	}
-	_ = rs.cmd.Process.Kill()
-	_ = rs.cmd.Wait()
 }
 
 // TestRedisStoreRecoversAfterRestart: when Redis dies, Load fails fast with a
 // store error; when it comes back on the same address, the same store
 // serves again by itself.
 func TestRedisStoreRecoversAfterRestart(t *testing.T) {
-	port := freePort(t)
-	srv := startRedisServer(t, port)
-	st, err := NewRedisStore(RedisOptions{Addrs: []string{srv.addr()}, KeyPrefix: uniquePrefix(t)})
+	port := sessiontest.FreePort(t)
+	srv := sessiontest.StartRedisServer(t, port)
+	st, err := New(Options{Addrs: []string{srv.Addr()}, KeyPrefix: sessiontest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +250,7 @@ func TestRedisStoreRecoversAfterRestart(t *testing.T) {
 		t.Cleanup(cancel)
 		return ctx
 	}
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	if err := st.Save(call(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -342,11 +258,11 @@ func TestRedisStoreRecoversAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv.stop()
+	srv.Stop()
 	for range 3 {
 		start := time.Now()
 		_, err := st.Load(call(), s.ID)
-		if err == nil || errors.Is(err, ErrNotFound) {
+		if err == nil || errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("Load with Redis killed = %v, want a store error", err)
 		}
 		if d := time.Since(start); d > time.Second {
@@ -354,7 +270,7 @@ func TestRedisStoreRecoversAfterRestart(t *testing.T) {
 		}
 	}
 
-	startRedisServer(t, port) // empty: nothing was persisted
+	sessiontest.StartRedisServer(t, port) // empty: nothing was persisted
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		err := st.Save(call(), s)
@@ -370,24 +286,24 @@ func TestRedisStoreRecoversAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load after recovery: %v", err)
 	}
-	sameSession(t, got, s)
+	sessiontest.SameSession(t, got, s)
 }
 
 // TestRedisErrorsHoldNoSecrets: a store error (which gets logged) names
 // neither the password, the session ID nor its key.
 func TestRedisErrorsHoldNoSecrets(t *testing.T) {
 	const password = "hunter2-super-secret-redis-password"
-	st, err := NewRedisStore(RedisOptions{Addrs: []string{testRedisAddr()}, Password: password, Username: "nobody-" + password})
+	st, err := New(Options{Addrs: []string{sessiontest.RedisAddr()}, Password: password, Username: "nobody-" + password})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	id := mustID(t)
-	sk, _ := storageKey(id)
+	id := sessiontest.NewID(t)
+	sk, _ := session.HandleOf(id)
 	_, err = st.Load(ctx, id)
-	if err == nil || errors.Is(err, ErrNotFound) {
+	if err == nil || errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Load with bad credentials = %v, want an auth error", err)
 	}
 	for _, secret := range []string{password, id, sk} {
@@ -398,7 +314,7 @@ func TestRedisErrorsHoldNoSecrets(t *testing.T) {
 }
 
 func TestNewRedisStoreOptions(t *testing.T) {
-	bad := map[string]RedisOptions{
+	bad := map[string]Options{
 		"no addrs":    {},
 		"empty addr":  {Addrs: []string{" "}},
 		"negative db": {Addrs: []string{"a:1"}, DB: -1},
@@ -406,17 +322,17 @@ func TestNewRedisStoreOptions(t *testing.T) {
 		"pool":        {Addrs: []string{"a:1"}, PoolSize: -1},
 	}
 	for name, o := range bad {
-		if st, err := NewRedisStore(o); err == nil {
+		if st, err := New(o); err == nil {
 			_ = st.Close()
 			t.Errorf("%s: NewRedisStore succeeded", name)
 		}
 	}
-	for name, o := range map[string]RedisOptions{
+	for name, o := range map[string]Options{
 		"standalone": {Addrs: []string{"127.0.0.1:1"}, DB: 3},
 		"sentinel":   {Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "mymaster", DB: 1},
 		"cluster":    {Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}},
 	} {
-		st, err := NewRedisStore(o)
+		st, err := New(o)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -431,29 +347,44 @@ func TestNewRedisStoreOptions(t *testing.T) {
 func TestRedisIndexDropsStaleMembers(t *testing.T) {
 	st, client := newTestRedisStore(t)
 	ctx := t.Context()
-	gone := fullSession(t, time.Now(), time.Now().Add(time.Hour))
-	live := fullSession(t, time.Now(), time.Now().Add(time.Hour))
-	for _, s := range []*Session{gone, live} {
+	gone := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
+	live := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
+	for _, s := range []*session.Session{gone, live} {
 		if err := st.Save(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	gk, _ := storageKey(gone.ID)
+	gk, _ := session.HandleOf(gone.ID)
 	if err := client.Del(ctx, st.key(gk)).Err(); err != nil { // as if expired
 		t.Fatal(err)
 	}
-	userIdx := st.indexKey(indexName{indexUser, indexHash(indexUser, gone.Issuer, gone.Subject)})
+	userIdx := st.indexKey(record.Index{Kind: record.KindUser, Hash: record.Hash(record.KindUser, gone.Issuer, gone.Subject)})
 	if ok, _ := client.SIsMember(ctx, userIdx, gk).Result(); !ok {
 		t.Fatal("setup: stale member missing")
 	}
-	list, next, err := st.List(ctx, Filter{Issuer: gone.Issuer, Subject: gone.Subject}, "", 10)
+	list, next, err := st.List(ctx, session.Filter{Issuer: gone.Issuer, Subject: gone.Subject}, "", 10)
 	if err != nil || next != "" || len(list) != 1 || list[0].Handle == gk {
 		t.Fatalf("List = %d sessions, %q, %v; want only the live one", len(list), next, err)
 	}
 	if ok, _ := client.SIsMember(ctx, userIdx, gk).Result(); ok {
 		t.Fatal("stale member not removed by List")
 	}
-	if n, err := st.DeleteMatching(ctx, Filter{Issuer: gone.Issuer, SID: gone.SID}); err != nil || n != 1 {
+	if n, err := st.DeleteMatching(ctx, session.Filter{Issuer: gone.Issuer, SID: gone.SID}); err != nil || n != 1 {
 		t.Fatalf("DeleteMatching(sid with a stale member) = %d, %v; want 1 (the live one)", n, err)
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	st, _ := newTestRedisStore(b)
+	ctx := context.Background()
+	s := sessiontest.FullSession(b, time.Now(), time.Now().Add(time.Hour))
+	if err := st.Save(ctx, s); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.Load(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,4 +1,7 @@
-package session
+// Package redisstore is the Redis session store (standalone, Sentinel or
+// Cluster) that replicas share. Every change is announced on a pub/sub
+// channel so that package cache can evict it on every replica.
+package redisstore
 
 import (
 	"context"
@@ -10,25 +13,28 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/record"
 )
 
-// Defaults for RedisOptions. They are short on purpose: a session lookup sits
+// Defaults for Options. They are short on purpose: a session lookup sits
 // on every request's path, and callers bound each call with a ctx deadline.
 const (
-	DefaultRedisDialTimeout  = 2 * time.Second
-	DefaultRedisReadTimeout  = time.Second
-	DefaultRedisWriteTimeout = time.Second
+	DefaultDialTimeout  = 2 * time.Second
+	DefaultReadTimeout  = time.Second
+	DefaultWriteTimeout = time.Second
 )
 
 var (
-	_ Manager = (*RedisStore)(nil)
-	_ Toucher = (*RedisStore)(nil)
+	_ session.ReadManager = (*Store)(nil)
+	_ session.Toucher     = (*Store)(nil)
 )
 
-// RedisOptions configure a RedisStore. One address is a standalone server;
+// Options configure a Store. One address is a standalone server;
 // several addresses with MasterName are Sentinels; several without (or any
 // number with Cluster set) are the seed nodes of a Cluster.
-type RedisOptions struct {
+type Options struct {
 	Addrs      []string
 	MasterName string // Sentinel master set name
 	Cluster    bool   // force Cluster mode, e.g. for a single seed address
@@ -37,7 +43,7 @@ type RedisOptions struct {
 	DB         int    // must be 0 for Cluster
 	KeyPrefix  string // prepended to every key, e.g. "gatehouse:"
 	// RevocationChannel is the pub/sub channel on which every write and
-	// delete announces the session's handle, so CachedStores on every
+	// delete announces the session's handle, so the caches on every
 	// replica evict it; default "<KeyPrefix>revocations".
 	RevocationChannel string
 	TLSConfig         *tls.Config
@@ -51,7 +57,7 @@ type RedisOptions struct {
 	PoolSize int
 }
 
-// RedisStore is a Manager in Redis (standalone, Sentinel or Cluster), shared
+// Store is a session.Manager in Redis (standalone, Sentinel or Cluster), shared
 // by every replica. Each session is one key, "<prefix>session:{<handle>}"
 // (the handle is the SHA-256 of the ID), holding the encoded record with the
 // tokens sealed; it expires in Redis when the session does. Its last-use
@@ -66,7 +72,7 @@ type RedisOptions struct {
 // whose session is gone. A set expires with the longest-lived of its sessions.
 //
 // Every Save and delete publishes the handle on the revocation channel.
-type RedisStore struct {
+type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	channel string
@@ -77,9 +83,9 @@ type RedisStore struct {
 	unlock  *redis.Script
 }
 
-// NewRedisStore connects lazily to the Redis described by opts; it does no
+// New connects lazily to the Redis described by opts; it does no
 // I/O, so call Ping to check the connection.
-func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
+func New(opts Options) (*Store, error) {
 	if len(opts.Addrs) == 0 {
 		return nil, errors.New("session: redis: no addresses")
 	}
@@ -108,9 +114,9 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		Password:      opts.Password,
 		DB:            opts.DB,
 		TLSConfig:     opts.TLSConfig,
-		DialTimeout:   orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
-		ReadTimeout:   orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
-		WriteTimeout:  orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
+		DialTimeout:   orDefault(opts.DialTimeout, DefaultDialTimeout),
+		ReadTimeout:   orDefault(opts.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:  orDefault(opts.WriteTimeout, DefaultWriteTimeout),
 		PoolSize:      opts.PoolSize,
 		// Without this go-redis ignores ctx deadlines on reads and writes.
 		ContextTimeoutEnabled: true,
@@ -121,7 +127,7 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 		// costs a round trip and log noise on servers that lack it.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
-	s := NewRedisStoreFromClient(redis.NewUniversalClient(uo), opts.KeyPrefix)
+	s := NewFromClient(redis.NewUniversalClient(uo), opts.KeyPrefix)
 	if opts.RevocationChannel != "" {
 		s.channel = opts.RevocationChannel
 	}
@@ -136,53 +142,53 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// NewRedisStoreFromClient returns a RedisStore on an existing client. The
+// NewFromClient returns a Store on an existing client. The
 // caller keeps ownership: Close does not close client. The client should have
 // ContextTimeoutEnabled set so ctx deadlines bound every call. Revocations
 // go to "<keyPrefix>revocations".
-func NewRedisStoreFromClient(client redis.UniversalClient, keyPrefix string) *RedisStore {
-	return &RedisStore{
+func NewFromClient(client redis.UniversalClient, keyPrefix string) *Store {
+	return &Store{
 		client: client, prefix: keyPrefix, channel: keyPrefix + "revocations", now: time.Now,
 		touch: redis.NewScript(touchScript), update: redis.NewScript(updateScript), unlock: redis.NewScript(unlockScript),
 	}
 }
 
 // key is the Redis key for a session's storage key (the hash of its ID).
-func (r *RedisStore) key(storageKey string) string {
+func (r *Store) key(storageKey string) string {
 	return r.prefix + "session:{" + storageKey + "}"
 }
 
 // seenKey holds the session's last-use time in Unix milliseconds.
-func (r *RedisStore) seenKey(storageKey string) string {
+func (r *Store) seenKey(storageKey string) string {
 	return r.prefix + "seen:{" + storageKey + "}"
 }
 
 // indexKey is the Redis set of an index.
-func (r *RedisStore) indexKey(ix indexName) string {
-	return r.prefix + string(ix.kind) + ":{" + ix.hash + "}"
+func (r *Store) indexKey(ix record.Index) string {
+	return r.prefix + string(ix.Kind) + ":{" + ix.Hash + "}"
 }
 
 // Save creates or replaces s; Redis drops it at s.ExpiresAt. It returns
-// ErrInvalidID for a malformed ID and ErrExpired if s.ExpiresAt is not in
+// session.ErrInvalidID for a malformed ID and session.ErrExpired if s.ExpiresAt is not in
 // the future.
-func (r *RedisStore) Save(ctx context.Context, s *Session) error {
+func (r *Store) Save(ctx context.Context, s *session.Session) error {
 	return r.write(ctx, "save", s, false)
 }
 
 // Update replaces s only while its session key exists, in one script, so
 // a delete on any replica either happens after it (and wins) or makes it
-// return ErrNotFound without writing.
-func (r *RedisStore) Update(ctx context.Context, s *Session) error {
+// return session.ErrNotFound without writing.
+func (r *Store) Update(ctx context.Context, s *session.Session) error {
 	return r.write(ctx, "update", s, true)
 }
 
 // write stores s and its index entries and announces it; with mustExist,
 // only over an existing session.
-func (r *RedisStore) write(ctx context.Context, op string, s *Session, mustExist bool) error {
+func (r *Store) write(ctx context.Context, op string, s *session.Session, mustExist bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
-	key, data, ttl, err := prepareSave(s, r.now())
+	key, data, ttl, err := record.Encode(s, r.now())
 	if err != nil {
 		return err
 	}
@@ -196,7 +202,7 @@ func (r *RedisStore) write(ctx context.Context, op string, s *Session, mustExist
 			return fmt.Errorf("session: redis %s: %w", op, err)
 		}
 		if n == 0 {
-			return fmt.Errorf("session: %s: %w", op, ErrNotFound)
+			return fmt.Errorf("session: %s: %w", op, session.ErrNotFound)
 		}
 	} else {
 		_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -221,13 +227,13 @@ func (r *RedisStore) write(ctx context.Context, op string, s *Session, mustExist
 	return nil
 }
 
-// Load returns the live session with this ID, ErrNotFound, or ErrInvalidID.
+// Load returns the live session with this ID, session.ErrNotFound, or session.ErrInvalidID.
 // Any other error means the store failed (the caller answers 5xx).
-func (r *RedisStore) Load(ctx context.Context, id string) (*Session, error) {
+func (r *Store) Load(ctx context.Context, id string) (*session.Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("session: load: %w", err)
 	}
-	key, err := storageKey(id)
+	key, err := session.HandleOf(id)
 	if err != nil {
 		return nil, fmt.Errorf("session: load: %w", err)
 	}
@@ -236,38 +242,38 @@ func (r *RedisStore) Load(ctx context.Context, id string) (*Session, error) {
 		return nil, fmt.Errorf("session: redis load: %w", err)
 	}
 	if data == nil {
-		return nil, ErrNotFound
+		return nil, session.ErrNotFound
 	}
-	s, err := decodeStored(id, data, r.now())
+	s, err := record.Decode(id, data, r.now())
 	if err != nil {
 		return nil, err
 	}
 	s.Handle = key
-	s.LastSeenAt = laterOf(s.LastSeenAt, seen)
+	s.MarkSeen(seen)
 	return s, nil
 }
 
 // LoadWithTokens is Load.
-func (r *RedisStore) LoadWithTokens(ctx context.Context, id string) (*Session, error) {
+func (r *Store) LoadWithTokens(ctx context.Context, id string) (*session.Session, error) {
 	return r.Load(ctx, id)
 }
 
 // LoadIdentity is Load without the tokens: the record is opened all the
 // same, since that is what authenticates its identity.
-func (r *RedisStore) LoadIdentity(ctx context.Context, id string) (*Session, error) {
+func (r *Store) LoadIdentity(ctx context.Context, id string) (*session.Session, error) {
 	s, err := r.Load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return withoutTokens(s), nil
+	return s.WithoutTokens(), nil
 }
 
 // Delete removes the session with this ID; a missing session is not an error.
-func (r *RedisStore) Delete(ctx context.Context, id string) error {
+func (r *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: delete: %w", err)
 	}
-	key, err := storageKey(id)
+	key, err := session.HandleOf(id)
 	if err != nil {
 		return fmt.Errorf("session: delete: %w", err)
 	}
@@ -278,15 +284,15 @@ func (r *RedisStore) Delete(ctx context.Context, id string) error {
 }
 
 // Ping reports whether Redis answers.
-func (r *RedisStore) Ping(ctx context.Context) error {
+func (r *Store) Ping(ctx context.Context) error {
 	if err := r.client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("session: redis ping: %w", err)
 	}
 	return nil
 }
 
-// Close closes the client if NewRedisStore made it.
-func (r *RedisStore) Close() error {
+// Close closes the client if New made it.
+func (r *Store) Close() error {
 	if !r.owned {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package session
+package sessiontest
 
 import (
 	"context"
@@ -9,36 +9,38 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// suiteOpts describes what a store under the shared suite needs.
-type suiteOpts struct {
-	// newStore returns a fresh, empty store; it registers its own cleanup.
-	newStore func(t *testing.T) Store
-	// lifetime is how long the expiry case's session lives; wait bounds how
+// SuiteOptions describes what a store under the shared suite needs.
+type SuiteOptions struct {
+	// NewStore returns a fresh, empty store; it registers its own cleanup.
+	NewStore func(t *testing.T) session.Store
+	// Lifetime is how long the expiry case's session lives; wait bounds how
 	// long the case polls for it to disappear.
-	lifetime, wait time.Duration
-	// advance, if set, moves the store's clock forward instead of sleeping.
-	advance func(d time.Duration)
-	// now is the store's clock.
-	now func() time.Time
+	Lifetime, Wait time.Duration
+	// Advance, if set, moves the store's clock forward instead of sleeping.
+	Advance func(d time.Duration)
+	// Now is the store's clock.
+	Now func() time.Time
 }
 
-// mustID returns a fresh session ID.
-func mustID(t testing.TB) string {
+// NewID returns a fresh session ID.
+func NewID(t testing.TB) string {
 	t.Helper()
-	id, err := NewID()
+	id, err := session.NewID()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return id
 }
 
-// fullSession returns a session with every field set, expiring at exp.
-func fullSession(t testing.TB, now, exp time.Time) *Session {
+// FullSession returns a session with every field set, expiring at exp.
+func FullSession(t testing.TB, now, exp time.Time) *session.Session {
 	t.Helper()
-	return &Session{
-		ID:                mustID(t),
+	return &session.Session{
+		ID:                NewID(t),
 		Issuer:            "https://idp.example.com/realms/acme",
 		Subject:           "248289761001",
 		SID:               "idp-session-7f3a",
@@ -57,16 +59,16 @@ func fullSession(t testing.TB, now, exp time.Time) *Session {
 	}
 }
 
-// sameSession fails t unless got equals want field by field (times by
+// SameSession fails t unless got equals want field by field (times by
 // instant), and got.Handle names want.ID (or is empty when want's is).
-func sameSession(t *testing.T, got, want *Session) {
+func SameSession(t *testing.T, got, want *session.Session) {
 	t.Helper()
 	if got.Handle != want.Handle {
-		if h, _ := storageKey(want.ID); got.Handle != h {
+		if h, _ := session.HandleOf(want.ID); got.Handle != h {
 			t.Fatalf("Handle = %q, want %q", got.Handle, h)
 		}
 	}
-	norm := func(s Session) Session {
+	norm := func(s session.Session) session.Session {
 		s.Handle = ""
 		for _, p := range []*time.Time{&s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt, &s.TokenExpiry} {
 			if !p.IsZero() {
@@ -81,9 +83,9 @@ func sameSession(t *testing.T, got, want *Session) {
 	}
 }
 
-// runStoreSuite runs the behaviour every Store must have against the stores
-// that o.newStore makes.
-func runStoreSuite(t *testing.T, o suiteOpts) {
+// RunStoreSuite runs the behaviour every Store must have against the stores
+// that o.NewStore makes.
+func RunStoreSuite(t *testing.T, o SuiteOptions) {
 	ctx := func(t *testing.T) context.Context {
 		c, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		t.Cleanup(cancel)
@@ -91,8 +93,8 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 	}
 
 	t.Run("RoundTripEveryField", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		want := fullSession(t, o.now(), o.now().Add(time.Hour))
+		st, c := o.NewStore(t), ctx(t)
+		want := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		if err := st.Save(c, want); err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +102,7 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameSession(t, got, want)
+		SameSession(t, got, want)
 		// Every field must be set, so a field added to Session but not
 		// stored fails this test.
 		v := reflect.ValueOf(*got)
@@ -115,8 +117,8 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 	})
 
 	t.Run("RoundTripMinimal", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		want := &Session{ID: mustID(t), Subject: "s", ExpiresAt: o.now().Add(time.Hour).Round(0)}
+		st, c := o.NewStore(t), ctx(t)
+		want := &session.Session{ID: NewID(t), Subject: "s", ExpiresAt: o.Now().Add(time.Hour).Round(0)}
 		if err := st.Save(c, want); err != nil {
 			t.Fatal(err)
 		}
@@ -124,12 +126,12 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameSession(t, got, want)
+		SameSession(t, got, want)
 	})
 
 	t.Run("Replace", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		s := fullSession(t, o.now(), o.now().Add(time.Hour))
+		st, c := o.NewStore(t), ctx(t)
+		s := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		if err := st.Save(c, s); err != nil {
 			t.Fatal(err)
 		}
@@ -141,22 +143,22 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameSession(t, got, s)
+		SameSession(t, got, s)
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		got, err := st.Load(c, mustID(t))
-		if !errors.Is(err, ErrNotFound) || got != nil {
-			t.Fatalf("Load(unknown) = %v, %v; want nil, ErrNotFound", got, err)
+		st, c := o.NewStore(t), ctx(t)
+		got, err := st.Load(c, NewID(t))
+		if !errors.Is(err, session.ErrNotFound) || got != nil {
+			t.Fatalf("Load(unknown) = %v, %v; want nil, session.ErrNotFound", got, err)
 		}
 	})
 
 	t.Run("Delete", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		s := fullSession(t, o.now(), o.now().Add(time.Hour))
-		other := fullSession(t, o.now(), o.now().Add(time.Hour))
-		for _, x := range []*Session{s, other} {
+		st, c := o.NewStore(t), ctx(t)
+		s := FullSession(t, o.Now(), o.Now().Add(time.Hour))
+		other := FullSession(t, o.Now(), o.Now().Add(time.Hour))
+		for _, x := range []*session.Session{s, other} {
 			if err := st.Save(c, x); err != nil {
 				t.Fatal(err)
 			}
@@ -164,8 +166,8 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		if err := st.Delete(c, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Load(c, s.ID); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Load after Delete: %v, want ErrNotFound", err)
+		if _, err := st.Load(c, s.ID); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Load after Delete: %v, want session.ErrNotFound", err)
 		}
 		if _, err := st.Load(c, other.ID); err != nil {
 			t.Fatalf("Delete removed another session: %v", err)
@@ -173,61 +175,61 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 	})
 
 	t.Run("DeleteMissing", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		if err := st.Delete(c, mustID(t)); err != nil {
+		st, c := o.NewStore(t), ctx(t)
+		if err := st.Delete(c, NewID(t)); err != nil {
 			t.Fatalf("Delete(missing) = %v, want nil", err)
 		}
 	})
 
 	t.Run("Expiry", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		s := fullSession(t, o.now(), o.now().Add(o.lifetime))
+		st, c := o.NewStore(t), ctx(t)
+		s := FullSession(t, o.Now(), o.Now().Add(o.Lifetime))
 		if err := st.Save(c, s); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.Load(c, s.ID); err != nil {
 			t.Fatalf("Load before expiry: %v", err)
 		}
-		if o.advance != nil {
-			o.advance(o.lifetime)
+		if o.Advance != nil {
+			o.Advance(o.Lifetime)
 		}
-		deadline := time.Now().Add(o.wait)
+		deadline := time.Now().Add(o.Wait)
 		for {
 			_, err := st.Load(c, s.ID)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, session.ErrNotFound) {
 				break
 			}
 			if err != nil {
-				t.Fatalf("Load after expiry: %v, want ErrNotFound", err)
+				t.Fatalf("Load after expiry: %v, want session.ErrNotFound", err)
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("session still loadable %v after it expired", o.wait)
+				t.Fatalf("session still loadable %v after it expired", o.Wait)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
 
 	t.Run("SaveExpiredRefused", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
+		st, c := o.NewStore(t), ctx(t)
 		for name, exp := range map[string]time.Time{
-			"past": o.now().Add(-time.Second),
-			"now":  o.now(),
+			"past": o.Now().Add(-time.Second),
+			"now":  o.Now(),
 			"zero": {},
 		} {
-			s := fullSession(t, o.now(), o.now())
+			s := FullSession(t, o.Now(), o.Now())
 			s.ExpiresAt = exp
-			if err := st.Save(c, s); !errors.Is(err, ErrExpired) {
-				t.Errorf("%s: Save = %v, want ErrExpired", name, err)
+			if err := st.Save(c, s); !errors.Is(err, session.ErrExpired) {
+				t.Errorf("%s: Save = %v, want session.ErrExpired", name, err)
 			}
-			if _, err := st.Load(c, s.ID); !errors.Is(err, ErrNotFound) {
+			if _, err := st.Load(c, s.ID); !errors.Is(err, session.ErrNotFound) {
 				t.Errorf("%s: refused session stored anyway: %v", name, err)
 			}
 		}
 	})
 
 	t.Run("InvalidIDs", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		good := mustID(t)
+		st, c := o.NewStore(t), ctx(t)
+		good := NewID(t)
 		// The same bytes as good but with different padding bits in the
 		// last character: a second spelling of one ID must not be accepted.
 		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -247,22 +249,22 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 			"traversal":  "../../../../etc/passwd/AAAAAAAAAAAAAAAAAAAAAAA",
 			"redis-glob": strings.Repeat("*", len(good)),
 		}
-		s := fullSession(t, o.now(), o.now().Add(time.Hour))
+		s := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		s.ID = good
 		if err := st.Save(c, s); err != nil {
 			t.Fatal(err)
 		}
 		for name, id := range bad {
-			if _, err := st.Load(c, id); !errors.Is(err, ErrInvalidID) {
-				t.Errorf("%s: Load = %v, want ErrInvalidID", name, err)
+			if _, err := st.Load(c, id); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("%s: Load = %v, want session.ErrInvalidID", name, err)
 			}
-			if err := st.Delete(c, id); !errors.Is(err, ErrInvalidID) {
-				t.Errorf("%s: Delete = %v, want ErrInvalidID", name, err)
+			if err := st.Delete(c, id); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("%s: Delete = %v, want session.ErrInvalidID", name, err)
 			}
-			x := fullSession(t, o.now(), o.now().Add(time.Hour))
+			x := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 			x.ID = id
-			if err := st.Save(c, x); !errors.Is(err, ErrInvalidID) {
-				t.Errorf("%s: Save = %v, want ErrInvalidID", name, err)
+			if err := st.Save(c, x); !errors.Is(err, session.ErrInvalidID) {
+				t.Errorf("%s: Save = %v, want session.ErrInvalidID", name, err)
 			}
 		}
 		if err := st.Save(c, nil); err == nil {
@@ -274,8 +276,8 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 	})
 
 	t.Run("ReturnsCopies", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		s := fullSession(t, o.now(), o.now().Add(time.Hour))
+		st, c := o.NewStore(t), ctx(t)
+		s := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		if err := st.Save(c, s); err != nil {
 			t.Fatal(err)
 		}
@@ -287,19 +289,19 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameSession(t, got, &want)
+		SameSession(t, got, &want)
 		// Nor may mutating a loaded value.
 		got.Email, got.Groups[0], got.RefreshToken = "mallory@evil.example", "root", "x"
 		again, err := st.Load(c, want.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameSession(t, again, &want)
+		SameSession(t, again, &want)
 	})
 
 	t.Run("Concurrent", func(t *testing.T) {
-		st, c := o.newStore(t), ctx(t)
-		shared := fullSession(t, o.now(), o.now().Add(time.Hour))
+		st, c := o.NewStore(t), ctx(t)
+		shared := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		if err := st.Save(c, shared); err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +310,7 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		for w := range 8 {
 			wg.Go(func() {
 				for i := range 25 {
-					own := fullSession(t, o.now(), o.now().Add(time.Hour))
+					own := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 					own.User = fmt.Sprintf("w%d-%d", w, i)
 					if err := st.Save(c, own); err != nil {
 						errs <- err
@@ -342,8 +344,8 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 	})
 
 	t.Run("ContextCancelled", func(t *testing.T) {
-		st := o.newStore(t)
-		s := fullSession(t, o.now(), o.now().Add(time.Hour))
+		st := o.NewStore(t)
+		s := FullSession(t, o.Now(), o.Now().Add(time.Hour))
 		if err := st.Save(ctx(t), s); err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +355,7 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 		defer cancel2()
 		for name, c := range map[string]context.Context{"cancelled": cancelled, "deadline": expired} {
 			start := time.Now()
-			if _, err := st.Load(c, s.ID); err == nil || errors.Is(err, ErrNotFound) {
+			if _, err := st.Load(c, s.ID); err == nil || errors.Is(err, session.ErrNotFound) {
 				t.Errorf("%s: Load = %v, want a context error", name, err)
 			} else if !errors.Is(err, c.Err()) {
 				t.Errorf("%s: Load error %v does not wrap %v", name, err, c.Err())
@@ -378,10 +380,10 @@ func runStoreSuite(t *testing.T, o suiteOpts) {
 	})
 
 	t.Run("Ping", func(t *testing.T) {
-		if err := o.newStore(t).Ping(ctx(t)); err != nil {
+		if err := o.NewStore(t).Ping(ctx(t)); err != nil {
 			t.Fatal(err)
 		}
 	})
 
-	runManagerSuite(t, o, ctx)
+	RunManagerSuite(t, o, ctx)
 }

@@ -1,4 +1,4 @@
-package session
+package cache
 
 import (
 	"context"
@@ -9,20 +9,24 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
 // inFlightStore is a RedisStore whose Load, once armed, runs during after
 // Redis has answered and before the cache in front of it decides whether
 // to keep the answer: the window in which a revocation races a lookup.
 type inFlightStore struct {
-	*RedisStore
+	*redisstore.Store
 	during func()
 	armed  atomic.Bool
 	fired  atomic.Bool
 }
 
-func (s *inFlightStore) Load(ctx context.Context, id string) (*Session, error) {
-	sess, err := s.RedisStore.Load(ctx, id)
+func (s *inFlightStore) Load(ctx context.Context, id string) (*session.Session, error) {
+	sess, err := s.Store.Load(ctx, id)
 	if s.armed.CompareAndSwap(true, false) {
 		s.during()
 		s.fired.Store(true)
@@ -32,7 +36,7 @@ func (s *inFlightStore) Load(ctx context.Context, id string) (*Session, error) {
 
 // lookupRacing runs one cached lookup of s on b with revoke happening
 // while it is in flight, and returns what b answers next.
-func lookupRacing(t *testing.T, b *CachedStore, inner *inFlightStore, s *Session, revoke func()) (*Session, error) {
+func lookupRacing(t *testing.T, b *Store, inner *inFlightStore, s *session.Session, revoke func()) (*session.Session, error) {
 	t.Helper()
 	ctx := t.Context()
 	inner.during = revoke
@@ -54,26 +58,26 @@ func lookupRacing(t *testing.T, b *CachedStore, inner *inFlightStore, s *Session
 // at once, not after the TTL. The race is made deterministic by running
 // the revocation inside the lookup.
 func TestCachedStoreLookupRacingRevocation(t *testing.T) {
-	base, _ := newTestRedisStore(t)
-	ra, _ := replicaStore(t, testRedisAddr(), base.prefix)
-	rb, _ := replicaStore(t, testRedisAddr(), base.prefix)
-	inner := &inFlightStore{RedisStore: rb}
-	b := newCached(t, inner, CacheOptions{TTL: time.Hour})
+	_, prefix := newTestRedisStore(t)
+	ra, _ := replicaStore(t, sessiontest.RedisAddr(), prefix)
+	rb, _ := replicaStore(t, sessiontest.RedisAddr(), prefix)
+	inner := &inFlightStore{Store: rb}
+	b := newCached(t, inner, Options{TTL: time.Hour})
 	ctx := t.Context()
 	heardBy := func(n uint64) func() bool { return func() bool { return b.heard.Load() >= n } }
 
 	t.Run("deleted on another replica", func(t *testing.T) {
-		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+		s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 		saveSettled(t, ra, s, b)
 		got, err := lookupRacing(t, b, inner, s, func() {
 			n := b.heard.Load() + 1
 			if err := ra.Delete(ctx, s.ID); err != nil {
 				t.Error(err)
 			}
-			waitFor(t, 2*time.Second, "revocation heard", heardBy(n))
+			sessiontest.WaitFor(t, 2*time.Second, "revocation heard", heardBy(n))
 		})
-		if !errors.Is(err, ErrNotFound) {
-			t.Fatalf("after a revocation that raced the lookup: %v, %v; want ErrNotFound", got != nil, err)
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("after a revocation that raced the lookup: %v, %v; want session.ErrNotFound", got != nil, err)
 		}
 		if b.Len() != 0 {
 			t.Fatalf("revoked session cached (%d entries)", b.Len())
@@ -81,7 +85,7 @@ func TestCachedStoreLookupRacingRevocation(t *testing.T) {
 	})
 
 	t.Run("demoted on another replica", func(t *testing.T) {
-		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+		s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 		saveSettled(t, ra, s, b)
 		got, err := lookupRacing(t, b, inner, s, func() {
 			n := b.heard.Load() + 1
@@ -90,7 +94,7 @@ func TestCachedStoreLookupRacingRevocation(t *testing.T) {
 			if err := ra.Save(ctx, &d); err != nil {
 				t.Error(err)
 			}
-			waitFor(t, 2*time.Second, "change heard", heardBy(n))
+			sessiontest.WaitFor(t, 2*time.Second, "change heard", heardBy(n))
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -101,15 +105,15 @@ func TestCachedStoreLookupRacingRevocation(t *testing.T) {
 	})
 
 	t.Run("deleted on this replica", func(t *testing.T) {
-		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+		s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 		saveSettled(t, ra, s, b)
 		_, err := lookupRacing(t, b, inner, s, func() {
 			if err := b.Delete(ctx, s.ID); err != nil {
 				t.Error(err)
 			}
 		})
-		if !errors.Is(err, ErrNotFound) {
-			t.Fatalf("after an own revocation that raced the lookup: %v; want ErrNotFound", err)
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("after an own revocation that raced the lookup: %v; want session.ErrNotFound", err)
 		}
 	})
 }
@@ -118,28 +122,28 @@ func TestCachedStoreLookupRacingRevocation(t *testing.T) {
 // lost (the subscription drops and comes back while a lookup is in flight)
 // is not hidden by that lookup's insert either.
 func TestCachedStoreLookupRacingLostRevocation(t *testing.T) {
-	srv := startRedisServer(t, freePort(t))
-	prefix := uniquePrefix(t)
-	ra, _ := replicaStore(t, srv.addr(), prefix)
-	rb, _ := replicaStore(t, srv.addr(), prefix)
-	inner := &inFlightStore{RedisStore: rb}
-	b := newCached(t, inner, CacheOptions{TTL: time.Hour, ResubscribeMin: 20 * time.Millisecond})
-	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
+	srv := sessiontest.StartRedisServer(t, sessiontest.FreePort(t))
+	prefix := sessiontest.Prefix(t)
+	ra, _ := replicaStore(t, srv.Addr(), prefix)
+	rb, _ := replicaStore(t, srv.Addr(), prefix)
+	inner := &inFlightStore{Store: rb}
+	b := newCached(t, inner, Options{TTL: time.Hour, ResubscribeMin: 20 * time.Millisecond})
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer admin.Close()
 	ctx := t.Context()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, ra, s, b)
 	_, err := lookupRacing(t, b, inner, s, func() {
 		if err := admin.Do(ctx, "client", "kill", "type", "pubsub").Err(); err != nil {
 			t.Error(err)
 		}
-		waitFor(t, 2*time.Second, "drop noticed", func() bool { return !b.Subscribed() })
+		sessiontest.WaitFor(t, 2*time.Second, "drop noticed", func() bool { return !b.Subscribed() })
 		if err := ra.Delete(ctx, s.ID); err != nil { // nobody hears this one
 			t.Error(err)
 		}
-		waitFor(t, 5*time.Second, "resubscribed", b.Subscribed)
+		sessiontest.WaitFor(t, 5*time.Second, "resubscribed", b.Subscribed)
 	})
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("after a lost revocation that raced the lookup: %v; want ErrNotFound", err)
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("after a lost revocation that raced the lookup: %v; want session.ErrNotFound", err)
 	}
 }

@@ -1,8 +1,7 @@
-package session
+package cache
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"runtime"
 	"slices"
@@ -13,6 +12,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/record"
+	"github.com/gatehouse/gatehouse/internal/session/redisstore"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
 // cmdCounter is a go-redis hook counting the commands a client sends.
@@ -34,69 +38,42 @@ func (h *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-// replicaStore is a RedisStore on addr with prefix whose commands are
-// counted; it is closed when t ends.
-func replicaStore(t testing.TB, addr, prefix string) (*RedisStore, *cmdCounter) {
+// replicaStore is a Redis store on addr with prefix whose commands are
+// counted; its client is closed when t ends.
+func replicaStore(t testing.TB, addr, prefix string) (*redisstore.Store, *cmdCounter) {
 	t.Helper()
-	st, err := NewRedisStore(RedisOptions{Addrs: []string{addr}, KeyPrefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = client.Close() })
 	h := &cmdCounter{}
-	st.client.AddHook(h)
-	return st, h
+	client.AddHook(h)
+	return redisstore.NewFromClient(client, prefix), h
+}
+
+// newTestRedisStore returns a Redis store on the test Redis under a fresh
+// prefix, whose keys are deleted when t ends, and that prefix.
+func newTestRedisStore(t testing.TB) (*redisstore.Store, string) {
+	t.Helper()
+	client, prefix := sessiontest.Redis(t)
+	return redisstore.NewFromClient(client, prefix), prefix
 }
 
 // newCached starts a CachedStore on inner, runs it until t ends and waits
 // until it is subscribed.
-func newCached(t testing.TB, inner Manager, opts CacheOptions) *CachedStore {
+func newCached(t testing.TB, inner Backend, opts Options) *Store {
 	t.Helper()
-	c, err := NewCachedStore(inner, opts)
+	c, err := New(inner, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runUntilCleanup(t, c.Run)
-	waitFor(t, 5*time.Second, "subscription", c.Subscribed)
+	sessiontest.RunUntilCleanup(t, c.Run)
+	sessiontest.WaitFor(t, 5*time.Second, "subscription", c.Subscribed)
 	return c
-}
-
-// runUntilCleanup runs run in the background until t ends, then cancels
-// its context and fails t if it does not return nil within 10s.
-func runUntilCleanup(t testing.TB, run func(context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s of its context ending")
-		}
-	})
-}
-
-// waitFor polls cond every millisecond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // settle runs write, which publishes msgs revocation messages, and waits
 // until every replica has heard them, so a later Load is not evicted by a
 // message still in flight.
-func settle(t testing.TB, msgs int, write func(), replicas ...*CachedStore) {
+func settle(t testing.TB, msgs int, write func(), replicas ...*Store) {
 	t.Helper()
 	before := make([]uint64, len(replicas))
 	for i, r := range replicas {
@@ -104,12 +81,12 @@ func settle(t testing.TB, msgs int, write func(), replicas ...*CachedStore) {
 	}
 	write()
 	for i, r := range replicas {
-		waitFor(t, 2*time.Second, "revocation message", func() bool { return r.heard.Load() >= before[i]+uint64(msgs) })
+		sessiontest.WaitFor(t, 2*time.Second, "revocation message", func() bool { return r.heard.Load() >= before[i]+uint64(msgs) })
 	}
 }
 
 // saveSettled saves s through via and waits until replicas heard of it.
-func saveSettled(t testing.TB, via Store, s *Session, replicas ...*CachedStore) {
+func saveSettled(t testing.TB, via session.Store, s *session.Session, replicas ...*Store) {
 	t.Helper()
 	settle(t, 1, func() {
 		if err := via.Save(t.Context(), s); err != nil {
@@ -120,31 +97,30 @@ func saveSettled(t testing.TB, via Store, s *Session, replicas ...*CachedStore) 
 
 // twoReplicas returns two CachedStores (A, B) sharing the test Redis and one
 // prefix, B's Redis commands counted.
-func twoReplicas(t *testing.T, opts CacheOptions) (a, b *CachedStore, bCmds *cmdCounter) {
-	base, _ := newTestRedisStore(t) // owns cleanup of the prefix
-	ra, _ := replicaStore(t, testRedisAddr(), base.prefix)
-	rb, cmds := replicaStore(t, testRedisAddr(), base.prefix)
+func twoReplicas(t *testing.T, opts Options) (a, b *Store, bCmds *cmdCounter) {
+	_, prefix := newTestRedisStore(t) // owns cleanup of the prefix
+	ra, _ := replicaStore(t, sessiontest.RedisAddr(), prefix)
+	rb, cmds := replicaStore(t, sessiontest.RedisAddr(), prefix)
 	return newCached(t, ra, opts), newCached(t, rb, opts), cmds
 }
 
 func TestCachedStoreSuite(t *testing.T) {
-	runStoreSuite(t, suiteOpts{
-		newStore: func(t *testing.T) Store {
+	sessiontest.RunStoreSuite(t, sessiontest.SuiteOptions{
+		NewStore: func(t *testing.T) session.Store {
 			st, _ := newTestRedisStore(t)
-			return newCached(t, st, CacheOptions{})
+			return newCached(t, st, Options{})
 		},
-		lifetime: 1500 * time.Millisecond,
-		wait:     5 * time.Second,
-		now:      time.Now,
+		Lifetime: 1500 * time.Millisecond,
+		Wait:     5 * time.Second,
+		Now:      time.Now,
 	})
 }
 
-func TestCachedStoreRefusesMemory(t *testing.T) {
-	if _, err := NewCachedStore(NewMemoryStore(), CacheOptions{}); err == nil {
-		t.Fatal("NewCachedStore(memory) succeeded")
-	}
+// TestNewRefusesNegativeOptions. (A memory store cannot be cached at all:
+// it is no Backend, which the compiler checks.)
+func TestNewRefusesNegativeOptions(t *testing.T) {
 	st, _ := newTestRedisStore(t)
-	if _, err := NewCachedStore(st, CacheOptions{TTL: -time.Second}); err == nil {
+	if _, err := New(st, Options{TTL: -time.Second}); err == nil {
 		t.Fatal("negative TTL accepted")
 	}
 }
@@ -154,9 +130,9 @@ func TestCachedStoreRefusesMemory(t *testing.T) {
 // goroutine is left, the cache is empty and bypassed, and a second Run is
 // refused.
 func TestCachedStoreLifecycle(t *testing.T) {
-	st, cmds := replicaStore(t, testRedisAddr(), uniquePrefix(t))
+	st, cmds := replicaStore(t, sessiontest.RedisAddr(), sessiontest.Prefix(t))
 	ignore := goleak.IgnoreCurrent()
-	c, err := NewCachedStore(st, CacheOptions{TTL: time.Hour})
+	c, err := New(st, Options{TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +140,7 @@ func TestCachedStoreLifecycle(t *testing.T) {
 		t.Fatalf("NewCachedStore started a goroutine: %v", err)
 	}
 	ctx := t.Context()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	if err := st.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +157,7 @@ func TestCachedStoreLifecycle(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(runCtx) }()
-	waitFor(t, 5*time.Second, "subscription", c.Subscribed)
+	sessiontest.WaitFor(t, 5*time.Second, "subscription", c.Subscribed)
 	if _, err := c.LoadIdentity(ctx, s.ID); err != nil || c.Len() != 1 {
 		t.Fatalf("not cached while running: %v, %d entries", err, c.Len())
 	}
@@ -208,9 +184,9 @@ func TestCachedStoreLifecycle(t *testing.T) {
 // TestCachedStoreHitsSkipRedis: a cached lookup sends nothing to Redis, is
 // shared, and holds no tokens; Load and LoadWithTokens have them.
 func TestCachedStoreHitsSkipRedis(t *testing.T) {
-	a, b, cmds := twoReplicas(t, CacheOptions{TTL: time.Minute})
+	a, b, cmds := twoReplicas(t, Options{TTL: time.Minute})
 	ctx := t.Context()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, a, s, b)
 	first, err := b.LoadIdentity(ctx, s.ID)
 	if err != nil {
@@ -239,7 +215,7 @@ func TestCachedStoreHitsSkipRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameSession(t, fresh, s)
+	sessiontest.SameSession(t, fresh, s)
 	if cmds.n.Load() == before {
 		t.Fatal("Load did not go to Redis")
 	}
@@ -256,9 +232,9 @@ func TestCachedStoreHitsSkipRedis(t *testing.T) {
 // denies the session on replica B, which had it cached, within 100ms; so do
 // user-wide revocation, revocation by handle and a changed session.
 func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
-	a, b, _ := twoReplicas(t, CacheOptions{TTL: time.Minute})
+	a, b, _ := twoReplicas(t, Options{TTL: time.Minute})
 	ctx := t.Context()
-	cached := func(s *Session) {
+	cached := func(s *session.Session) {
 		t.Helper()
 		saveSettled(t, a, s, b)
 		for range 2 { // the second is a hit
@@ -267,48 +243,48 @@ func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
 			}
 		}
 	}
-	denied := func(what string, s *Session, revoke func()) {
+	denied := func(what string, s *session.Session, revoke func()) {
 		t.Helper()
 		cached(s)
 		revoke()
 		start := time.Now()
-		waitFor(t, 100*time.Millisecond, what+" reaching replica B", func() bool {
+		sessiontest.WaitFor(t, 100*time.Millisecond, what+" reaching replica B", func() bool {
 			_, err := b.LoadIdentity(ctx, s.ID)
-			return errors.Is(err, ErrNotFound)
+			return errors.Is(err, session.ErrNotFound)
 		})
 		t.Logf("%s: denied on B %v after the call returned", what, time.Since(start))
 	}
 	now, exp := time.Now(), time.Now().Add(time.Hour)
 
-	s1 := fullSession(t, now, exp)
+	s1 := sessiontest.FullSession(t, now, exp)
 	denied("Delete", s1, func() {
 		if err := a.Delete(ctx, s1.ID); err != nil {
 			t.Fatal(err)
 		}
 	})
-	s2 := fullSession(t, now, exp)
+	s2 := sessiontest.FullSession(t, now, exp)
 	denied("DeleteByHandle", s2, func() {
-		h, _ := storageKey(s2.ID)
+		h, _ := session.HandleOf(s2.ID)
 		if err := a.DeleteByHandle(ctx, h); err != nil {
 			t.Fatal(err)
 		}
 	})
-	s3 := fullSession(t, now, exp)
+	s3 := sessiontest.FullSession(t, now, exp)
 	s3.Subject = "back-channel-user"
 	denied("DeleteMatching", s3, func() {
-		if n, err := a.DeleteMatching(ctx, Filter{Issuer: s3.Issuer, Subject: s3.Subject}); err != nil || n != 1 {
+		if n, err := a.DeleteMatching(ctx, session.Filter{Issuer: s3.Issuer, Subject: s3.Subject}); err != nil || n != 1 {
 			t.Fatalf("DeleteMatching = %d, %v", n, err)
 		}
 	})
 
 	// A refresh that changes the groups reaches B too.
-	s4 := fullSession(t, now, exp)
+	s4 := sessiontest.FullSession(t, now, exp)
 	cached(s4)
 	s4.Groups = []string{"demoted"}
 	if err := a.Save(ctx, s4); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 100*time.Millisecond, "changed groups reaching B", func() bool {
+	sessiontest.WaitFor(t, 100*time.Millisecond, "changed groups reaching B", func() bool {
 		got, err := b.LoadIdentity(ctx, s4.ID)
 		return err == nil && slices.Equal(got.Groups, []string{"demoted"})
 	})
@@ -317,29 +293,29 @@ func TestCachedStoreRevocationReachesReplicas(t *testing.T) {
 // TestCachedStoreOwnWritesEvictAtOnce: the replica that revokes never
 // serves the revoked session again, not even for the pub/sub hop.
 func TestCachedStoreOwnWritesEvictAtOnce(t *testing.T) {
-	a, _, _ := twoReplicas(t, CacheOptions{TTL: time.Minute})
+	a, _, _ := twoReplicas(t, Options{TTL: time.Minute})
 	ctx := t.Context()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	if err := a.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.LoadIdentity(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.DeleteMatching(ctx, Filter{Issuer: s.Issuer, Subject: s.Subject}); err != nil {
+	if _, err := a.DeleteMatching(ctx, session.Filter{Issuer: s.Issuer, Subject: s.Subject}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := a.LoadIdentity(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Load right after own DeleteMatching = %v", err)
 	}
 }
 
 // TestCachedStoreTTL: an entry is served for TTL, then read again.
 func TestCachedStoreTTL(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
-	_, b, cmds := twoReplicas(t, CacheOptions{TTL: 5 * time.Second, Now: clock.Now})
+	clock := sessiontest.ClockAt(time.Now())
+	_, b, cmds := twoReplicas(t, Options{TTL: 5 * time.Second, Now: clock.Now})
 	ctx := t.Context()
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, b, s, b)
 	if _, err := b.LoadIdentity(ctx, s.ID); err != nil {
 		t.Fatal(err)
@@ -357,10 +333,10 @@ func TestCachedStoreTTL(t *testing.T) {
 
 // TestCachedStoreBounded: the cache never holds more than Size sessions.
 func TestCachedStoreBounded(t *testing.T) {
-	_, b, _ := twoReplicas(t, CacheOptions{Size: 10, TTL: time.Minute})
+	_, b, _ := twoReplicas(t, Options{Size: 10, TTL: time.Minute})
 	ctx := t.Context()
 	for range 50 {
-		s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+		s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 		saveSettled(t, b, s, b)
 		if _, err := b.LoadIdentity(ctx, s.ID); err != nil {
 			t.Fatal(err)
@@ -379,17 +355,17 @@ func TestCachedStoreBounded(t *testing.T) {
 // missed; the store subscribes again by itself. When Redis dies, a cached
 // session is not served: Load fails (5xx), never allows.
 func TestCachedStoreSubscriptionDrop(t *testing.T) {
-	port := freePort(t)
-	srv := startRedisServer(t, port)
-	prefix := uniquePrefix(t)
-	ra, _ := replicaStore(t, srv.addr(), prefix)
-	rb, cmds := replicaStore(t, srv.addr(), prefix)
-	b := newCached(t, rb, CacheOptions{TTL: time.Minute, ResubscribeMin: 2 * time.Second})
-	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
+	port := sessiontest.FreePort(t)
+	srv := sessiontest.StartRedisServer(t, port)
+	prefix := sessiontest.Prefix(t)
+	ra, _ := replicaStore(t, srv.Addr(), prefix)
+	rb, cmds := replicaStore(t, srv.Addr(), prefix)
+	b := newCached(t, rb, Options{TTL: time.Minute, ResubscribeMin: 2 * time.Second})
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer admin.Close()
 	ctx := t.Context()
 
-	s := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	saveSettled(t, ra, s, b)
 	if _, err := b.LoadIdentity(ctx, s.ID); err != nil || b.Len() != 1 {
 		t.Fatalf("Load: %v, cached %d", err, b.Len())
@@ -397,7 +373,7 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 	if err := admin.Do(ctx, "client", "kill", "type", "pubsub").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "drop noticed", func() bool { return !b.Subscribed() })
+	sessiontest.WaitFor(t, time.Second, "drop noticed", func() bool { return !b.Subscribed() })
 	if n := b.Len(); n != 0 {
 		t.Fatalf("cache holds %d entries after the drop", n)
 	}
@@ -405,10 +381,10 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 	if err := ra.Delete(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.LoadIdentity(ctx, s.ID); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Load while unsubscribed = %v, want ErrNotFound", err)
+	if _, err := b.LoadIdentity(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load while unsubscribed = %v, want session.ErrNotFound", err)
 	}
-	s2 := fullSession(t, time.Now(), time.Now().Add(time.Hour))
+	s2 := sessiontest.FullSession(t, time.Now(), time.Now().Add(time.Hour))
 	if err := ra.Save(ctx, s2); err != nil {
 		t.Fatal(err)
 	}
@@ -426,17 +402,17 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 	}
 
 	// Back after the backoff, by itself.
-	waitFor(t, 5*time.Second, "resubscribe", b.Subscribed)
+	sessiontest.WaitFor(t, 5*time.Second, "resubscribe", b.Subscribed)
 	if _, err := b.LoadIdentity(ctx, s2.ID); err != nil || b.Len() != 1 {
 		t.Fatalf("after resubscribe: %v, cached %d", err, b.Len())
 	}
 
 	// Redis dies: the cached session is not served.
-	srv.stop()
-	waitFor(t, 3*time.Second, "drop noticed after kill", func() bool { return !b.Subscribed() })
+	srv.Stop()
+	sessiontest.WaitFor(t, 3*time.Second, "drop noticed after kill", func() bool { return !b.Subscribed() })
 	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	if _, err := b.LoadIdentity(lctx, s2.ID); err == nil || errors.Is(err, ErrNotFound) {
+	if _, err := b.LoadIdentity(lctx, s2.ID); err == nil || errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Load with Redis dead = %v, want a store error", err)
 	}
 }
@@ -444,16 +420,16 @@ func TestCachedStoreSubscriptionDrop(t *testing.T) {
 // TestCachedStoreSilentDeathNoticed: a subscription whose server stops
 // answering (but keeps the connection) is noticed by the health ping.
 func TestCachedStoreSilentDeathNoticed(t *testing.T) {
-	port := freePort(t)
-	srv := startRedisServer(t, port)
-	rb, _ := replicaStore(t, srv.addr(), uniquePrefix(t))
-	b := newCached(t, rb, CacheOptions{HealthInterval: 100 * time.Millisecond, ResubscribeMin: time.Minute})
+	port := sessiontest.FreePort(t)
+	srv := sessiontest.StartRedisServer(t, port)
+	rb, _ := replicaStore(t, srv.Addr(), sessiontest.Prefix(t))
+	b := newCached(t, rb, Options{HealthInterval: 100 * time.Millisecond, ResubscribeMin: time.Minute})
 	// SIGSTOP freezes the server: connections stay open, nothing answers.
-	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := srv.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.cmd.Process.Signal(syscall.SIGCONT) }()
-	waitFor(t, 2*time.Second, "frozen server noticed", func() bool { return !b.Subscribed() })
+	defer func() { _ = srv.Signal(syscall.SIGCONT) }()
+	sessiontest.WaitFor(t, 2*time.Second, "frozen server noticed", func() bool { return !b.Subscribed() })
 }
 
 // TestCachedStoreHeap100k measures the heap cost of 100,000 cached
@@ -461,11 +437,11 @@ func TestCachedStoreSilentDeathNoticed(t *testing.T) {
 func TestCachedStoreHeap100k(t *testing.T) {
 	st, _ := newTestRedisStore(t)
 	const n = 100000
-	inner := &synthStore{RedisStore: st, now: time.Now()}
-	c := newCached(t, inner, CacheOptions{Size: n, TTL: time.Hour})
+	inner := &synthStore{Store: st, now: time.Now()}
+	c := newCached(t, inner, Options{Size: n, TTL: time.Hour})
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = mustID(t)
+		ids[i] = sessiontest.NewID(t)
 	}
 	ctx := t.Context()
 	var before, after runtime.MemStats
@@ -492,12 +468,12 @@ func TestCachedStoreHeap100k(t *testing.T) {
 // synthStore answers Load with a typical session decoded from its stored
 // form, without Redis, so the cache can be filled fast.
 type synthStore struct {
-	*RedisStore
+	*redisstore.Store
 	now time.Time
 }
 
-func (s *synthStore) Load(_ context.Context, id string) (*Session, error) {
-	x := &Session{
+func (s *synthStore) Load(_ context.Context, id string) (*session.Session, error) {
+	x := &session.Session{
 		Issuer: "https://idp.example.com/realms/acme", Subject: "248289761001",
 		SID: "idp-session-7f3a", User: "jane", Email: "jane@example.com", EmailVerified: true,
 		PreferredUsername: "jane.doe",
@@ -506,16 +482,52 @@ func (s *synthStore) Load(_ context.Context, id string) (*Session, error) {
 		TokenExpiry: s.now.Add(5 * time.Minute),
 	}
 	// Decode from the stored form so every string is its own allocation,
-	// as with a real lookup (tokens are dropped by the cache anyway).
-	data, err := json.Marshal(record{Session: x})
+	// as with a real lookup.
+	x.ID = id
+	_, data, _, err := record.Encode(x, s.now)
 	if err != nil {
 		return nil, err
 	}
-	out := &Session{}
-	if err := json.Unmarshal(data, &record{Session: out}); err != nil {
+	out, err := record.Decode(id, data, s.now)
+	if err != nil {
 		return nil, err
 	}
-	out.ID, out.Handle = id, "h"
-	out.Handle, _ = storageKey(id)
+	out.Handle, _ = session.HandleOf(id)
 	return out, nil
+}
+
+// BenchmarkCachedStoreLoadHit: a check whose session is cached (no Redis).
+func BenchmarkCachedStoreLoadHit(b *testing.B) {
+	st, _ := newTestRedisStore(b)
+	c := newCached(b, st, Options{TTL: time.Hour})
+	s := sessiontest.FullSession(b, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(b, st, s, c)
+	ctx := context.Background()
+	if _, err := c.LoadIdentity(ctx, s.ID); err != nil || c.Len() != 1 {
+		b.Fatalf("not cached: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.LoadIdentity(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCachedStoreLoadMiss: a check whose session is not cached (one
+// Redis round trip, then cached), evicted before every lookup.
+func BenchmarkCachedStoreLoadMiss(b *testing.B) {
+	st, _ := newTestRedisStore(b)
+	c := newCached(b, st, Options{TTL: time.Hour})
+	s := sessiontest.FullSession(b, time.Now(), time.Now().Add(time.Hour))
+	saveSettled(b, st, s, c)
+	key, _ := session.HandleOf(s.ID)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.evict(key)
+		if _, err := c.LoadIdentity(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

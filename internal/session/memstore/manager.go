@@ -1,37 +1,32 @@
-package session
+package memstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
-)
 
-// matchesEntry reports whether f selects e (which must be live).
-func (f Filter) matchesEntry(e memEntry) bool {
-	return (f.Issuer == "" || f.Issuer == e.issuer) &&
-		(f.Subject == "" || f.Subject == e.subject) &&
-		(f.SID == "" || f.SID == e.sid) &&
-		(f.Email == "" || strings.EqualFold(f.Email, e.email))
-}
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/record"
+)
 
 // List returns up to limit live sessions matching f whose handle sorts after
 // cursor, without tokens, and the cursor of the next page ("" at the end).
 // It scans every session: the memory store serves one replica.
-func (m *MemoryStore) List(ctx context.Context, f Filter, cursor string, limit int) ([]*Session, string, error) {
+func (m *Store) List(ctx context.Context, f session.Filter, cursor string, limit int) ([]*session.Session, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", fmt.Errorf("session: list: %w", err)
 	}
-	if _, err := listIndex(f); err != nil {
+	if _, err := record.ListIndex(f); err != nil {
 		return nil, "", fmt.Errorf("session: list: %w", err)
 	}
-	limit = listLimit(limit)
+	limit = session.PageLimit(limit)
 	now := m.now()
 	type hit struct {
 		handle string
-		e      memEntry
+		e      entry
 	}
 	var hits []hit
 	m.mu.RLock()
@@ -40,56 +35,56 @@ func (m *MemoryStore) List(ctx context.Context, f Filter, cursor string, limit i
 		return nil, "", fmt.Errorf("session: list: %w", ErrClosed)
 	}
 	for k, e := range m.entries {
-		if k > cursor && now.Before(e.expires) && f.matchesEntry(e) {
+		if k > cursor && now.Before(e.expires) && f.Matches(e.ident) {
 			hits = append(hits, hit{k, e})
 		}
 	}
 	m.mu.RUnlock()
-	slices.SortFunc(hits, func(a, b hit) int { return strings.Compare(a.handle, b.handle) })
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(a.handle, b.handle) })
 	next := ""
 	if len(hits) > limit {
 		hits = hits[:limit]
 		next = hits[limit-1].handle
 	}
-	out := make([]*Session, 0, len(hits))
+	out := make([]*session.Session, 0, len(hits))
 	for _, h := range hits {
-		s, err := decodeIdentity(h.handle, h.e.data, now)
+		s, err := record.DecodeIdentity(h.handle, h.e.data, now)
 		if err != nil {
 			continue // unreadable: Load treats it as gone too
 		}
-		s.LastSeenAt = laterOf(s.LastSeenAt, h.e.lastSeen)
+		s.MarkSeen(h.e.lastSeen)
 		out = append(out, s)
 	}
 	return out, next, nil
 }
 
 // LoadByHandle returns the live session with this handle, without tokens.
-func (m *MemoryStore) LoadByHandle(ctx context.Context, handle string) (*Session, error) {
+func (m *Store) LoadByHandle(ctx context.Context, handle string) (*session.Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("session: load by handle: %w", err)
 	}
-	if err := checkHandle(handle); err != nil {
+	if err := session.ValidHandle(handle); err != nil {
 		return nil, fmt.Errorf("session: load by handle: %w", err)
 	}
 	e, now, err := m.live("load by handle", handle)
 	if err != nil {
 		return nil, err
 	}
-	s, err := decodeIdentity(handle, e.data, now)
+	s, err := record.DecodeIdentity(handle, e.data, now)
 	if err != nil {
 		return nil, err
 	}
-	s.LastSeenAt = laterOf(s.LastSeenAt, e.lastSeen)
+	s.MarkSeen(e.lastSeen)
 	return s, nil
 }
 
 // DeleteByHandle ends the session with this handle; a missing one is not an
 // error.
-func (m *MemoryStore) DeleteByHandle(ctx context.Context, handle string) error {
+func (m *Store) DeleteByHandle(ctx context.Context, handle string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: delete by handle: %w", err)
 	}
-	if err := checkHandle(handle); err != nil {
+	if err := session.ValidHandle(handle); err != nil {
 		return fmt.Errorf("session: delete by handle: %w", err)
 	}
 	m.mu.Lock()
@@ -103,11 +98,11 @@ func (m *MemoryStore) DeleteByHandle(ctx context.Context, handle string) error {
 
 // DeleteMatching ends every live session matching f (Issuer with Subject or
 // SID) and returns how many ended.
-func (m *MemoryStore) DeleteMatching(ctx context.Context, f Filter) (int, error) {
+func (m *Store) DeleteMatching(ctx context.Context, f session.Filter) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("session: delete matching: %w", err)
 	}
-	if _, err := deleteIndex(f); err != nil {
+	if _, err := record.DeleteIndex(f); err != nil {
 		return 0, fmt.Errorf("session: delete matching: %w", err)
 	}
 	now := m.now()
@@ -118,7 +113,7 @@ func (m *MemoryStore) DeleteMatching(ctx context.Context, f Filter) (int, error)
 	}
 	n := 0
 	for k, e := range m.entries {
-		if f.matchesEntry(e) {
+		if f.Matches(e.ident) {
 			if now.Before(e.expires) {
 				n++
 			}
@@ -129,11 +124,11 @@ func (m *MemoryStore) DeleteMatching(ctx context.Context, f Filter) (int, error)
 }
 
 // Touch moves the session's LastSeenAt forward to at.
-func (m *MemoryStore) Touch(ctx context.Context, id string, at time.Time) error {
+func (m *Store) Touch(ctx context.Context, id string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: touch: %w", err)
 	}
-	key, err := storageKey(id)
+	key, err := session.HandleOf(id)
 	if err != nil {
 		return fmt.Errorf("session: touch: %w", err)
 	}
@@ -152,7 +147,7 @@ func (m *MemoryStore) Touch(ctx context.Context, id string, at time.Time) error 
 
 // TryLock takes the named lock for ttl unless someone holds it. release
 // frees it only if it is still this holder's.
-func (m *MemoryStore) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
+func (m *Store) TryLock(ctx context.Context, name string, ttl time.Duration) (func(), bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("session: lock: %w", err)
 	}
@@ -169,7 +164,7 @@ func (m *MemoryStore) TryLock(ctx context.Context, name string, ttl time.Duratio
 		return nil, false, nil
 	}
 	token := rand.Uint64()
-	m.locks[name] = memLock{token: token, expires: now.Add(ttl)}
+	m.locks[name] = lock{token: token, expires: now.Add(ttl)}
 	release := func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -1,0 +1,71 @@
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// Encode checks s before a store writes it and returns its key (the
+// Handle), its sealed record, and how long it has left to live at now.
+func Encode(s *session.Session, now time.Time) (key string, data []byte, ttl time.Duration, err error) {
+	if s == nil {
+		return "", nil, 0, errors.New("session: save: nil session")
+	}
+	key, err = session.HandleOf(s.ID)
+	if err != nil {
+		return "", nil, 0, fmt.Errorf("session: save: %w", err)
+	}
+	ttl = s.ExpiresAt.Sub(now)
+	if s.ExpiresAt.IsZero() || ttl <= 0 {
+		return "", nil, 0, fmt.Errorf("session: save: ExpiresAt %s is not in the future: %w",
+			s.ExpiresAt.UTC().Format(time.RFC3339), session.ErrExpired)
+	}
+	data, err = marshalSession(s)
+	if err != nil {
+		return "", nil, 0, fmt.Errorf("session: save: encode: %w", err)
+	}
+	return key, data, ttl, nil
+}
+
+// Decode turns a stored record back into a session.Session for id. A record
+// that has expired at now is reported as session.ErrNotFound. A record that cannot be
+// decoded (written by an incompatible version, or altered in the store) is
+// also reported as session.ErrNotFound, wrapped with the reason, so the user signs in
+// again rather than being refused until the record expires.
+func Decode(id string, data []byte, now time.Time) (*session.Session, error) {
+	s, err := unmarshalSession(id, data)
+	if err != nil {
+		return nil, fmt.Errorf("session: stored record unreadable (%v): %w", err, session.ErrNotFound)
+	}
+	if !now.Before(s.ExpiresAt) {
+		return nil, session.ErrNotFound
+	}
+	return s, nil
+}
+
+// DecodeIdentity decodes a stored record without its tokens (which only the
+// ID can open), for List and LoadByHandle. An expired record is ErrNotFound.
+func DecodeIdentity(handle string, data []byte, now time.Time) (*session.Session, error) {
+	s, err := Identity(data)
+	if err != nil {
+		return nil, fmt.Errorf("session: stored record unreadable (%v): %w", err, session.ErrNotFound)
+	}
+	if !now.Before(s.ExpiresAt) {
+		return nil, session.ErrNotFound
+	}
+	s.Handle = handle
+	return s, nil
+}
+
+// Identity decodes the clear part of a stored record, whatever its expiry.
+func Identity(data []byte) (*session.Session, error) {
+	s := &session.Session{}
+	if err := json.Unmarshal(data, &record{Session: s}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
