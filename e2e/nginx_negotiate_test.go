@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 // TestNginxBrowserOrAPI runs the shipped deploy/nginx/nginx.conf in front of
@@ -42,7 +43,7 @@ func TestNginxBrowserOrAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := session.NewMemoryStore()
+	store := memstore.New(memstore.Options{})
 	t.Cleanup(func() { _ = store.Close() })
 	const loginURL = "https://auth.example.com/oauth2/start"
 	policy := &authz.Policy{LoginURL: loginURL, EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 	"github.com/gatehouse/gatehouse/internal/spoa"
 	"github.com/gatehouse/gatehouse/internal/spop"
 	"github.com/gatehouse/gatehouse/internal/spop/spoptest"
@@ -28,7 +29,7 @@ const (
 
 // flakyStore is a MemoryStore whose reads can be made to fail.
 type flakyStore struct {
-	*session.MemoryStore
+	*memstore.Store
 	down atomic.Bool
 }
 
@@ -38,21 +39,21 @@ func (s *flakyStore) Load(ctx context.Context, id string) (*session.Session, err
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.MemoryStore.Load(ctx, id)
+	return s.Store.Load(ctx, id)
 }
 
 func (s *flakyStore) LoadIdentity(ctx context.Context, id string) (*session.Session, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.MemoryStore.LoadIdentity(ctx, id)
+	return s.Store.LoadIdentity(ctx, id)
 }
 
 func (s *flakyStore) LoadWithTokens(ctx context.Context, id string) (*session.Session, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.MemoryStore.LoadWithTokens(ctx, id)
+	return s.Store.LoadWithTokens(ctx, id)
 }
 
 // fixture is an agent on a loopback listener, over a real checker with
@@ -76,7 +77,7 @@ func newFixture(t *testing.T, opts spoa.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &flakyStore{MemoryStore: session.NewMemoryStore()}
+	st := &flakyStore{Store: memstore.New(memstore.Options{})}
 	t.Cleanup(func() { _ = st.Close() })
 	policy := &authz.Policy{
 		LoginURL:     loginURL,
