@@ -154,6 +154,14 @@ func Failed(reason authz.Reason) Verdict {
 // A token that fails verification yields 401 invalid_token; an issuer
 // whose keys cannot be fetched yields 503.
 func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) Verdict {
+	return c.CheckFor(ctx, r, cr, nil)
+}
+
+// CheckFor is Check for an adapter that answers its proxy with another
+// status than the reply's (nginx auth_request understands only 200, 401
+// and 403): told maps the verdict to the status the proxy is told, which
+// the denial's log line then gives as status. A nil told is Check.
+func (c *Checker) CheckFor(ctx context.Context, r *authz.Request, cr Credentials, told func(Verdict) int) Verdict {
 	p := c.policy.Load() // one snapshot for the whole request
 	w := c.identify(ctx, p, cr)
 	d := authz.Decide(p, r, w.state, w.id)
@@ -184,10 +192,14 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) V
 		}
 		return v
 	}
+	status := v.Reply.Status
+	if told != nil {
+		status = told(v)
+	}
 	attrs := []slog.Attr{
 		slog.String("reason", string(d.Reason)),
 		slog.String("outcome", d.Outcome.String()),
-		slog.Int("status", v.Reply.Status),
+		slog.Int("status", status),
 		slog.String("method", r.Method),
 		slog.String("host", r.Host),
 		slog.String("path", r.Path),

@@ -99,27 +99,32 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req, v, ok := h.parse(r, fromOriginalURL)
 	if ok {
-		v = h.checker.Check(r.Context(), req, credentials(r))
+		// The denial is logged with the status nginx is told.
+		v = h.checker.CheckFor(r.Context(), req, credentials(r), authRequestStatus)
 	}
-	status := v.Reply.Status
-	switch v.Outcome {
-	case authz.Allow:
-		status = http.StatusOK
-	case authz.Unauthenticated:
-		status = http.StatusUnauthorized
+	status := authRequestStatus(v)
+	if v.Outcome == authz.Unauthenticated {
 		w.Header().Set(LoginHeader, v.Reply.LoginURL)
 		// nginx ignores Location on a 401; the shipped config redirects
 		// with LoginHeader instead. Keep the reply unambiguous.
 		v.Reply.Headers = slices.DeleteFunc(slices.Clone(v.Reply.Headers), func(h authz.Header) bool {
 			return strings.EqualFold(h.Name, "Location")
 		})
-	default:
-		if status != http.StatusUnauthorized {
-			status = http.StatusForbidden
-		}
 	}
 	writeVerdict(w, v, status)
 	h.observe("auth_request", v, start)
+}
+
+// authRequestStatus is the status nginx is told for v: 200 on allow, 401
+// for a sign-in (redirect or not), 403 for every other refusal.
+func authRequestStatus(v check.Verdict) int {
+	switch {
+	case v.Outcome == authz.Allow:
+		return http.StatusOK
+	case v.Outcome == authz.Unauthenticated || v.Reply.Status == http.StatusUnauthorized:
+		return http.StatusUnauthorized
+	}
+	return http.StatusForbidden
 }
 
 // parse checks the peer and reads the proxy's view of the original request.

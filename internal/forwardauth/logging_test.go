@@ -1,0 +1,121 @@
+package forwardauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// lockedBuffer is a log sink the server's goroutines may write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// take returns the log lines written so far, decoded, and forgets them.
+func (l *lockedBuffer) take(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	dec := json.NewDecoder(&l.b)
+	for dec.More() {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	l.b.Reset()
+	return out
+}
+
+// TestDenialLogNamesTheStatusTheProxyGot: the "denied" line of an
+// auth-request check gives the status nginx was told (401 for a sign-in,
+// 403 for a store outage), while forward-auth's gives the reply's own
+// (302, 503), which Traefik and Caddy pass on as it is.
+func TestDenialLogNamesTheStatusTheProxyGot(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	codec, err := session.NewCodec([][]byte{make([]byte, 32)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeStore{m: map[string]session.Session{}}
+	p := &authz.Policy{LoginURL: "https://auth.example.com/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
+	chk := check.New(st, codec, session.CookieSettings{Name: "_gatehouse", Secure: true}, p, check.Options{Timeout: 50 * time.Millisecond, Logger: logger})
+	srv := httptest.NewServer(NewHandler(chk, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: logger}))
+	t.Cleanup(srv.Close)
+	f := &fixture{store: st, srv: srv, codec: codec}
+	id, _ := session.NewID()
+	st.m[id] = session.Session{ID: id, User: "alice", Email: "alice@example.com", EmailVerified: true, ExpiresAt: time.Now().Add(time.Hour)}
+	v, err := codec.SealID("_gatehouse", id, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := "_gatehouse=" + v
+
+	browser := map[string]string{"Accept": "text/html"}
+	for _, c := range []struct {
+		name       string
+		storeDown  bool
+		hdr        map[string]string
+		authReq    bool
+		status     int // what the proxy got
+		logged     int
+		wantReason string
+	}{
+		{"forward-auth, browser", false, browser, false, 302, 302, "no_session"},
+		{"auth-request, browser", false, browser, true, 401, 401, "no_session"},
+		{"auth-request, API client", false, map[string]string{"Accept": "application/json"}, true, 401, 401, "no_session"},
+		{"forward-auth, store down", true, map[string]string{"Accept": "text/html", "Cookie": cookie}, false, 503, 503, "store_unavailable"},
+		{"auth-request, store down", true, map[string]string{"Accept": "text/html", "Cookie": cookie}, true, 403, 403, "store_unavailable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st.fail = nil
+			if c.storeDown {
+				st.fail = errors.New("connection refused")
+			}
+			defer func() { st.fail = nil }()
+			logs.take(t)
+			var resp *http.Response
+			if c.authReq {
+				resp = f.authRequest(t, "https://app.example.com/x", c.hdr)
+			} else {
+				resp = f.forwardAuth(t, "/x", c.hdr)
+			}
+			if resp.StatusCode != c.status {
+				t.Fatalf("proxy got %d, want %d", resp.StatusCode, c.status)
+			}
+			var denied []map[string]any
+			for _, l := range logs.take(t) {
+				if l["msg"] == "denied" {
+					denied = append(denied, l)
+				}
+			}
+			if len(denied) != 1 {
+				t.Fatalf("%d denied lines, want 1", len(denied))
+			}
+			if got := denied[0]["status"]; got != float64(c.logged) || denied[0]["reason"] != c.wantReason {
+				t.Errorf("logged status %v reason %v, want %d %s: %v", got, denied[0]["reason"], c.logged, c.wantReason, denied[0])
+			}
+		})
+	}
+}
