@@ -264,13 +264,22 @@ func (a *Agent) answer(ctx context.Context, log *slog.Logger, c *conn, notify sp
 		}
 		v := a.decide(ctx, log, &msgs[i])
 		actions = appendVerdict(nil, &v)
-		if len(actions)+32 > int(maxFrame) {
-			// Cookies or groups too large for one frame: refuse rather
-			// than truncate (haproxy.cfg answers it with a 500).
-			log.LogAttrs(ctx, slog.LevelWarn, "spoe answer too large", slog.String("reason", string(reasonReplyTooLarge)), slog.Int("bytes", len(actions)), slog.Int("max_frame_size", int(maxFrame)))
-			f := check.Failed(reasonReplyTooLarge)
-			actions = appendVerdict(nil, &f)
+		if fits(actions, maxFrame) {
+			break
 		}
+		if v.Outcome != authz.Allow && v.Reply.Body != "" {
+			// A refusal whose page does not fit: the same refusal
+			// without its body.
+			v.Reply.Body = ""
+			if actions = appendVerdict(nil, &v); fits(actions, maxFrame) {
+				break
+			}
+		}
+		// Cookies or groups too large for one frame: refuse rather than
+		// truncate (haproxy.cfg answers it with a 500).
+		log.LogAttrs(ctx, slog.LevelWarn, "spoe answer too large", slog.String("reason", string(reasonReplyTooLarge)), slog.Int("bytes", len(actions)), slog.Int("max_frame_size", int(maxFrame)))
+		f := check.Failed(reasonReplyTooLarge)
+		actions = appendVerdict(nil, &f)
 		break
 	}
 	if err := c.write(spop.Ack(notify, actions)); err != nil {
@@ -279,6 +288,10 @@ func (a *Agent) answer(ctx context.Context, log *slog.Logger, c *conn, notify sp
 	}
 	return nil
 }
+
+// fits reports whether an ACK with these actions stays within maxFrame
+// (the frame header takes at most 1+4+10+10 bytes).
+func fits(actions []byte, maxFrame uint32) bool { return len(actions)+25 <= int(maxFrame) }
 
 // decide judges one gatehouse-check message.
 func (a *Agent) decide(ctx context.Context, log *slog.Logger, m *spop.Message) (v check.Verdict) {

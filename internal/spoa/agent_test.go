@@ -307,3 +307,27 @@ func TestRunStopsCleanly(t *testing.T) {
 		t.Error("listener still accepting after Run returned")
 	}
 }
+
+func TestOversizedPageIsSentWithoutItsBody(t *testing.T) {
+	f := newFixture(t, spoa.Options{})
+	f.store.down.Store(true)
+	// 1024 bytes hold a 503's status and headers, not its HTML page.
+	c := f.dial(t, spoptest.HelloOptions{MaxFrameSize: 1024})
+	vars, err := c.Check(1, 1, message(request{url: "/app", headers: [][2]string{{"host", host}, {"accept", "text/html"}, {"cookie", f.alice}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strs(t, vars)
+	if got["status"] != "503" || got["reason"] != "store_unavailable" || got["hdr_retry_after"] != "1" || got["body"] != "" {
+		t.Errorf("variables %v, want the 503 without its page", got)
+	}
+	// With room for it, the page is sent.
+	big := f.dial(t, spoptest.HelloOptions{})
+	vars, err = big.Check(1, 1, message(request{url: "/app", headers: [][2]string{{"host", host}, {"accept", "text/html"}, {"cookie", f.alice}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vars["body"].String()) < 1024 {
+		t.Errorf("page of %d bytes; the test needs one above 1024", len(vars["body"].String()))
+	}
+}

@@ -77,8 +77,21 @@ func appendVerdict(dst []byte, v *check.Verdict) []byte {
 		}
 		dst = spop.AppendSetVar(dst, spop.ScopeTransaction, VarName(ReplyPrefix, h.Name), spop.StringValue(h.Value))
 	}
-	if v.Reply.Body != "" {
-		dst = spop.AppendSetVar(dst, spop.ScopeTransaction, VarBody, spop.StringValue(v.Reply.Body))
+	if body := OneLine(v.Reply.Body); body != "" {
+		dst = spop.AppendSetVar(dst, spop.ScopeTransaction, VarBody, spop.StringValue(body))
 	}
 	return dst
+}
+
+// OneLine is a reply body as the body variable carries it: line breaks at
+// the end removed and every other one replaced by a space. HAProxy's
+// log-format (http-request return lf-string) would print a CR or LF of a
+// variable as "%0D" or "%0A"; the JSON and HTML bodies gatehouse renders
+// mean the same with spaces.
+func OneLine(body string) string {
+	body = strings.TrimRight(body, "\r\n")
+	if !strings.ContainsAny(body, "\r\n") {
+		return body
+	}
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(body)
 }
