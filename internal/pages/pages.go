@@ -332,9 +332,10 @@ func (p *Pages) checkOverrides(files map[Name]string) []error {
 
 func (p *Pages) execSamples(set map[Name]*template.Template, files map[Name]string) []error {
 	var errs []error
+	failed := map[Name]bool{} // the first failing variant of a page says enough
 	for _, s := range samples() {
 		t, ok := set[s.name]
-		if !ok {
+		if !ok || failed[s.name] {
 			continue
 		}
 		if _, err := p.exec(t, s.status, s.data); err != nil {
@@ -345,6 +346,7 @@ func (p *Pages) execSamples(set map[Name]*template.Template, files map[Name]stri
 				file = "pages.templates_dir: " + f
 			}
 			errs = append(errs, fmt.Errorf("%s: page %s (%s): %w", file, s.name, s.variant, err))
+			failed[s.name] = true
 		}
 	}
 	return errs
