@@ -1,13 +1,23 @@
 # gatehouse developer commands. "make help" lists them.
 GO ?= go
 
-.PHONY: help build test lint e2e bench bench-load bench-traefik generate
+.PHONY: help build release test lint e2e bench bench-load bench-traefik generate
+
+# Build stamps for "gatehouse version": the nearest v* tag (empty: the
+# toolchain's own version record), the commit, and the build time.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+STAMPS = $(if $(VERSION),-X main.version=$(VERSION)) $(if $(COMMIT),-X main.commit=$(COMMIT)) -X main.date=$(DATE)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
-build: ## build ./gatehouse
-	$(GO) build -trimpath -o gatehouse ./cmd/gatehouse
+build: ## build ./gatehouse, stamped with version, commit and build date
+	$(GO) build -trimpath -ldflags "$(STAMPS)" -o gatehouse ./cmd/gatehouse
+
+release: ## linux/amd64 and arm64 archives and SHA256SUMS in dist/ (scripts/release.sh)
+	scripts/release.sh
 
 test: ## run every unit and integration test (needs Redis on 127.0.0.1:6379)
 	$(GO) test -race -count=1 -timeout 20m ./...
