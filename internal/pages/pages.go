@@ -184,7 +184,7 @@ func New(o Options) (*Pages, error) {
 						p.override[n] = set[n]
 					}
 				}
-				errs = append(errs, p.checkOverrides(files)...)
+				errs = append(errs, p.execSamples(p.override, files)...)
 			}
 		}
 	}
@@ -320,16 +320,8 @@ func build(src map[Name]string, files map[Name]string) (map[Name]*template.Templ
 	return out, errors.Join(errs...)
 }
 
-// checkOverrides executes every overridden page against the sample data
-// of each of its variants.
-func (p *Pages) checkOverrides(files map[Name]string) []error {
-	var errs []error
-	for _, err := range p.execSamples(p.override, files) {
-		errs = append(errs, err)
-	}
-	return errs
-}
-
+// execSamples executes every page of set against the sample data of each
+// of its variants; files names the override files, for errors.
 func (p *Pages) execSamples(set map[Name]*template.Template, files map[Name]string) []error {
 	var errs []error
 	failed := map[Name]bool{} // the first failing variant of a page says enough
