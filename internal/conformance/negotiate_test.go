@@ -53,10 +53,10 @@ type negotiateScenario struct {
 }
 
 // TestAdaptersAgreeOnBrowserOrAPI runs every negotiation scenario through
-// every adapter the suite drives.
+// every adapter the suite drives, the HAProxy SPOE agent included.
 func TestAdaptersAgreeOnBrowserOrAPI(t *testing.T) {
 	f := newFixture(t)
-	ds := drivers(t, f)
+	ds := append(drivers(t, f), spoaDriver(t, f))
 	for _, sc := range negotiateScenarios() {
 		if sc.method == "" {
 			sc.method = http.MethodGet

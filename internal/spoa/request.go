@@ -99,6 +99,8 @@ func toRequest(m *spop.Message) (checkInput, error) {
 		}
 	}
 	in.req.Accept = join(hdrs, "accept", ", ")
+	in.req.FetchMode = join(hdrs, "sec-fetch-mode", ",")
+	in.req.RequestedWith = join(hdrs, "x-requested-with", ",")
 	in.cookie = join(hdrs, "cookie", "; ")
 	in.authorization = join(hdrs, "authorization", ", ")
 	if src, ok := m.Arg(ArgSource); ok && (src.Kind == spop.KindIPv4 || src.Kind == spop.KindIPv6) {
