@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end suite: installs or builds what is missing, then runs
 #   go test -tags e2e ./e2e/...
-# against real nginx, Caddy and Traefik started from deploy/, the zitadel/oidc
+# against real nginx, Caddy, Traefik and HAProxy started from deploy/, the zitadel/oidc
 # example OpenID provider, two gatehouse replicas on the real Redis and
 # headless Chromium, plus fault tests (Redis stopped, killed and restarted,
 # a replica killed, under load) on a private redis-server. Everything
@@ -41,6 +41,7 @@ log() { printf 'e2e: %s\n' "$*" >&2; }
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v socat >/dev/null 2>&1 || need+=(socat)
