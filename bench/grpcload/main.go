@@ -154,7 +154,7 @@ func startGatehouse() (addr, cookie string, stop func(), err error) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	checker := check.New(store, codec, session.CookieSettings{Name: cookieName, Secure: true}, policy, check.Options{Logger: logger})
-	svc := envoy.NewService(checker, logger)
+	svc := envoy.NewService(checker, envoy.ServiceOptions{Logger: logger})
 	svc.SetServing(true)
 	srv, _ := envoy.NewServer(svc, envoy.ServerOptions{})
 	addr, err = serve(srv)

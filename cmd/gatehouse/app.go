@@ -93,7 +93,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	}
 	// Login reads sessions with their tokens; refresh locks and back-channel
 	// logout need the store's index.
-	loginOpts := []login.Option{login.WithLocker(st.fresh), login.WithRevoker(st.fresh), login.WithObserver(a.metrics), login.WithPages(pg)}
+	loginOpts := login.Options{Logger: logger, Locker: st.fresh, Revoker: st.fresh, Observer: a.metrics, Pages: pg}
 	a.login, err = login.New(login.Config{
 		IssuerURL:            cfg.OIDC.IssuerURL,
 		ClientID:             cfg.OIDC.ClientID,
@@ -107,7 +107,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 		SessionLifetime:      cfg.Session.Lifetime,
 		Timeout:              cfg.OIDC.Timeout,
 		HTTPClient:           &http.Client{Transport: a.providerTransport},
-	}, st.fresh, codec, cookies, redirects, logger, loginOpts...)
+	}, st.fresh, codec, cookies, redirects, loginOpts)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}

@@ -293,8 +293,7 @@ func (a *app) extAuthzServer(ctx context.Context, ln net.Listener) (server, erro
 	if err != nil {
 		return server{}, err
 	}
-	svc := envoy.NewService(a.checker, a.log)
-	svc.SetObserver(a.metrics)
+	svc := envoy.NewService(a.checker, envoy.ServiceOptions{Logger: a.log, Observer: a.metrics})
 	opts := envoy.ServerOptions{
 		Reflection:           c.Reflection,
 		KeepaliveTime:        c.KeepaliveTime,

@@ -313,7 +313,7 @@ func nginxExpect(v verdict) verdict {
 }
 
 func envoyDriver(t *testing.T, f *fixture) driver {
-	svc := envoy.NewService(f.checker, nil)
+	svc := envoy.NewService(f.checker, envoy.ServiceOptions{})
 	srv, _ := envoy.NewServer(svc, envoy.ServerOptions{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

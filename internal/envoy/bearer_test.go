@@ -30,7 +30,7 @@ func TestAuthorizationHeaderReachesChecker(t *testing.T) {
 	e := newEnv(t, 0)
 	c := check.New(e.store, e.codec, session.CookieSettings{Name: cookieName, Secure: true}, testPolicy(),
 		check.Options{Bearer: fakeVerifier{good: "good-token"}})
-	conn := serve(t, envoy.NewService(c, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(c, envoy.ServiceOptions{}), envoy.ServerOptions{})
 
 	resp := call(t, conn, checkReq("GET", "app.example.com", "/api", map[string]string{"accept": apiAccept, "authorization": "Bearer good-token"}))
 	ok := resp.GetOkResponse()

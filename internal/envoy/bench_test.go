@@ -12,7 +12,7 @@ import (
 // CheckResponse.
 func BenchmarkCheck(b *testing.B) {
 	e := newEnv(b, 0)
-	svc := envoy.NewService(e.checker, nil)
+	svc := envoy.NewService(e.checker, envoy.ServiceOptions{})
 	req := checkReq("GET", "app.example.com", "/dashboard/projects?filter=mine", map[string]string{
 		"accept": browserAccept, "cookie": e.login(b, "alice@example.com", true, "eng"),
 	})

@@ -36,20 +36,26 @@ type Observer interface {
 	ObserveDecision(adapter string, d authz.Decision, took time.Duration)
 }
 
-// SetObserver makes the service report every decision to o. Call it before
-// serving.
-func (s *Service) SetObserver(o Observer) { s.observer = o }
-
 var _ authv3.AuthorizationServer = (*Service)(nil)
+
+// ServiceOptions are a Service's optional dependencies; the zero value is
+// valid.
+type ServiceOptions struct {
+	// Logger receives the service's logs; default none.
+	Logger *slog.Logger
+	// Observer, if set, is told about every decision.
+	Observer Observer
+}
 
 // NewService returns an ext_authz service that decides with checker. Its
 // health status starts NOT_SERVING: the caller reports readiness with
-// SetServing once the session store answers. logger may be nil.
-func NewService(checker *check.Checker, logger *slog.Logger) *Service {
+// SetServing once the session store answers.
+func NewService(checker *check.Checker, opts ServiceOptions) *Service {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{checker: checker, log: logger, health: health.NewServer()}
+	s := &Service{checker: checker, log: logger, observer: opts.Observer, health: health.NewServer()}
 	s.SetServing(false)
 	return s
 }

@@ -82,7 +82,7 @@ func wantDenied(t *testing.T, resp *authv3.CheckResponse, code codes.Code, httpS
 
 func TestAllowSetsAndRemovesIdentityHeaders(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	cookie := e.login(t, "alice@example.com", true, "eng", "ops")
 
 	in := map[string]string{
@@ -134,7 +134,7 @@ func TestAllowSetsAndRemovesIdentityHeaders(t *testing.T) {
 
 func TestSkipRouteStripsSpoofedIdentity(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	in := map[string]string{"accept": apiAccept, "x-auth-request-user": "admin", "X-Auth-Request-Groups": "admins"}
 	resp := call(t, conn, checkReq("GET", "app.example.com", "/public/logo.png", in))
 	ok := resp.GetOkResponse()
@@ -151,7 +151,7 @@ func TestSkipRouteStripsSpoofedIdentity(t *testing.T) {
 
 func TestQueryIsNotMatchedAgainstRoutes(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	// A skip-route path with a protected-looking query passes...
 	resp := call(t, conn, checkReq("GET", "app.example.com", "/public?x=/admin", map[string]string{"accept": apiAccept}))
 	if resp.GetOkResponse() == nil {
@@ -172,7 +172,7 @@ func TestQueryIsNotMatchedAgainstRoutes(t *testing.T) {
 
 func TestDotSegmentsCannotReachProtectedPathThroughSkipRoute(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	for _, p := range []string{"/public/../admin", "/public/./../admin", "//public/../admin"} {
 		resp := call(t, conn, checkReq("GET", "app.example.com", p, map[string]string{"accept": apiAccept}))
 		wantDenied(t, resp, codes.Unauthenticated, 401)
@@ -191,7 +191,7 @@ func TestDotSegmentsCannotReachProtectedPathThroughSkipRoute(t *testing.T) {
 
 func TestUnauthenticated(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 
 	t.Run("browser is redirected", func(t *testing.T) {
 		resp := call(t, conn, checkReq("GET", "app.example.com", "/x", map[string]string{"accept": browserAccept}))
@@ -236,7 +236,7 @@ func TestUnauthenticated(t *testing.T) {
 
 func TestForbidden(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	for _, email := range []string{"mallory@evil.com", "alice@example.com@evil.com"} {
 		cookie := e.login(t, email, true)
 		resp := call(t, conn, checkReq("GET", "app.example.com", "/", map[string]string{"accept": apiAccept, "cookie": cookie}))
@@ -255,7 +255,7 @@ func TestForbidden(t *testing.T) {
 
 func TestStoreFailureFailsClosed(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	cookie := e.login(t, "alice@example.com", true)
 	e.store.err = errStoreDown
 	resp := call(t, conn, checkReq("GET", "app.example.com", "/", map[string]string{"accept": browserAccept, "cookie": cookie}))
@@ -283,7 +283,7 @@ func TestHangingStoreAnswersBeforeEnvoyTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.checkTimeout)
-			conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+			conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 			cookie := e.login(t, "alice@example.com", true)
 			e.store.hang = true
 			// Warm the connection so the measurement is the check alone.
@@ -307,7 +307,7 @@ func TestHangingStoreAnswersBeforeEnvoyTimeout(t *testing.T) {
 
 func TestMalformedRequestsAreDenied(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	cookie := e.login(t, "alice@example.com", true)
 	h := map[string]string{"cookie": cookie, "accept": apiAccept}
 	mod := func(f func(r *authv3.AttributeContext_HttpRequest)) *authv3.CheckRequest {
@@ -359,7 +359,7 @@ func TestMalformedRequestsAreDenied(t *testing.T) {
 // header_map Envoy sends with encode_raw_headers.
 func TestLookAlikeIdentityHeadersRefused(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	cookie := e.login(t, "alice@example.com", true)
 	resp := call(t, conn, checkReq("GET", "app.example.com", "/public/x", map[string]string{"accept": apiAccept, "x-auth-request_groups": "admins"}))
 	wantDenied(t, resp, codes.InvalidArgument, 400)
@@ -385,7 +385,7 @@ func TestLookAlikeIdentityHeadersRefused(t *testing.T) {
 // rewritten.
 func TestUpstreamCookieWithoutGatehouseCookie(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	cookie := e.login(t, "alice@example.com", true)
 	own := cookie[strings.Index(cookie, "_gatehouse="):]
 	for _, c := range []struct{ sent, want string }{
@@ -416,7 +416,7 @@ func TestUpstreamCookieWithoutGatehouseCookie(t *testing.T) {
 
 func TestRawHeaderMapAndContextExtensions(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	cookie := e.login(t, "alice@example.com", true)
 
 	// Envoy with encode_raw_headers sends header_map instead of headers,
@@ -449,7 +449,7 @@ func TestRawHeaderMapAndContextExtensions(t *testing.T) {
 func TestPanicBecomesDenial(t *testing.T) {
 	// A Service without a checker panics inside Check; the caller must
 	// still get a denial, and the server must keep serving.
-	conn := serve(t, envoy.NewService(nil, nil), envoy.ServerOptions{})
+	conn := serve(t, envoy.NewService(nil, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	for range 2 {
 		resp := call(t, conn, checkReq("GET", "app.example.com", "/", nil))
 		wantDenied(t, resp, codes.Unavailable, 500)
@@ -458,7 +458,7 @@ func TestPanicBecomesDenial(t *testing.T) {
 
 func TestHealth(t *testing.T) {
 	e := newEnv(t, 0)
-	svc := envoy.NewService(e.checker, nil)
+	svc := envoy.NewService(e.checker, envoy.ServiceOptions{})
 	conn := serve(t, svc, envoy.ServerOptions{})
 	hc := healthpb.NewHealthClient(conn)
 	want := func(st healthpb.HealthCheckResponse_ServingStatus) {
@@ -511,7 +511,7 @@ func listServices(t *testing.T, conn *grpc.ClientConn) ([]string, error) {
 
 func TestReflection(t *testing.T) {
 	e := newEnv(t, 0)
-	on := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{Reflection: true})
+	on := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{Reflection: true})
 	names, err := listServices(t, on)
 	if err != nil {
 		t.Fatalf("reflection on: %v", err)
@@ -521,7 +521,7 @@ func TestReflection(t *testing.T) {
 			t.Errorf("reflection lists %q, missing %q", names, want)
 		}
 	}
-	off := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{})
+	off := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{})
 	if _, err := listServices(t, off); status.Code(err) != codes.Unimplemented {
 		t.Errorf("reflection off: err = %v, want Unimplemented", err)
 	}
@@ -535,14 +535,14 @@ func TestTLS(t *testing.T) {
 	srvTLS := &tls.Config{Certificates: []tls.Certificate{c.Server}, MinVersion: tls.VersionTLS12}
 
 	t.Run("server TLS", func(t *testing.T) {
-		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: srvTLS},
+		conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{TLS: srvTLS},
 			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost"}))
 		if call(t, conn, req).GetOkResponse() == nil {
 			t.Fatal("want allow over TLS")
 		}
 	})
 	t.Run("plaintext client refused", func(t *testing.T) {
-		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: srvTLS},
+		conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{TLS: srvTLS},
 			grpc.WithTransportCredentials(insecure.NewCredentials()))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -553,14 +553,14 @@ func TestTLS(t *testing.T) {
 
 	mtls := &tls.Config{Certificates: []tls.Certificate{c.Server}, ClientCAs: c.Pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 	t.Run("mTLS with client certificate", func(t *testing.T) {
-		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: mtls},
+		conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{TLS: mtls},
 			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost", Certificates: []tls.Certificate{c.Client}}))
 		if call(t, conn, req).GetOkResponse() == nil {
 			t.Fatal("want allow over mTLS")
 		}
 	})
 	t.Run("mTLS without client certificate refused", func(t *testing.T) {
-		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: mtls},
+		conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{TLS: mtls},
 			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost"}))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -574,7 +574,7 @@ func TestTLS(t *testing.T) {
 	})
 	t.Run("mTLS with certificate from another CA refused", func(t *testing.T) {
 		other := testpki.New(t, "stranger")
-		conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{TLS: mtls},
+		conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{TLS: mtls},
 			tlsDial(&tls.Config{RootCAs: c.Pool, ServerName: "localhost", Certificates: []tls.Certificate{other.Client}}))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -586,7 +586,7 @@ func TestTLS(t *testing.T) {
 
 func TestServerOptionsLimits(t *testing.T) {
 	e := newEnv(t, 0)
-	conn := serve(t, envoy.NewService(e.checker, nil), envoy.ServerOptions{MaxRecvMsgSize: 1024})
+	conn := serve(t, envoy.NewService(e.checker, envoy.ServiceOptions{}), envoy.ServerOptions{MaxRecvMsgSize: 1024})
 	big := checkReq("GET", "app.example.com", "/", map[string]string{"x-big": strings.Repeat("a", 4096)})
 	_, err := authv3.NewAuthorizationClient(conn).Check(context.Background(), big)
 	if status.Code(err) != codes.ResourceExhausted {

@@ -43,7 +43,7 @@ func newBCEnv(t *testing.T) *bcEnv {
 			// Long enough to be an HS256 key, for the algorithm-confusion case.
 			Client: oidctest.Client{ID: "gatehouse", Secret: "a-client-secret-of-at-least-32-bytes"},
 		},
-		opts: []login.Option{login.WithLocker(locks), login.WithRevoker(rv)},
+		opts: login.Options{Locker: locks, Revoker: rv},
 	})
 	rv.store = e.store
 	b := &bcEnv{env: e, locks: locks, revoker: rv}
@@ -369,10 +369,10 @@ func TestBackchannelLogoutStoreFailure(t *testing.T) {
 }
 
 func TestBackchannelLogoutNotConfigured(t *testing.T) {
-	for name, opts := range map[string][]login.Option{
-		"nothing":      nil,
-		"only revoker": {login.WithRevoker(&fakeRevoker{})},
-		"only locker":  {login.WithLocker(newFakeLocker())},
+	for name, opts := range map[string]login.Options{
+		"nothing":      {},
+		"only revoker": {Revoker: &fakeRevoker{}},
+		"only locker":  {Locker: newFakeLocker()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, envOptions{opts: opts})

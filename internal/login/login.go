@@ -176,7 +176,7 @@ type Handler struct {
 	origin       string // scheme://host of RedirectURL, for absolute return URLs
 	disc         *discovery
 
-	// Optional dependencies, set by options.
+	// Optional dependencies, from Options.
 	locker       Locker
 	revoker      Revoker
 	observer     Observer
@@ -186,10 +186,11 @@ type Handler struct {
 	refresh refresher
 }
 
-// New returns a Handler. It does no I/O: the provider is discovered on first
-// use. logger may be nil. opts add optional dependencies (WithLocker,
-// WithRevoker, WithObserver).
-func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, logger *slog.Logger, opts ...Option) (*Handler, error) {
+// New returns a Handler for cfg that keeps sessions in store, seals its
+// cookies with codec and checks return URLs with redirects; opts add the
+// optional dependencies. It does no I/O: the provider is discovered on
+// first use.
+func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, opts Options) (*Handler, error) {
 	cfg, err := cfg.withDefaults()
 	var errs []error
 	if err != nil {
@@ -204,8 +205,13 @@ func New(cfg Config, store session.Store, codec *session.Codec, cookies session.
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	var observer Observer = nopObserver{}
+	if opts.Observer != nil {
+		observer = opts.Observer
 	}
 	ru, _ := url.Parse(cfg.RedirectURL) // checked above
 	h := &Handler{
@@ -218,15 +224,14 @@ func New(cfg Config, store session.Store, codec *session.Codec, cookies session.
 		log:          logger,
 		callbackPath: ru.EscapedPath(),
 		origin:       ru.Scheme + "://" + ru.Host,
-		observer:     nopObserver{},
+		locker:       opts.Locker,
+		revoker:      opts.Revoker,
+		observer:     observer,
+		pages:        opts.Pages,
+		providerName: opts.ProviderName,
 	}
 	h.disc = newDiscovery(cfg, logger)
 	h.refresh.init(cfg.RefreshWorkers)
-	for _, o := range opts {
-		if o != nil {
-			o(h)
-		}
-	}
 	return h, nil
 }
 

@@ -152,7 +152,7 @@ type envOptions struct {
 	op     oidctest.Options
 	issuer string // overrides the provider's issuer in the login config
 	config func(*login.Config)
-	opts   []login.Option
+	opts   login.Options
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -194,7 +194,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.cfg, e.rv = cfg, v
-	e.h = e.newHandler(t, o.opts...)
+	e.h = e.newHandler(t, o.opts)
 	mux := http.NewServeMux()
 	mux.Handle("/oauth2/", e.h)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "home") })
@@ -206,9 +206,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 // newHandler returns another Handler on e's provider, store and config: a
 // second replica.
-func (e *env) newHandler(t testing.TB, opts ...login.Option) *login.Handler {
+func (e *env) newHandler(t testing.TB, opts login.Options) *login.Handler {
 	t.Helper()
-	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger, opts...)
+	if opts.Logger == nil {
+		opts.Logger = e.logger
+	}
+	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -894,10 +897,10 @@ func TestNew(t *testing.T) {
 	cs := session.CookieSettings{Name: cookieName}
 	// No I/O: an issuer nobody serves is fine at construction.
 	good := login.Config{IssuerURL: "http://127.0.0.1:1", ClientID: "c", RedirectURL: "http://127.0.0.1:2/oauth2/callback"}
-	if _, err := login.New(good, newMemStore(), codec, cs, v, nil); err != nil {
+	if _, err := login.New(good, newMemStore(), codec, cs, v, login.Options{}); err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	_, err := login.New(login.Config{IssuerURL: "ftp://x", RedirectURL: "/cb", Scopes: []string{"email"}}, newMemStore(), codec, cs, v, nil)
+	_, err := login.New(login.Config{IssuerURL: "ftp://x", RedirectURL: "/cb", Scopes: []string{"email"}}, newMemStore(), codec, cs, v, login.Options{})
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
@@ -906,7 +909,7 @@ func TestNew(t *testing.T) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
 	}
-	if _, err := login.New(good, nil, codec, cs, v, nil); err == nil {
+	if _, err := login.New(good, nil, codec, cs, v, login.Options{}); err == nil {
 		t.Fatal("nil store accepted")
 	}
 }

@@ -46,7 +46,7 @@ func hasLabel(s *dto.Metric, name, value string) bool {
 // refused one a failure; nothing is counted from status codes outside.
 func TestMetricsLogins(t *testing.T) {
 	m := metrics.New()
-	e := newEnv(t, envOptions{opts: []login.Option{login.WithObserver(m)}})
+	e := newEnv(t, envOptions{opts: login.Options{Observer: m}})
 	e.signIn(t, "alice", "wonderland")
 	if got := counter(t, m, "gatehouse_logins_total", "result", "success"); got != 1 {
 		t.Fatalf("logins{success} = %v after one sign-in, want 1", got)
@@ -67,7 +67,7 @@ func TestMetricsLocalSignOut(t *testing.T) {
 	m := metrics.New()
 	e := newEnv(t, envOptions{
 		config: func(c *login.Config) { c.SkipProviderLogout = true },
-		opts:   []login.Option{login.WithObserver(m)},
+		opts:   login.Options{Observer: m},
 	})
 	_, c := e.signIn(t, "alice", "wonderland")
 	req, err := http.NewRequest(http.MethodGet, e.srv.URL+login.SignOutPath, nil)
@@ -102,7 +102,7 @@ func TestMetricsBackchannelLogout(t *testing.T) {
 	rv := &fakeRevoker{}
 	e := newEnv(t, envOptions{
 		op:   oidctest.Options{Users: []oidctest.User{aliceUser, bobUser}},
-		opts: []login.Option{login.WithLocker(newFakeLocker()), login.WithRevoker(rv), login.WithObserver(m)},
+		opts: login.Options{Locker: newFakeLocker(), Revoker: rv, Observer: m},
 	})
 	rv.store = e.store
 	s, _ := e.signIn(t, "alice", "wonderland")
@@ -126,7 +126,7 @@ func TestMetricsBackchannelLogout(t *testing.T) {
 // provider (no refresh token) counts nothing.
 func TestMetricsTokenRefreshes(t *testing.T) {
 	m := metrics.New()
-	e := newEnv(t, envOptions{opts: []login.Option{login.WithObserver(m)}})
+	e := newEnv(t, envOptions{opts: login.Options{Observer: m}})
 	s, _ := e.signIn(t, "alice", "wonderland")
 	if _, err := e.h.Refresh(context.Background(), s); err != nil {
 		t.Fatal(err)

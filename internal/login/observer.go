@@ -22,16 +22,7 @@ const (
 	LogoutBackchannel = "backchannel"
 )
 
-// WithObserver reports sign-ins, sign-outs and token refreshes to o.
-func WithObserver(o Observer) Option {
-	return func(h *Handler) {
-		if o != nil {
-			h.observer = o
-		}
-	}
-}
-
-// nopObserver is the Observer of a Handler without WithObserver.
+// nopObserver is the Observer of a Handler without Options.Observer.
 type nopObserver struct{}
 
 func (nopObserver) Login(bool)    {}

@@ -2,8 +2,10 @@ package login
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -20,13 +22,22 @@ type Revoker interface {
 	DeleteMatching(ctx context.Context, f session.Filter) (int, error)
 }
 
-// Option sets an optional dependency of a Handler.
-type Option func(*Handler)
-
-// WithLocker makes refreshes exclusive across replicas and enables replay
-// protection for back-channel logout (which is refused without it).
-func WithLocker(l Locker) Option { return func(h *Handler) { h.locker = l } }
-
-// WithRevoker enables back-channel logout: the sessions a valid logout
-// token names are ended through r. Without it the endpoint answers 501.
-func WithRevoker(r Revoker) Option { return func(h *Handler) { h.revoker = r } }
+// Options are a Handler's optional dependencies; the zero value is valid.
+type Options struct {
+	// Logger receives the Handler's logs; default none.
+	Logger *slog.Logger
+	// Locker makes refreshes exclusive across replicas and enables replay
+	// protection for back-channel logout (which is refused without it).
+	Locker Locker
+	// Revoker enables back-channel logout: the sessions a valid logout
+	// token names are ended through it. Without it the endpoint answers 501.
+	Revoker Revoker
+	// Observer is told about sign-ins, sign-outs and token refreshes.
+	Observer Observer
+	// Pages are the designed pages the endpoints show (sign-in failed,
+	// sign-out confirmation, signed out, sign-in); default pages.Builtin.
+	Pages *pages.Pages
+	// ProviderName names the provider on the pages ("Continue with NAME");
+	// default the issuer URL's host.
+	ProviderName string
+}

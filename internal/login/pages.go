@@ -16,14 +16,6 @@ const SignedOutPath = "/oauth2/signed_out"
 // the sign-in at StartPath with the same return URL.
 const SignInPath = "/oauth2/sign_in"
 
-// WithPages sets the designed pages the endpoints show (sign-in failed,
-// sign-out confirmation, signed out, sign-in); default pages.Builtin.
-func WithPages(p *pages.Pages) Option { return func(h *Handler) { h.pages = p } }
-
-// WithProviderName names the provider on the pages ("Continue with
-// NAME"); default the issuer URL's host.
-func WithProviderName(name string) Option { return func(h *Handler) { h.providerName = name } }
-
 func (h *Handler) page() *pages.Pages {
 	if h.pages != nil {
 		return h.pages

@@ -68,7 +68,7 @@ func TestSignInPage(t *testing.T) {
 	if want := `href="/oauth2/start?rd=%2Fx">Continue with ` + host; !strings.Contains(b, want) {
 		t.Errorf("no %q in %s", want, b)
 	}
-	e = newEnv(t, envOptions{opts: []login.Option{login.WithProviderName("Acme ID")}})
+	e = newEnv(t, envOptions{opts: login.Options{ProviderName: "Acme ID"}})
 	if _, b := serveOnce(t, e.h.SignInHandler(), login.SignInPath); !strings.Contains(b, "Continue with Acme ID") {
 		t.Errorf("provider name not used: %s", b)
 	}
@@ -86,7 +86,7 @@ func TestErrorPageIsDesigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, envOptions{opts: []login.Option{login.WithPages(pg)}})
+	e := newEnv(t, envOptions{opts: login.Options{Pages: pg}})
 	resp := get(t, newClient(t), e.srv.URL+login.CallbackPath+"?state=x&code=y")
 	b := body(resp)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(b, "<h1>Custom: This sign-in was not started in this browser") || !strings.Contains(b, "<code>missing_login_cookie</code>") || !strings.Contains(b, "<title>Oops · Acme</title>") {

@@ -132,7 +132,7 @@ func TestRefreshNeverResurrectsRevokedSessionRedis(t *testing.T) {
 		}
 	}}
 	rc.AddHook(hook)
-	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger)
+	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestRefreshNeverResurrectsRevokedSessionMemory(t *testing.T) {
 	if err := store.Store.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger)
+	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestRefreshRefusesStoreWithoutUpdate(t *testing.T) {
 	if err := plain.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	h, err := login.New(e.cfg, plain, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger)
+	h, err := login.New(e.cfg, plain, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func TestRefreshRevokedEndsSession(t *testing.T) {
 		t.Fatal("MaybeRefresh refreshed a session not yet due")
 	}
 	e.clock.Advance(time.Until(other.TokenExpiry))
-	h := e.newHandler(t)
+	h := e.newHandler(t, login.Options{})
 	h.MaybeRefresh(other.ID, other)
 	shutdown(t, h)
 	if e.stored(t, other.ID) != nil {
@@ -256,7 +256,7 @@ func TestMaybeRefreshMargin(t *testing.T) {
 	e.h.MaybeRefresh(s.ID, &noTok) // due, but nothing to refresh with
 	e.clock.Advance(-time.Hour)
 	e.h.MaybeRefresh("", s) // no ID: nothing to save under
-	h2 := e.newHandler(t)
+	h2 := e.newHandler(t, login.Options{})
 	shutdown(t, e.h)
 	if n := e.op.RefreshRequests() - before; n != 0 {
 		t.Fatalf("%d refreshes before the margin", n)
@@ -284,7 +284,7 @@ func TestMaybeRefreshMargin(t *testing.T) {
 func TestMaybeRefreshRunsUnderRun(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	s, _ := e.signIn(t, "alice", "wonderland")
-	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, e.logger)
+	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,8 +337,8 @@ func TestMaybeRefreshDedupInProcess(t *testing.T) {
 // refresh a session once between them.
 func TestRefreshLockAcrossReplicas(t *testing.T) {
 	locks := newFakeLocker()
-	e := newEnv(t, envOptions{opts: []login.Option{login.WithLocker(locks)}})
-	h2 := e.newHandler(t, login.WithLocker(locks))
+	e := newEnv(t, envOptions{opts: login.Options{Locker: locks}})
+	h2 := e.newHandler(t, login.Options{Locker: locks})
 	s, _ := e.signIn(t, "alice", "wonderland")
 	e.clock.Advance(time.Until(s.TokenExpiry))
 	before := e.op.RefreshRequests()
@@ -401,7 +401,7 @@ func TestRefreshLockAcrossReplicas(t *testing.T) {
 func lockNamesFor(t *testing.T, e *env, s *session.Session, locks *fakeLocker) []string {
 	t.Helper()
 	rec := &recordingLocker{inner: locks}
-	h := e.newHandler(t, login.WithLocker(rec))
+	h := e.newHandler(t, login.Options{Locker: rec})
 	if _, err := h.Refresh(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestRefreshTransientFailure(t *testing.T) {
 
 	// Tokens expired and the provider still down: the session ends.
 	e.clock.Advance(20 * time.Second)
-	if _, err := e.newHandler(t).Refresh(context.Background(), s); !errors.Is(err, login.ErrRefreshRejected) {
+	if _, err := e.newHandler(t, login.Options{}).Refresh(context.Background(), s); !errors.Is(err, login.ErrRefreshRejected) {
 		t.Fatalf("refresh of expired tokens with the provider down: %v, want ErrRefreshRejected", err)
 	}
 	if e.stored(t, s.ID) != nil {
