@@ -178,3 +178,13 @@ func FuzzPrefersHTML(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPrefersHTML: the negotiation runs on every denial.
+func BenchmarkPrefersHTML(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if !render.PrefersHTML(chromeAccept) {
+			b.Fatal("Chrome's Accept is a browser's")
+		}
+	}
+}
