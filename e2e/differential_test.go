@@ -167,7 +167,7 @@ func (s *suite) startDiffStack(t *testing.T, k proxyKind) (proxySetup, *diffStac
 	cfg := gatehouseConfig{
 		Addr: ps.GatehouseAddr, Issuer: s.op.issuer, RedirectURL: ps.origin() + "/oauth2/callback",
 		CookieKey: newCookieKey(), RedisAddr: s.redisAddr, KeyPrefix: s.prefix + "diff-" + k.name + ":",
-		Access: differentialAccess("status." + ps.Host), LogLevel: "info",
+		Access: differentialAccess("status." + ps.Host), LogLevel: "info", SPOEAddr: ps.SPOEAddr,
 	}
 	gh, err := startGatehouse(ctx, ps.Dir, "gatehouse-a", s.tools["gatehouse"], cfg)
 	if err != nil {

@@ -72,6 +72,7 @@ func newSuite(t testing.TB) *suite {
 	}{
 		{"nginx", "GATEHOUSE_E2E_NGINX", []string{"nginx", "/usr/sbin/nginx"}},
 		{"caddy", "GATEHOUSE_E2E_CADDY", []string{"caddy"}},
+		{"haproxy", "GATEHOUSE_E2E_HAPROXY", []string{"haproxy", "/usr/sbin/haproxy"}},
 		{"traefik", "GATEHOUSE_E2E_TRAEFIK", []string{filepath.Join(cache, "bin", "traefik-v3.6.12")}},
 		{"op", "GATEHOUSE_E2E_OP", []string{filepath.Join(cache, "bin", "zitadel-oidc-example-v3.52.0")}},
 		{"socat", "GATEHOUSE_E2E_SOCAT", []string{"socat"}},
@@ -135,6 +136,7 @@ func newSuite(t testing.TB) *suite {
 		ps := proxySetup{
 			Dir: dir, Host: "app." + k.name + ".localhost",
 			HTTPPort: freePort(t), HTTPSPort: freePort(t), AdminPort: freePort(t), IPv6: s.ipv6,
+			SPOEAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		}
 		s.setups[k.name] = ps
 		redirectURIs = append(redirectURIs, ps.origin()+"/oauth2/callback")
@@ -219,6 +221,9 @@ func (s *suite) runProxy(t *testing.T, k proxyKind) {
 	for _, r := range []struct{ name, addr string }{{"gatehouse-a", st.replicaA}, {"gatehouse-b", st.replicaB}} {
 		c := cfg
 		c.Addr = r.addr
+		if r.name == "gatehouse-a" {
+			c.SPOEAddr = ps.SPOEAddr // HAProxy asks replica A too
+		}
 		p, err := startGatehouse(ctx, ps.Dir, r.name, s.tools["gatehouse"], c)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)

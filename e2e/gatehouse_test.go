@@ -31,6 +31,9 @@ type gatehouseConfig struct {
 	// GRPCAddr is grpc.addr (the Envoy ext_authz listener); empty leaves
 	// it unset.
 	GRPCAddr string
+	// SPOEAddr is spoe.addr (the HAProxy SPOE agent listener); empty
+	// leaves it unset.
+	SPOEAddr string
 }
 
 // defaultAccess is the suite's policy: alice's domain, and one public route.
@@ -56,6 +59,9 @@ func (c gatehouseConfig) yaml() string {
 	grpc := ""
 	if c.GRPCAddr != "" {
 		grpc = fmt.Sprintf("grpc:\n  addr: %q\n", c.GRPCAddr)
+	}
+	if c.SPOEAddr != "" {
+		grpc += fmt.Sprintf("spoe:\n  addr: %q\n", c.SPOEAddr)
 	}
 	return fmt.Sprintf(`http:
   addr: %q

@@ -26,6 +26,7 @@ type proxySetup struct {
 	HTTPSPort     int
 	AdminPort     int    // Caddy's admin API
 	GatehouseAddr string // replica A
+	SPOEAddr      string // replica A's spoe.addr (HAProxy's agent)
 	AppAddr       string // the echo app
 	IPv6          bool   // [::1] is usable
 }
@@ -66,6 +67,7 @@ var proxyKinds = []proxyKind{
 	{name: "nginx", start: startNginx},
 	{name: "caddy", start: startCaddy},
 	{name: "traefik", start: startTraefik},
+	{name: "haproxy", start: startHAProxy},
 }
 
 // startNginx runs deploy/nginx/nginx.conf with loopback listeners, a
