@@ -80,6 +80,7 @@ func runDemo(ctx context.Context, addr, providerAddr, bin string, logw io.Writer
 		gh.Env = append(gh.Env, k+"="+v)
 	}
 	gh.Stdout, gh.Stderr = logw, logw
+	fmt.Fprintf(logw, "gatehouse-dev: running %s serve on %s\n", bin, ghAddr)
 	gh.Cancel = func() error { return gh.Process.Signal(syscall.SIGTERM) }
 	gh.WaitDelay = 10 * time.Second
 	if err := gh.Start(); err != nil {
