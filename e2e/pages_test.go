@@ -79,7 +79,14 @@ func TestPages(t *testing.T) {
 		out = t.ArtifactDir()
 	}
 	for _, k := range proxyKinds {
-		t.Run(k.name, func(t *testing.T) { s.pages(t, k, out) })
+		switch k.name {
+		case "nginx", "caddy", "traefik":
+			t.Run(k.name, func(t *testing.T) { s.pages(t, k, out) })
+		default:
+			// Another adapter's proxy (HAProxy's SPOE) renders its own
+			// replies; its pages are not part of this test yet.
+			t.Logf("%s: not covered by TestPages", k.name)
+		}
 	}
 	t.Logf("screenshots in %s", out)
 }

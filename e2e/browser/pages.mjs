@@ -182,7 +182,7 @@ async function main() {
     await signIn(page, cfg.forbiddenUser, cfg.forbiddenPassword);
     await capture(page, w, 'forbidden', 403, ['Access denied', `You are signed in as ${cfg.forbiddenEmail}`, 'Use another account']);
     const sw = await page.getAttribute('a.button', 'href');
-    if (!sw || !sw.includes('/oauth2/sign_out?rd=') || !decodeURIComponent(sw).includes('/oauth2/sign_in?rd=')) fail(`forbidden: "use another account" goes to ${sw}`);
+    if (sw !== `${cfg.origin}/oauth2/sign_out?rd=${enc(cfg.appURL)}`) fail(`forbidden: "use another account" goes to ${sw}`);
     await page.close();
     await ctx2.close();
 

@@ -9,7 +9,7 @@ func BenchmarkForbidden(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := ForbiddenData{Account: "bob@blocked.test", SwitchURL: "https://auth.example.com/oauth2/sign_out?rd=%2Foauth2%2Fsign_in%3Frd%3Dhttps%253A%252F%252Fapp.example.com%252F"}
+	d := ForbiddenData{Account: "bob@blocked.test", SwitchURL: "https://auth.example.com/oauth2/sign_out?rd=https%3A%2F%2Fapp.example.com%2F"}
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {

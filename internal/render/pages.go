@@ -49,15 +49,17 @@ func oauth2Base(p *authz.Policy, r *authz.Request) string {
 	return base
 }
 
-// switchAccountURL signs out and lands on the sign-in page, which returns
-// to the URL of r.
+// switchAccountURL signs out and returns to the URL of r: with a provider
+// that ends its own session too (end_session_endpoint), the return leads
+// to its login form, where another account can sign in; with one that
+// does not, the signed-out page says that the provider may still have the
+// user signed in.
 func switchAccountURL(p *authz.Policy, r *authz.Request) string {
 	rd := "/"
 	if r != nil && r.Host != "" {
 		rd = r.URL()
 	}
-	signIn := "/oauth2/sign_in?rd=" + url.QueryEscape(rd)
-	return oauth2Base(p, r) + "/sign_out?rd=" + url.QueryEscape(signIn)
+	return oauth2Base(p, r) + "/sign_out?rd=" + url.QueryEscape(rd)
 }
 
 func retryURL(r *authz.Request) string {

@@ -11,7 +11,7 @@ import (
 
 // TestBrowserPages: browsers get the designed pages, with the pages'
 // security headers; the forbidden page names the account, escaped, and
-// offers a sign-out that lands on the sign-in page for the same URL.
+// offers a sign-out that returns to the same URL.
 func TestBrowserPages(t *testing.T) {
 	pg, err := pages.New(pages.Options{ProductName: "Acme SSO"})
 	if err != nil {
@@ -32,8 +32,8 @@ func TestBrowserPages(t *testing.T) {
 		"not admitted": {"/x?y=1", authz.ValidSession, mallory, 403, []string{
 			"Access denied", "Acme SSO",
 			`You are signed in as <span class="account">&lt;script&gt;alert(1)&lt;/script&gt;</span>`,
-			// sign out, then the sign-in page for https://app.example.com/x?y=1
-			`href="https://auth.example.com/oauth2/sign_out?rd=%2Foauth2%2Fsign_in%3Frd%3Dhttps%253A%252F%252Fapp.example.com%252Fx%253Fy%253D1">Use another account`,
+			// sign out, then back to https://app.example.com/x?y=1
+			`href="https://auth.example.com/oauth2/sign_out?rd=https%3A%2F%2Fapp.example.com%2Fx%3Fy%3D1">Use another account`,
 		}, []string{"<script>"}},
 		"deny rule": {"/internal", authz.ValidSession, alice, 403, []string{"cannot be reached through Acme SSO"}, []string{"Use another account", "alice"}},
 		"store down": {"/x", authz.StoreFailed, nil, 503, []string{"the session store is not answering", `href="https://app.example.com/x">Try again`, "<code>store_unavailable</code>"}, nil},
@@ -80,7 +80,7 @@ func TestBrowserPages(t *testing.T) {
 	}
 	// A host-relative login URL gives a host-relative sign-out on the request's origin.
 	p.LoginURL = "/oauth2/start"
-	if b := render.For(p, r, &d).Body; !strings.Contains(b, `href="https://app.example.com/oauth2/sign_out?rd=%2Foauth2%2Fsign_in%3Frd%3Dhttps%253A%252F%252Fapp.example.com%252F"`) {
+	if b := render.For(p, r, &d).Body; !strings.Contains(b, `href="https://app.example.com/oauth2/sign_out?rd=https%3A%2F%2Fapp.example.com%2F"`) {
 		t.Errorf("relative login URL: %s", b)
 	}
 }
