@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -161,19 +162,23 @@ func TestGoInstall(t *testing.T) {
 	})
 
 	t.Run("demo from the installed binaries", func(t *testing.T) {
-		demoLogin(t, filepath.Join(gobin, "gatehouse-dev"))
+		logs := demoLogin(t, filepath.Join(gobin, "gatehouse-dev"))
+		if !strings.Contains(logs, "gatehouse-dev: running "+gh+" serve on 127.0.0.1:") {
+			t.Fatalf("the demo did not run the gatehouse beside it (%s):\n%s", gh, logs)
+		}
 	})
 }
 
 // demoLogin runs "gatehouse-dev demo" outside any checkout (so it runs the
 // gatehouse beside it), signs alice in and sees bob refused, the way a
-// browser does, then stops it with SIGINT as Ctrl-C would.
-func demoLogin(t *testing.T, bin string) {
+// browser does, then stops it with SIGINT as Ctrl-C would. It returns the
+// demo's log.
+func demoLogin(t *testing.T, bin string) string {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--addr", "127.0.0.1:0", "--provider-addr", "127.0.0.1:0")
 	cmd.Dir = t.TempDir()
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stderr = &logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -217,6 +222,7 @@ func demoLogin(t *testing.T, bin string) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("demo after SIGINT: %v\nlog:\n%s", err, logs.String())
 	}
+	return logs.String()
 }
 
 // browserLogin opens page with a new cookie jar, follows the redirects to
@@ -254,4 +260,22 @@ func browserLogin(t *testing.T, page, user, password string) string {
 	defer resp.Body.Close()
 	b, _ = io.ReadAll(resp.Body)
 	return fmt.Sprintf("%d %s\n%s", resp.StatusCode, resp.Request.URL, b)
+}
+
+// syncBuffer is a bytes.Buffer that a process may write while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
