@@ -67,6 +67,8 @@ if [ ! -f tls.crt ] || [ ! -f tls.key ]; then
 fi
 
 files="cookie_secrets oidc_client_secret tls.crt tls.key"
+# $files is split into its names on purpose below.
+# shellcheck disable=SC2086
 # A failure here (a file of another user's, say) is reported by the check.
 if [ "$(id -u)" = 0 ]; then
 	chown "$image_uid:$image_gid" $files || true
@@ -86,17 +88,19 @@ stat_ugm() {
 # others'.
 bad=0
 for f in $files; do
-	set -- $(stat_ugm "$f")
-	mode=$(printf '%d' "0$3")
-	if [ "$1" = "$image_uid" ]; then
+	read -r fuid fgid fmode <<-EOF
+	$(stat_ugm "$f")
+	EOF
+	mode=$(printf '%d' "0$fmode")
+	if [ "$fuid" = "$image_uid" ]; then
 		bit=256 # 0400
-	elif [ "$2" = "$image_gid" ]; then
+	elif [ "$fgid" = "$image_gid" ]; then
 		bit=32 # 0040
 	else
 		bit=4 # 0004
 	fi
 	if [ $((mode & bit)) -eq 0 ]; then
-		echo "$dir/$f (owner $1, group $2, mode $3) is not readable by uid $image_uid gid $image_gid, the image's user:" >&2
+		echo "$dir/$f (owner $fuid, group $fgid, mode $fmode) is not readable by uid $image_uid gid $image_gid, the image's user:" >&2
 		echo "  run this script as root (sudo $0${arg:+ $arg}), or: chmod 0444 $dir/$f" >&2
 		bad=1
 	fi
