@@ -374,6 +374,9 @@ func composeProblems(t *testing.T, p *types.Project, refs composeRefs) []string 
 		for _, s := range svc.Secrets {
 			if ps, ok := p.Secrets[s.Source]; ok && ps.File != "" {
 				readable("service "+name+" secret "+s.Source, ps.File)
+				if s.UID != "" || s.GID != "" || s.Mode != nil {
+					add("service %s secret %s sets uid, gid or mode, which Compose ignores for a file secret outside Swarm (it warns and mounts the host file as it is): set the owner and mode on the host (secrets/generate.sh)", name, s.Source)
+				}
 			}
 		}
 		if isGatehouse(svc) {
@@ -532,6 +535,13 @@ func TestComposeChecksFail(t *testing.T) {
 			t.Fatal(err)
 		}
 		want(t, composeProblems(t, p, refs), "secrets/generate.sh does not write it")
+	})
+	t.Run("secret mode key", func(t *testing.T) {
+		p, err := loadComposeContent("docker-compose.yml", mutate(t, "      - cookie_secrets\n", "      - source: cookie_secrets\n        mode: 0444\n"), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, composeProblems(t, p, refs), "secret cookie_secrets sets uid, gid or mode, which Compose ignores")
 	})
 	t.Run("unknown gatehouse setting", func(t *testing.T) {
 		p, err := loadComposeContent("docker-compose.yml", mutate(t, "GATEHOUSE_OIDC_SCOPES:", "GATEHOUSE_OIDC_SCOPE:"), env)
