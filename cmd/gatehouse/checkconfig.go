@@ -39,6 +39,10 @@ func checkConfigCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(r.Errors) > 0 {
 		return invalidConfig{errs: r.Errors, warnings: r.Warnings}
 	}
+	// The pages' logo and template overrides, read and executed as serve does.
+	if _, err := newPages(r.Config, nil); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%s: configuration is valid\n", source)
 	for _, w := range r.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,5 +63,27 @@ func TestPagesServed(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
+	}
+}
+
+// TestCheckConfigBuildsPages: check-config reads and executes the template
+// overrides as serve does, and names the broken file.
+func TestCheckConfigBuildsPages(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "signin.html")
+	if err := os.WriteFile(bad, []byte(`{{define "content"}}{{if}}{{end}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := goodEnv(t, oidctest.Start(t, oidctest.Options{}))
+	env["GATEHOUSE_PAGES_TEMPLATES_DIR"] = dir
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"check-config"}, &out, &out, lookupIn(env))
+	if code == 0 || !strings.Contains(out.String(), "pages.templates_dir: "+bad+": template: signin.html:1: missing value for if") {
+		t.Errorf("exit %d:\n%s", code, out.String())
+	}
+	delete(env, "GATEHOUSE_PAGES_TEMPLATES_DIR")
+	out.Reset()
+	if code := run(context.Background(), []string{"check-config"}, &out, &out, lookupIn(env)); code != 0 {
+		t.Errorf("valid config: exit %d:\n%s", code, out.String())
 	}
 }
