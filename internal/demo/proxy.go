@@ -96,7 +96,7 @@ func (p *ForwardAuthProxy) ask(ctx context.Context, r *http.Request) (*http.Resp
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"Cookie", "Accept", "Authorization", "User-Agent"} {
+	for _, name := range []string{"Cookie", "Accept", "Authorization", "User-Agent", "Sec-Fetch-Mode", "X-Requested-With"} {
 		if v := r.Header.Values(name); len(v) > 0 {
 			req.Header[name] = v
 		}
