@@ -91,7 +91,7 @@ func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, err
 	k.mu.Lock()
 	if m := matching(k.keys, kid); len(m) > 0 {
 		if now := k.now(); k.inflight == nil && now.Sub(k.fetched) >= k.maxAge && now.Sub(k.started) >= k.wait() {
-			k.start() // refresh old keys without holding up this request
+			k.start(ctx) // refresh old keys without holding up this request
 		}
 		k.mu.Unlock()
 		return m, nil
@@ -106,7 +106,7 @@ func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, err
 			}
 			return nil, fmt.Errorf("%w: no key with ID %q", ErrInvalid, clip(kid))
 		}
-		done = k.start()
+		done = k.start(ctx)
 	}
 	k.mu.Unlock()
 	select {
@@ -135,13 +135,17 @@ func (k *keySet) wait() time.Duration {
 	return k.interval
 }
 
-// start begins a background fetch; k.mu must be held.
-func (k *keySet) start() chan struct{} {
+// start begins a background fetch for the request whose context is ctx;
+// k.mu must be held. The fetch is shared by every request that waits for
+// it, so it keeps ctx's values (the trace) but not its cancellation: the
+// first caller giving up must not fail the others. It is bounded by the
+// fetch timeout, and at most one runs per issuer.
+func (k *keySet) start(ctx context.Context) chan struct{} {
 	done := make(chan struct{})
 	k.inflight, k.started = done, k.now()
 	jwksURL := k.jwksURL
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
 		defer cancel()
 		keys, url, err := k.fetch(ctx, jwksURL)
 		if err != nil {

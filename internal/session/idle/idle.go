@@ -1,7 +1,7 @@
 // Package idle ends sessions left unused: a sliding idle timeout on top of a
 // session store, decided purely from the session's LastSeenAt, with the use
-// recorded back to the store in the background, throttled, by workers that
-// Run owns.
+// recorded back to the store in the background, throttled, by the job pool
+// that Run owns.
 package idle
 
 import (
@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
+	"github.com/gatehouse/gatehouse/internal/background"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -22,11 +23,9 @@ import (
 const (
 	MinWriteInterval    = time.Minute
 	DefaultTouchTimeout = time.Second
-	// touchQueue bounds the writes waiting for a worker; a use that finds
-	// it full is recorded on a later request instead.
-	touchQueue = 256
-	// touchWorkers is how many writes run at once.
-	touchWorkers = 4
+	// maxTouchJobs bounds the writes waiting or running; a use that finds
+	// them full is recorded on a later request instead.
+	maxTouchJobs = 32
 	// maxTouchMemo bounds how many sessions' last touch a Store remembers.
 	maxTouchMemo = 100000
 )
@@ -63,14 +62,14 @@ var (
 // nothing is deleted, and the record stays unusable until its absolute
 // ExpiresAt removes it. A use is recorded back (Touch) when the stored time
 // is WriteInterval old, at most once per interval per session on this
-// replica, never on every request, by the workers Run owns. Writes,
+// replica, never on every request, by the background jobs Run owns. Writes,
 // deletes and the admin view (List, LoadByHandle) pass through.
 type Store struct {
 	Inner
 	opts Options
 	log  *slog.Logger
 
-	touches chan touch
+	jobs *background.Pool
 
 	mu sync.Mutex
 	// touched throttles writes, it is not a cache of sessions: handle ->
@@ -79,12 +78,6 @@ type Store struct {
 	// session). Whether a session is idle is decided from its LastSeenAt
 	// alone, never from here.
 	touched *simplelru.LRU[string, time.Time]
-}
-
-// touch is one use to record.
-type touch struct {
-	id string
-	at time.Time
 }
 
 // New wraps inner with an idle timeout.
@@ -116,7 +109,7 @@ func New(inner Inner, opts Options) (*Store, error) {
 	}
 	return &Store{
 		Inner: inner, opts: opts, log: log,
-		touches: make(chan touch, touchQueue), touched: touched,
+		jobs: background.NewPool(maxTouchJobs), touched: touched,
 	}, nil
 }
 
@@ -166,10 +159,11 @@ func (s *Store) admit(ctx context.Context, id string, sess *session.Session, fre
 	return sess, nil
 }
 
-// maybeTouch queues a write of the use when the stored time is
-// WriteInterval old and this replica has not queued one for the session
-// within WriteInterval. It drops the write (a later Load tries again) when
-// the queue is full, so a slow store never holds up a request.
+// maybeTouch offers a write of the use when the stored time is
+// WriteInterval old and this replica has not written it for the session
+// within WriteInterval. The write is dropped (a later Load tries again) when
+// maxTouchJobs are waiting or running, so a slow store never holds up a
+// request.
 func (s *Store) maybeTouch(id, handle string, now time.Time, idle time.Duration) {
 	if idle < s.opts.WriteInterval {
 		return
@@ -182,37 +176,19 @@ func (s *Store) maybeTouch(id, handle string, now time.Time, idle time.Duration)
 	if last, ok := s.touched.Peek(handle); ok && now.Sub(last) < s.opts.WriteInterval {
 		return
 	}
-	select {
-	case s.touches <- touch{id: id, at: now}:
-		s.touched.Add(handle, now)
-	default:
-	}
-}
-
-// Run records the queued uses with touchWorkers workers until ctx ends;
-// a write in flight then finishes (each bounded by TouchTimeout) and the
-// rest of the queue is dropped. It does not close the inner store.
-func (s *Store) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for range touchWorkers {
-		wg.Go(func() { s.work(ctx) })
-	}
-	wg.Wait()
-	return nil
-}
-
-// work records queued uses until ctx ends.
-func (s *Store) work(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case t := <-s.touches:
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.TouchTimeout)
-			if err := s.Touch(tctx, t.id, t.at); err != nil {
-				s.log.LogAttrs(tctx, slog.LevelWarn, "session use not recorded", slog.String("error", err.Error()))
-			}
-			cancel()
+	taken := s.jobs.TryGo(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.TouchTimeout)
+		defer cancel()
+		if err := s.Touch(ctx, id, now); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "session use not recorded", slog.String("error", err.Error()))
 		}
+	})
+	if taken {
+		s.touched.Add(handle, now)
 	}
 }
+
+// Run writes the offered uses until ctx ends; then it writes those already
+// offered (each bounded by TouchTimeout) and returns. It does not close the
+// inner store. It may be called once.
+func (s *Store) Run(ctx context.Context) error { return s.jobs.Run(ctx) }

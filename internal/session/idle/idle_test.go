@@ -30,19 +30,23 @@ func (m *countingMemory) Touch(ctx context.Context, id string, at time.Time) err
 	return m.Store.Touch(ctx, id, at)
 }
 
-// flush records every queued use now, as Run's workers would.
-func (s *Store) flush(t testing.TB) {
+// running returns a Store over a counting memory store, with Run running
+// until t ends.
+func running(t *testing.T, clock *sessiontest.Clock) (*Store, *countingMemory) {
 	t.Helper()
-	for {
-		select {
-		case tc := <-s.touches:
-			if err := s.Touch(t.Context(), tc.id, tc.at); err != nil {
-				t.Fatal(err)
-			}
-		default:
-			return
-		}
+	mem := &countingMemory{Store: memstore.New(memstore.Options{Now: clock.Now})}
+	st, err := New(mem, Options{Timeout: 30 * time.Minute, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
 	}
+	sessiontest.RunUntilCleanup(t, st.Run)
+	return st, mem
+}
+
+// touchesReach waits until mem has recorded n uses.
+func touchesReach(t *testing.T, mem *countingMemory, n int64) {
+	t.Helper()
+	sessiontest.WaitFor(t, 5*time.Second, "recorded uses", func() bool { return mem.touches.Load() >= n })
 }
 
 func TestIdleStoreMemory(t *testing.T) {
@@ -61,19 +65,14 @@ func TestIdleStoreMemory(t *testing.T) {
 	if err := st.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	load := func() (*session.Session, error) {
-		t.Helper()
-		got, err := st.Load(ctx, s.ID)
-		st.flush(t)
-		return got, err
-	}
 
-	// Within the write interval: served, nothing written.
+	// Within the write interval: served, no write offered.
 	clock.Advance(2 * time.Minute)
-	if _, err := load(); err != nil || mem.touches.Load() != 0 {
-		t.Fatalf("at 2m: %v, %d touches", err, mem.touches.Load())
+	if _, err := st.Load(ctx, s.ID); err != nil || st.touchMemoLen() != 0 {
+		t.Fatalf("at 2m: %v, %d writes offered", err, st.touchMemoLen())
 	}
-	// Past it: one write queued, whatever the burst of requests.
+	// Past it: one write, whatever the burst of requests (made before Run
+	// starts, so no write lands during the burst and hides a second one).
 	clock.Advance(2 * time.Minute)
 	var wg sync.WaitGroup
 	for range 50 {
@@ -84,21 +83,17 @@ func TestIdleStoreMemory(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(st.touches); n != 1 {
-		t.Fatalf("50 loads past the interval queued %d writes, want 1", n)
-	}
-	st.flush(t)
+	sessiontest.RunUntilCleanup(t, st.Run)
+	touchesReach(t, mem, 1)
 	if got, _ := mem.Load(ctx, s.ID); !got.LastSeenAt.Equal(clock.Now()) {
 		t.Fatalf("LastSeenAt = %v, want %v", got.LastSeenAt, clock.Now())
 	}
 	// Sliding: 29 minutes after the touch it still lives (and is touched).
 	clock.Advance(29 * time.Minute)
-	if _, err := load(); err != nil {
+	if _, err := st.Load(ctx, s.ID); err != nil {
 		t.Fatalf("29m after last use: %v", err)
 	}
-	if n := mem.touches.Load(); n != 2 {
-		t.Fatalf("touches = %d, want 2", n)
-	}
+	touchesReach(t, mem, 2)
 	// 30 minutes unused: ended. The check is pure: nothing is written or
 	// deleted, the record stays (unusable) until its absolute expiry.
 	clock.Advance(30 * time.Minute)
@@ -107,12 +102,18 @@ func TestIdleStoreMemory(t *testing.T) {
 			t.Fatalf("after 30m idle: %v, want ErrNotFound", err)
 		}
 	}
-	st.flush(t)
-	if n := mem.touches.Load(); n != 2 {
-		t.Fatalf("an idle session was touched: %d touches, want 2", n)
+	h, _ := session.HandleOf(s.ID)
+	st.mu.Lock()
+	last, _ := st.touched.Peek(h)
+	st.mu.Unlock()
+	if !last.Equal(clock.Now().Add(-30 * time.Minute)) {
+		t.Fatalf("an idle session's use was offered for writing (last offer %v)", last)
 	}
 	if _, err := mem.Load(ctx, s.ID); err != nil {
 		t.Fatalf("the idle check deleted the record: %v", err)
+	}
+	if n := mem.touches.Load(); n != 2 {
+		t.Fatalf("touches = %d, want 2: 50 loads within one interval wrote more than once", n)
 	}
 }
 
@@ -138,8 +139,8 @@ func TestIdleStoreOptions(t *testing.T) {
 	}
 }
 
-// TestRunRecordsUseAndStops: Run's workers write the queued uses, and Run
-// returns once its context ends, leaving no goroutine behind.
+// TestRunRecordsUseAndStops: Run writes the offered uses, and returns once
+// its context ends, leaving no goroutine behind.
 func TestRunRecordsUseAndStops(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	clock := sessiontest.NewClock()
@@ -160,7 +161,7 @@ func TestRunRecordsUseAndStops(t *testing.T) {
 	if _, err := st.LoadIdentity(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
-	sessiontest.WaitFor(t, 5*time.Second, "use recorded by Run", func() bool { return mem.touches.Load() == 1 })
+	touchesReach(t, mem, 1)
 	cancel()
 	select {
 	case err := <-done:
@@ -172,8 +173,9 @@ func TestRunRecordsUseAndStops(t *testing.T) {
 	}
 }
 
-// TestFullQueueDropsNotBlocks: with the queue full (a store too slow to keep
-// up), a request is still served at once and its write is left for later.
+// TestFullQueueDropsNotBlocks: with maxTouchJobs writes pending (a store
+// too slow to keep up), a request is still served at once, and its write
+// is left for a later request.
 func TestFullQueueDropsNotBlocks(t *testing.T) {
 	clock := sessiontest.NewClock()
 	mem := &countingMemory{Store: memstore.New(memstore.Options{Now: clock.Now})}
@@ -182,21 +184,19 @@ func TestFullQueueDropsNotBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	var last *session.Session
-	for range touchQueue + 1 {
-		last = sessiontest.FullSession(t, clock.Now(), clock.Now().Add(8*time.Hour))
-		last.CreatedAt, last.LastSeenAt = clock.Now(), time.Time{}
-		if err := st.Save(ctx, last); err != nil {
-			t.Fatal(err)
-		}
+	last := sessiontest.FullSession(t, clock.Now(), clock.Now().Add(8*time.Hour))
+	last.CreatedAt, last.LastSeenAt = clock.Now(), time.Time{}
+	if err := st.Save(ctx, last); err != nil {
+		t.Fatal(err)
 	}
 	clock.Advance(10 * time.Minute)
-	for range touchQueue {
+	// Run is not running: the offered writes stay pending.
+	for range maxTouchJobs {
 		s := sessiontest.FullSession(t, clock.Now(), clock.Now().Add(8*time.Hour))
 		st.maybeTouch(s.ID, "", clock.Now(), 10*time.Minute)
 	}
 	if _, err := st.LoadIdentity(ctx, last.ID); err != nil {
-		t.Fatalf("served with a full queue: %v", err)
+		t.Fatalf("served with the writes full: %v", err)
 	}
 	h, _ := session.HandleOf(last.ID)
 	st.mu.Lock()
@@ -258,11 +258,7 @@ func TestIdleStoreOverCacheAsksRedis(t *testing.T) {
 // one write interval, and each of them is still touched once.
 func TestIdleStoreTouchMemoBounded(t *testing.T) {
 	clock := sessiontest.NewClock()
-	mem := &countingMemory{Store: memstore.New(memstore.Options{Now: clock.Now})}
-	st, err := New(mem, Options{Timeout: 30 * time.Minute, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, mem := running(t, clock)
 	const bound, sessions = 4, 20
 	st.setTouchMemo(t, bound)
 	ctx := t.Context()
@@ -276,11 +272,11 @@ func TestIdleStoreTouchMemoBounded(t *testing.T) {
 		ids[i] = s.ID
 	}
 	clock.Advance(5 * time.Minute) // past the 3m write interval
-	for _, id := range ids {
+	for i, id := range ids {
 		if _, err := st.LoadIdentity(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		st.flush(t)
+		touchesReach(t, mem, int64(i+1))
 		if n := st.touchMemoLen(); n > bound {
 			t.Fatalf("touch memo holds %d sessions, bound %d", n, bound)
 		}
