@@ -1,17 +1,19 @@
 package check
 
-// Traefik's CRD objects are checked against Traefik's own CustomResource
+// Custom resources are checked against their projects' own CustomResource
 // Definitions, the way the API server checks a custom resource: unknown
 // fields are found by the API server's structural pruning and the values by
-// its OpenAPI schema validation (k8s.io/apiextensions-apiserver). Traefik's
-// Go types (github.com/traefik/traefik/v3) cannot be compiled beside
+// its OpenAPI schema validation (k8s.io/apiextensions-apiserver). Gateway
+// API and Envoy Gateway objects are also decoded into their Go types;
+// Traefik's Go types (github.com/traefik/traefik/v3) cannot be compiled beside
 // gatehouse: Traefik v3.6 needs an OpenTelemetry log API that gatehouse's
 // newer OpenTelemetry no longer has, and v3.7 cannot be required at all (it
 // replaces one of its own modules with a local directory).
 //
-// The definitions are read from the Traefik release's module, fetched
-// through the Go module proxy and checked against its go.sum hash, so they
-// are exactly what that release ships.
+// Traefik's definitions are read from the Traefik release's module, fetched
+// through the Go module proxy and checked against its module hash, so they
+// are exactly what that release ships; the others from the modules this one
+// requires.
 
 import (
 	"bufio"
@@ -19,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,10 +142,63 @@ func parseCRDs(path string) (map[schema.GroupVersionKind]crdVersion, error) {
 	return out, nil
 }
 
-// decodeCustom checks a custom resource (JSON) as the API server would:
-// strict ObjectMeta, no field its schema prunes, and a valid value. It
-// returns it as an Unstructured.
-func decodeCustom(crds map[schema.GroupVersionKind]crdVersion, data []byte) (runtime.Object, error) {
+// moduleCRDFiles are the CRDs of the modules whose Go types decode the
+// manifests, by module and path inside it: the objects are checked against
+// them too, for what the Go types do not hold (enums, patterns, required
+// fields, bounds). Gateway API's experimental channel: the ExternalAuth
+// filter is in it.
+var moduleCRDFiles = map[string][]string{
+	"sigs.k8s.io/gateway-api": {
+		"config/crd/experimental/gateway.networking.k8s.io_httproutes.yaml",
+		"config/crd/experimental/gateway.networking.k8s.io_referencegrants.yaml",
+	},
+	"github.com/envoyproxy/gateway": {
+		"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_securitypolicies.yaml",
+	},
+}
+
+// crdGroups are the API groups whose kinds must have a CRD schema loaded.
+var crdGroups = map[string]bool{"gateway.networking.k8s.io": true, "gateway.envoyproxy.io": true, "traefik.io": true}
+
+var (
+	moduleCRDsOnce sync.Once
+	moduleCRDs     map[schema.GroupVersionKind]crdVersion
+	moduleCRDsErr  error
+)
+
+// loadModuleCRDs reads moduleCRDFiles (once per test binary) from the
+// module cache: the versions this module's go.mod requires, verified by
+// its go.sum.
+func loadModuleCRDs() (map[schema.GroupVersionKind]crdVersion, error) {
+	moduleCRDsOnce.Do(func() {
+		moduleCRDs = map[schema.GroupVersionKind]crdVersion{}
+		for mod, files := range moduleCRDFiles {
+			out, err := exec.Command("go", "mod", "download", "-json", mod).Output()
+			var dl struct{ Dir, Error string }
+			if err == nil {
+				err = json.Unmarshal(out, &dl)
+			}
+			if err != nil || dl.Error != "" || dl.Dir == "" {
+				moduleCRDsErr = fmt.Errorf("go mod download %s: %v %s", mod, err, dl.Error)
+				return
+			}
+			for _, f := range files {
+				crds, err := parseCRDs(filepath.Join(dl.Dir, f))
+				if err != nil {
+					moduleCRDsErr = err
+					return
+				}
+				maps.Copy(moduleCRDs, crds)
+			}
+		}
+	})
+	return moduleCRDs, moduleCRDsErr
+}
+
+// checkCRD checks an object (JSON) as the API server checks a custom
+// resource: strict ObjectMeta, no field its schema prunes, and a value its
+// OpenAPI schema accepts. CEL rules (x-kubernetes-validations) are not run.
+func checkCRD(crds map[schema.GroupVersionKind]crdVersion, source string, data []byte) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(data); err != nil {
 		return nil, err
@@ -150,7 +206,7 @@ func decodeCustom(crds map[schema.GroupVersionKind]crdVersion, data []byte) (run
 	gvk := u.GroupVersionKind()
 	crd, ok := crds[gvk]
 	if !ok {
-		return nil, fmt.Errorf("%s: no such kind in Traefik %s's CRDs", gvk, traefikVersion)
+		return nil, fmt.Errorf("%s: no such kind served by %s's CRDs", gvk, source)
 	}
 	if md, ok := u.Object["metadata"]; ok {
 		raw, _ := json.Marshal(md)
@@ -162,10 +218,10 @@ func decodeCustom(crds map[schema.GroupVersionKind]crdVersion, data []byte) (run
 	obj := runtime.DeepCopyJSON(u.Object)
 	unknown := pruning.PruneWithOptions(obj, crd.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%s %s: unknown field %q", gvk.Kind, u.GetName(), strings.Join(unknown, `", "`))
+		return nil, fmt.Errorf("%s %s: unknown field %q (%s's CRD)", gvk.Kind, u.GetName(), strings.Join(unknown, `", "`), source)
 	}
 	if errs := validation.ValidateCustomResource(nil, u.Object, crd.validator); len(errs) > 0 {
-		return nil, fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), errs.ToAggregate())
+		return nil, fmt.Errorf("%s %s: %s's CRD: %w", gvk.Kind, u.GetName(), source, errs.ToAggregate())
 	}
 	return u, nil
 }

@@ -47,8 +47,9 @@ func newDecoder() (runtime.Decoder, error) {
 	return serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer(), nil
 }
 
-// decodeObject decodes one object (JSON): Traefik's kinds against Traefik's
-// CRDs, every other kind into its Go type.
+// decodeObject decodes one object (JSON) into its Go type, strictly, and
+// checks a custom resource against its CRD too; Traefik's kinds have only
+// their CRD.
 func decodeObject(dec runtime.Decoder, data []byte) (runtime.Object, error) {
 	var tm struct {
 		APIVersion string `json:"apiVersion"`
@@ -56,15 +57,26 @@ func decodeObject(dec runtime.Decoder, data []byte) (runtime.Object, error) {
 	if err := json.Unmarshal(data, &tm); err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(tm.APIVersion, "traefik.io/") {
+	group, _, _ := strings.Cut(tm.APIVersion, "/")
+	if group == "traefik.io" {
 		crds, err := loadTraefikCRDs()
 		if err != nil {
 			return nil, err
 		}
-		return decodeCustom(crds, data)
+		return checkCRD(crds, "Traefik "+traefikVersion, data)
 	}
 	obj, _, err := dec.Decode(data, nil, nil)
-	return obj, err
+	if err != nil || !crdGroups[group] {
+		return obj, err
+	}
+	crds, err := loadModuleCRDs()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := checkCRD(crds, group, data); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 // manifests is a set of decoded objects.

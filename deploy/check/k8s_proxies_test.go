@@ -157,6 +157,9 @@ func checkEnvoyGateway(g *gatehouse, v *manifests) problems {
 		if ea.FailOpen == nil || *ea.FailOpen {
 			p.addf("%s: extAuth.failOpen must be false (fail closed)", what)
 		}
+		if ea.StatusOnError == nil || *ea.StatusOnError != 503 {
+			p.addf("%s: extAuth.statusOnError must be 503, as gatehouse answers when its store fails (Envoy Gateway's default is 403)", what)
+		}
 		//lint:ignore SA1019 checking that the deprecated field is not used
 		if ea.GRPC.BackendRef != nil || len(ea.GRPC.BackendRefs) == 0 {
 			p.addf("%s: want grpc.backendRefs (backendRef is deprecated)", what)

@@ -166,6 +166,16 @@ func TestKubernetesChecksCatchMistakes(t *testing.T) {
 		{"published-by-nothing image", "base/kustomization.yaml", "newName: registry.example.invalid/gatehouse", "newName: ghcr.io/gatehouse/gatehouse", "want the placeholder"},
 		{"unchecked route", "gateway-api/gateway-api.yaml", "      backendRefs:\n        - {name: app, port: 5050}\n", "      backendRefs:\n        - {name: app, port: 5050}\n    - matches:\n        - path: {type: PathPrefix, value: /api/}\n      backendRefs:\n        - {name: app, port: 5050}\n", "have no ExternalAuth filter"},
 		{"fail open", "envoy-gateway/envoy-gateway.yaml", "failOpen: false", "failOpen: true", "fail closed"},
+		{"PDB blocks drains", "base/gatehouse.yaml", "minAvailable: 1", "minAvailable: 2", "minAvailable must be below the replicas"},
+		{"no /oauth2/ route", "envoy-gateway/envoy-gateway.yaml", "value: /oauth2/}", "value: /oauth/}", "must match exactly PathPrefix /oauth2/"},
+		{"external Redis is the bundled name", "external-redis/kustomization.yaml", "value: redis.example.internal:6379", "value: redis:6379", "redis.addrs redis:6379 names a Service that the build does not have"},
+		{"unknown gatehouse variable", "external-redis/kustomization.yaml", "name: GATEHOUSE_REDIS_ADDRS", "name: GATEHOUSE_REDIS_ADDR", "env GATEHOUSE_REDIS_ADDR is not a gatehouse setting"},
+		{"Istio guards a path list", "../istio/authorizationpolicy.yaml", `notPaths: ["/oauth2/*"]`, `paths: ["/admin/*"]`, "want only notPaths"},
+		{"Traefik route differs", "traefik/traefik.yaml", "priority: 2000", "priority: 20", "router refuse-upgrade has no IngressRoute route"},
+		{"Gateway API enum", "gateway-api/gateway-api.yaml", "path: {type: PathPrefix, value: /oauth2/}", "path: {type: Prefix, value: /oauth2/}", `Unsupported value: "Prefix"`},
+		{"Envoy Gateway enum", "envoy-gateway/envoy-gateway.yaml", "statusOnError: 503", "statusOnError: 299", "Unsupported value: 299"},
+		{"Envoy Gateway 403 on error", "envoy-gateway/envoy-gateway.yaml", "statusOnError: 503", "statusOnError: 403", "statusOnError must be 503"},
+		{"Traefik type", "traefik/traefik.yaml", "priority: 1000", "priority: high", "must be of type integer"},
 		{"namespace missing", "base/kustomization.yaml", "  - namespace.yaml\n", "", "want exactly one Namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
