@@ -155,8 +155,10 @@ func secretKeys(s *corev1.Secret) map[string]bool {
 // key it names exists and is readable by the user it runs as.
 func checkWorkload(p *problems, m *manifests, secret *corev1.Secret, d *appsv1.Deployment) {
 	what := describe(d)
-	if !labelSelector(p, what, d.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+	if d.Spec.Selector != nil && !labelSelector(p, what, d.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
 		p.addf("%s: selector %v does not select its own pods (labels %v)", what, d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
+	} else if d.Spec.Selector == nil {
+		p.addf("%s has no selector", what)
 	}
 	spec := &d.Spec.Template.Spec
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
@@ -384,7 +386,10 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 	if c.Image != placeholderImage {
 		p.addf("gatehouse's image is %q, want the placeholder %q that README.md tells the user to replace (no image is published)", c.Image, placeholderImage)
 	}
-	uid := spec.SecurityContext.RunAsUser
+	var uid *int64
+	if spec.SecurityContext != nil {
+		uid = spec.SecurityContext.RunAsUser
+	}
 	if c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
 		uid = c.SecurityContext.RunAsUser
 	}

@@ -72,7 +72,7 @@ func checkKubernetes(tmp, dir, istioDir, traefikDynamic string) k8sResult {
 		}
 		g, p := checkCore(filepath.Join(tmp, build), m, secret)
 		switch {
-		case g == nil || g.cfg == nil:
+		case g == nil || g.cfg == nil || len(g.cfg.Redis.Addrs) == 0:
 			res.problems[build] = p
 			return res
 		case i == 0:
