@@ -52,6 +52,10 @@ func TestServeAnswersHAProxy(t *testing.T) {
 	if vars["status"].Int != 302 || vars["reason"].String() != "no_session" || vars["hdr_location"].String() == "" {
 		t.Errorf("variables %+v, want a 302 to the login page", vars)
 	}
+	// The answer is counted under its own adapter.
+	if got := decisions(t, a, "spoe", "unauthenticated", "no_session"); got != 1 {
+		t.Errorf("decisions{spoe,unauthenticated,no_session} = %v, want 1", got)
+	}
 
 	cancel()
 	var gotBye bool
@@ -73,4 +77,29 @@ func TestServeAnswersHAProxy(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return")
 	}
+}
+
+// decisions returns the value of gatehouse_decisions_total with these
+// labels (0 when there is no such series).
+func decisions(t *testing.T, a *app, adapter, outcome, reason string) float64 {
+	t.Helper()
+	mfs, err := a.metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gatehouse_decisions_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["adapter"] == adapter && l["outcome"] == outcome && l["reason"] == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
