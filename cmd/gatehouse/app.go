@@ -93,7 +93,7 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	}
 	// Login reads sessions with their tokens; refresh locks and back-channel
 	// logout need the store's index.
-	loginOpts := login.Options{Logger: logger, Locker: st.fresh, Revoker: st.fresh, Observer: a.metrics, Pages: pg}
+	loginOpts := login.Options{Logger: logger, Locker: st.fresh, Revoker: st.fresh, Observer: a.metrics, Pages: pg, ProviderName: cfg.Pages.ProviderName}
 	a.login, err = login.New(login.Config{
 		IssuerURL:            cfg.OIDC.IssuerURL,
 		ClientID:             cfg.OIDC.ClientID,

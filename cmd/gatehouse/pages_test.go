@@ -46,9 +46,10 @@ func TestPagesServed(t *testing.T) {
 	env["GATEHOUSE_SESSION_STORE"] = "memory"
 	env["GATEHOUSE_COOKIE_SECRETS"] = randomKey(t)
 	env["GATEHOUSE_PAGES_PRODUCT_NAME"] = "Acme SSO"
+	env["GATEHOUSE_PAGES_PROVIDER_NAME"] = "Acme ID"
 	inst := startInstance(t, env)
 	for path, want := range map[string]string{
-		"/oauth2/sign_in?rd=/x":    "Continue with 127.0.0.1",
+		"/oauth2/sign_in?rd=/x":    "Continue with Acme ID",
 		"/oauth2/signed_out?rd=/x": "You are signed out",
 	} {
 		resp, err := http.Get(inst.url + path)

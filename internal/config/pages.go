@@ -14,6 +14,9 @@ import (
 type Pages struct {
 	// ProductName is shown in titles and headings; default "gatehouse".
 	ProductName string `yaml:"product_name"`
+	// ProviderName names the provider on the sign-in page ("Continue with
+	// Google") and the signed-out page; default the issuer URL's host.
+	ProviderName string `yaml:"provider_name"`
 	// LogoFile is a PNG, JPEG, GIF, WebP or SVG image of at most 64 KiB,
 	// inlined into the pages as a data: URI.
 	LogoFile string `yaml:"logo_file" path:"file"`
@@ -51,8 +54,10 @@ const maxProductName = 80
 // validatePages checks the page customization that can be checked without
 // reading files.
 func validatePages(errs *Errors, p *Pages) {
-	if utf8.RuneCountInString(p.ProductName) > maxProductName || strings.ContainsFunc(p.ProductName, isControl) {
-		errs.add("pages.product_name", "must be at most %d characters, without control characters", maxProductName)
+	for path, v := range map[string]string{"pages.product_name": p.ProductName, "pages.provider_name": p.ProviderName} {
+		if utf8.RuneCountInString(v) > maxProductName || strings.ContainsFunc(v, isControl) {
+			errs.add(path, "must be at most %d characters, without control characters", maxProductName)
+		}
 	}
 	for path, c := range map[string]string{"pages.colors.accent": p.Colors.Accent, "pages.colors.accent_dark": p.Colors.AccentDark} {
 		if c != "" && !hexColor.MatchString(c) {

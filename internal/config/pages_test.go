@@ -16,6 +16,7 @@ func TestPagesKeys(t *testing.T) {
 	good := string(valid) + `
 pages:
   product_name: Acme SSO
+  provider_name: Acme ID
   logo_file: logo.svg
   colors: {accent: "#0a7", accent_dark: "#33ddaa"}
   footer_links:
@@ -28,13 +29,14 @@ pages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Pages.ProductName != "Acme SSO" || c.Pages.Colors.AccentDark != "#33ddaa" || len(c.Pages.FooterLinks) != 3 || c.Pages.FooterLinks[1].URL != "/status" {
+	if c.Pages.ProductName != "Acme SSO" || c.Pages.ProviderName != "Acme ID" || c.Pages.Colors.AccentDark != "#33ddaa" || len(c.Pages.FooterLinks) != 3 || c.Pages.FooterLinks[1].URL != "/status" {
 		t.Errorf("pages = %+v", c.Pages)
 	}
 
 	bad := string(valid) + `
 pages:
   product_name: "` + strings.Repeat("x", 81) + `"
+  provider_name: "a\tb"
   colors: {accent: "red; background: url(x)", accent_dark: "#12345"}
   footer_links:
     - {text: "", url: "javascript:alert(1)"}
@@ -46,6 +48,7 @@ pages:
 	}
 	for _, want := range []string{
 		"pages.product_name: must be at most 80 characters",
+		"pages.provider_name: must be at most 80 characters, without control characters",
 		`pages.colors.accent: must be a colour as #rgb or #rrggbb, not "red; background: url(x)"`,
 		`pages.colors.accent_dark: must be a colour as #rgb or #rrggbb, not "#12345"`,
 		"pages.footer_links[0].text: required",
