@@ -209,3 +209,16 @@ func TestBoundedReads(t *testing.T) {
 		t.Errorf("a missing config file: %v", err)
 	}
 }
+
+// TestPolicyFileTooLarge: a policy file is read with its bound, by the one
+// reader that reloads use too.
+func TestPolicyFileTooLarge(t *testing.T) {
+	pf := writeFile(t, "emails: [ann@example.com]\n#"+strings.Repeat("x", MaxPolicyFileSize))
+	r := checkText(t, strings.Replace(base, "access:\n  email_domains: [example.com]\n", "access:\n  policy_file: "+pf+"\n", 1), nil)
+	sameLines(t, "problems", errorStrings(r.Errors), []string{
+		"access.policy_file: policy file: read " + pf + ": larger than 4194304 bytes: file too large",
+	})
+	if _, err := ReadPolicyFile(pf); err == nil || !strings.Contains(err.Error(), "larger than 4194304 bytes") {
+		t.Errorf("ReadPolicyFile: %v", err)
+	}
+}
