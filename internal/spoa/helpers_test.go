@@ -67,7 +67,7 @@ type fixture struct {
 	done   chan error
 }
 
-func newFixture(t *testing.T, opts spoa.Options) *fixture {
+func newFixture(t testing.TB, opts spoa.Options) *fixture {
 	t.Helper()
 	key := make([]byte, session.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -119,7 +119,7 @@ func newFixture(t *testing.T, opts spoa.Options) *fixture {
 }
 
 // stop ends Run and waits for it.
-func (f *fixture) stop(t *testing.T) {
+func (f *fixture) stop(t testing.TB) {
 	t.Helper()
 	f.cancel()
 	select {
