@@ -279,3 +279,55 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestRelease runs scripts/release.sh (make release) for linux/amd64 twice
+// into two folders: the archives and SHA256SUMS are byte-identical, the
+// archive holds the binary, README and the systemd unit, and the binary
+// reports the version, commit and commit time it was stamped with.
+func TestRelease(t *testing.T) {
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := strings.TrimSpace(string(head))
+	var sums [2][]byte
+	var dist string
+	for i := range sums {
+		dist = t.TempDir()
+		cmd := exec.CommandContext(t.Context(), "bash", "../scripts/release.sh", commit)
+		cmd.Env = append(os.Environ(), "ARCHES=amd64", "DIST="+dist, "VERSION=v0.99.0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("release.sh: %v\n%s", err, out)
+		}
+		if sums[i], err = os.ReadFile(filepath.Join(dist, "SHA256SUMS")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(sums[0], sums[1]) {
+		t.Fatalf("two releases of one commit differ:\n%s\n%s", sums[0], sums[1])
+	}
+	check := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = dist
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c: %v\n%s", err, out)
+	}
+	const name = "gatehouse-v0.99.0-linux-amd64"
+	list, err := exec.Command("tar", "-tzf", filepath.Join(dist, name+".tar.gz")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"gatehouse", "README.md", "deploy/systemd/gatehouse.service", "deploy/systemd/README.md"} {
+		if !strings.Contains(string(list), name+"/"+f+"\n") {
+			t.Errorf("archive lacks %s:\n%s", f, list)
+		}
+	}
+	x := exec.Command("tar", "-xzf", filepath.Join(dist, name+".tar.gz"))
+	x.Dir = t.TempDir()
+	if out, err := x.CombinedOutput(); err != nil {
+		t.Fatalf("tar -x: %v\n%s", err, out)
+	}
+	v, err := exec.Command(filepath.Join(x.Dir, name, "gatehouse"), "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(v), "gatehouse v0.99.0\ncommit: "+commit+"\nbuilt: 20") {
+		t.Fatalf("gatehouse version: %v\n%s", err, v)
+	}
+}
