@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/limitedfile"
 )
 
 // Warning is a risky but valid choice, named by the setting (or the
@@ -30,7 +32,8 @@ func (ws *Warnings) add(path, format string, args ...any) {
 // that anyone can meet at a public provider, secrets copied from
 // gatehouse's own examples, credentials crossing the network unencrypted,
 // a callback on a host the session cookie does not reach, and access lists
-// that admit nobody. It reads no file and contacts nothing.
+// that admit nobody. It contacts nothing; the only file it reads is
+// admin.token_file, to compare it with the examples.
 func (c *Config) Warnings() Warnings {
 	var ws Warnings
 	c.warnCookie(&ws)
@@ -119,6 +122,13 @@ func (c *Config) warnExampleSecrets(ws *Warnings) {
 	}
 	if c.Redis.Password != "" && isExampleSecret(c.Redis.Password) {
 		ws.add(secretPath(c.Redis.PasswordFile, "redis.password"), msg, "set a password of your own on the Redis server")
+	}
+	if c.Admin.TokenFile != "" {
+		// internal/admin reads and checks the token at startup; an
+		// unreadable file is its problem to report.
+		if tok, err := limitedfile.Read(c.Admin.TokenFile, 4096); err == nil && isExampleSecret(string(tok)) {
+			ws.add("admin.token_file", msg, "generate your own with: openssl rand -hex 32")
+		}
 	}
 }
 

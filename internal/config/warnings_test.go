@@ -22,6 +22,7 @@ func absPath(p string) string {
 // TestWarnings: each risky combination → its exact warning; the base
 // configuration has none.
 func TestWarnings(t *testing.T) {
+	exampleToken := writeFile(t, "replace-me-with-openssl-rand-hex-32\n")
 	for name, tc := range map[string]struct {
 		yaml string
 		want []string
@@ -49,6 +50,9 @@ func TestWarnings(t *testing.T) {
 			"oidc.client_secret: is an example value published in gatehouse's own repository, known to everyone: use the secret your provider issued for this client",
 			"cookie.secrets[1]: is an example value published in gatehouse's own repository, known to everyone: generate your own with: openssl rand -base64 32",
 			"redis.password: is an example value published in gatehouse's own repository, known to everyone: set a password of your own on the Redis server",
+		}},
+		"example admin token": {base + "admin:\n  addr: 127.0.0.1:9090\n  token_file: " + exampleToken + "\n", []string{
+			"admin.token_file: is an example value published in gatehouse's own repository, known to everyone: generate your own with: openssl rand -hex 32",
 		}},
 		"plain text": {strings.Replace(base, "https://login.example.com", "http://idp.internal", 1) + "session:\n  store: redis\nredis:\n  addrs: [127.0.0.1:6379, redis.internal:6379]\n  master_name: m\n  password: pw\nadmin:\n  addr: 0.0.0.0:9090\n  token_file: /t\n", []string{
 			"oidc.issuer_url: plain http to idp.internal: the client secret, tokens and signing keys cross the network unencrypted, and anyone on the path can forge them; use https",
