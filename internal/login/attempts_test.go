@@ -3,6 +3,7 @@ package login_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -301,4 +302,44 @@ func TestLoginCSRF(t *testing.T) {
 	}
 	// A browser with no sign-in under way is told so.
 	assertRefused(t, get(t, newClient(t), cb.String()), http.StatusBadRequest, login.ReasonMissingLoginCookie)
+}
+
+// FuzzLoginCookies: any Cookie header, with any state, makes neither start
+// nor the callback panic; the callback never signs in without an attempt
+// this test started, and start clears at most eight cookies and sets one.
+func FuzzLoginCookies(f *testing.F) {
+	e := newEnv(f, envOptions{})
+	f.Add(loginPrefix+"AAAAAAAAAAA=x; "+cookieName+"_login=y", "state")
+	f.Add(loginPrefix+"AAAAAAAAAAA=; "+loginPrefix+"AAAAAAAAAAA=z", "")
+	f.Add(strings.Repeat(loginPrefix+"BBBBBBBBBBB=v; ", 20), "s")
+	f.Add("a=b; "+cookieName+"=garbage", "\x00")
+	f.Fuzz(func(t *testing.T, cookie, state string) {
+		for _, target := range []string{
+			login.CallbackPath + "?code=c&state=" + url.QueryEscape(state),
+			login.StartPath + "?rd=/",
+		} {
+			req := httptest.NewRequest(http.MethodGet, e.srv.URL+target, nil)
+			req.Header.Set("Cookie", cookie)
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, req)
+			resp := rec.Result()
+			var set, cleared int
+			for _, c := range resp.Cookies() {
+				if c.MaxAge < 0 {
+					cleared++
+				} else {
+					set++
+				}
+			}
+			if strings.HasPrefix(target, login.CallbackPath) {
+				if resp.StatusCode < 400 || set != 0 {
+					t.Fatalf("callback with Cookie %q state %q: %d, %d cookies set", cookie, state, resp.StatusCode, set)
+				}
+				continue
+			}
+			if resp.StatusCode != http.StatusFound || set != 1 || cleared > 8 {
+				t.Fatalf("start with Cookie %q: %d, %d set, %d cleared", cookie, resp.StatusCode, set, cleared)
+			}
+		}
+	})
 }
