@@ -185,7 +185,7 @@ func TestEnvironmentOnly(t *testing.T) {
 	vars["GATEHOUSE_SESSION_TIMEOUT"] = "soon"
 	r, _ = Check("", env(vars))
 	sameLines(t, "problems", errorStrings(r.Errors), []string{
-		"oidc.client_id: required",
+		"oidc.client_id: required (set GATEHOUSE_OIDC_CLIENT_ID)",
 		"session.timeout: from GATEHOUSE_SESSION_TIMEOUT: want a duration such as 30s or 12h",
 	})
 }

@@ -112,6 +112,14 @@ func Check(path string, lookup func(string) (string, bool)) (Report, error) {
 		d.covered = append(d.covered, strings.TrimSuffix(e.Path, "_file"))
 	}
 	errs := append(d.errs, d.uncovered(cfg.check())...)
+	if path == "" {
+		// Without a file, say where a missing setting goes.
+		for i, e := range errs {
+			if e.Msg == "required" && !strings.Contains(e.Path, "[") {
+				errs[i].Msg = "required (set " + EnvName(e.Path) + ")"
+			}
+		}
+	}
 	r := Report{Warnings: cfg.Warnings()}
 	if len(errs) > 0 {
 		sortErrors(errs)
