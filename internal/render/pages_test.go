@@ -35,7 +35,7 @@ func TestBrowserPages(t *testing.T) {
 			// sign out, then back to https://app.example.com/x?y=1
 			`href="https://auth.example.com/oauth2/sign_out?rd=https%3A%2F%2Fapp.example.com%2Fx%3Fy%3D1">Use another account`,
 		}, []string{"<script>"}},
-		"deny rule": {"/internal", authz.ValidSession, alice, 403, []string{"cannot be reached through Acme SSO"}, []string{"Use another account", "alice"}},
+		"deny rule":  {"/internal", authz.ValidSession, alice, 403, []string{"cannot be reached through Acme SSO"}, []string{"Use another account", "alice"}},
 		"store down": {"/x", authz.StoreFailed, nil, 503, []string{"the session store is not answering", `href="https://app.example.com/x">Try again`, "<code>store_unavailable</code>"}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
