@@ -93,6 +93,11 @@ access:
 		"a plural": {base + "redirect:\n  allowed_domain: [example.com]\n", []string{
 			"redirect.allowed_domain: unknown key (line 11); did you mean redirect.allowed_domains?",
 		}},
+		"a misspelt section, and the problems inside it": {base + "sesion:\n  lifetime: forever\n  stor: redis\n", []string{
+			"sesion: unknown key (line 10); did you mean session?",
+			"sesion.lifetime: want a duration such as 30s or 12h (line 11)",
+			"sesion.stor: unknown key (line 12); did you mean sesion.store?",
+		}},
 		"a section in the wrong place": {base + "session:\n  store: redis\n  redis:\n    addrs: [127.0.0.1:6379]\n", []string{
 			"session.redis: unknown key (line 12); did you mean the top-level redis?",
 		}},

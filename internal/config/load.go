@@ -196,7 +196,7 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 			p := join(path, k.Value)
 			idx, ok := fields[k.Value]
 			if !ok {
-				d.unknown(k, v.Type(), path)
+				d.unknown(k, val, v.Type(), path)
 				continue
 			}
 			d.node(val, v.Field(idx), p)
@@ -226,15 +226,22 @@ func (d *decoder) node(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// unknown reports the unknown key k of a mapping of type t at path, with
-// the key it was most likely meant to be: a close one beside it, else one
-// of that name in another section.
-func (d *decoder) unknown(k *yaml.Node, t reflect.Type, path string) {
+// unknown reports the unknown key k (of value val) of a mapping of type t
+// at path, with the key it was most likely meant to be: a close one beside
+// it, else one of that name in another section.
+func (d *decoder) unknown(k, val *yaml.Node, t reflect.Type, path string) {
 	p := join(path, k.Value)
-	if name, ok := closest(k.Value, slices.Sorted(maps.Keys(yamlFields(t)))); ok {
+	fields := yamlFields(t)
+	if name, ok := closest(k.Value, slices.Sorted(maps.Keys(fields))); ok {
 		meant := join(path, name)
 		d.errs.add(p, "unknown key (line %d); did you mean %s?", k.Line, meant)
 		d.covered = append(d.covered, meant)
+		if ft := t.Field(fields[name]).Type; ft.Kind() == reflect.Struct || ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+			// A misspelt section: its content's own problems, named where
+			// they are, so that fixing the name reveals nothing new. The
+			// content is not used.
+			d.node(val, reflect.New(ft).Elem(), p)
+		}
 		return
 	}
 	if meant, ok := elsewhere(d.root, k.Value, path); ok {
