@@ -4,7 +4,10 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/spoa"
@@ -17,7 +20,11 @@ import (
 // verdict from the ACK's variables as deploy/haproxy/haproxy.cfg acts on
 // them: the up_* variables become the upstream's identity headers and
 // Cookie (a header without one is removed), hdr_* and body the reply.
-func spoaDriver(t *testing.T, f *fixture) driver {
+func spoaDriver(t *testing.T, f *fixture) driver { return recordingSPOADriver(t, f, map[string]bool{}) }
+
+// recordingSPOADriver is spoaDriver that also notes in seen the name of
+// every variable an ACK set.
+func recordingSPOADriver(t *testing.T, f *fixture, seen map[string]bool) driver {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +69,9 @@ func spoaDriver(t *testing.T, f *fixture) driver {
 		if err != nil {
 			t.Fatalf("SPOE check: %v", err)
 		}
+		for name := range vars {
+			seen[name] = true
+		}
 		str := func(name string) string { return vars[name].String() }
 		status := vars[spoa.VarStatus]
 		if status.Kind != spop.KindInt32 {
@@ -104,7 +114,8 @@ func spoaDriver(t *testing.T, f *fixture) driver {
 func TestSPOAAgrees(t *testing.T) {
 	f := newFixture(t)
 	ref := envoyDriver(t, f)
-	d := spoaDriver(t, f)
+	seen := map[string]bool{}
+	d := recordingSPOADriver(t, f, seen)
 	for _, sc := range scenarios() {
 		if sc.method == "" {
 			sc.method = "GET"
@@ -123,5 +134,21 @@ func TestSPOAAgrees(t *testing.T) {
 				t.Errorf("body/content-type (%q, %q) differ from %s (%q, %q)", got.Body, got.CType, ref.name, r.Body, r.CType)
 			}
 		})
+	}
+	// HAProxy ignores a variable its configuration never names: every
+	// variable the agent set for the table must be acted on by the shipped
+	// haproxy.cfg, or a header would silently go missing (a new security
+	// header of the pages, say, or the cleaned Cookie).
+	cfg, err := os.ReadFile(filepath.Join("..", "..", "deploy", "haproxy", "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range seen {
+		if !strings.Contains(string(cfg), "var(txn.gatehouse."+name+")") {
+			t.Errorf("the agent sets txn.gatehouse.%s, which deploy/haproxy/haproxy.cfg never reads", name)
+		}
+	}
+	if len(seen) < 10 {
+		t.Errorf("only %d variables seen: %v", len(seen), seen)
 	}
 }
