@@ -523,11 +523,11 @@ func TestComposeChecksFail(t *testing.T) {
 		}
 	})
 	t.Run("missing mounted file", func(t *testing.T) {
-		p, err := loadComposeContent("docker-compose.yml", mutate(t, "./traefik-dynamic.yml:", "./traefik-dynamc.yml:"), env)
+		p, err := loadComposeContent("docker-compose.yml", mutate(t, "./traefik-tls.yml:", "./traefik-tsl.yml:"), env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want(t, composeProblems(t, p, refs), "traefik-dynamc.yml does not exist")
+		want(t, composeProblems(t, p, refs), "traefik-tsl.yml does not exist")
 	})
 	t.Run("secret not generated", func(t *testing.T) {
 		p, err := loadComposeContent("docker-compose.yml", mutate(t, "file: ./secrets/cookie_secrets", "file: ./secrets/cookie_secret"), env)
@@ -1033,9 +1033,10 @@ func TestComposeEnvoyVariant(t *testing.T) {
 }
 
 // TestComposeTraefikVariant: two gatehouse replicas behind Traefik's
-// ForwardAuth, Traefik serving secrets/tls.crt.
+// ForwardAuth, Traefik running the shipped deploy/traefik/dynamic.yml with
+// the compose service names as addresses, and serving secrets/tls.crt.
 func TestComposeTraefikVariant(t *testing.T) {
-	p := loadCompose(t, "docker-compose.yml")
+	p := loadVariant(t, "docker-compose.yml")
 	if got := serviceNames(p); !slices.Equal(got, []string{"app", "gatehouse", "redis", "traefik"}) {
 		t.Errorf("services %v, want app, gatehouse, redis, traefik", got)
 	}
@@ -1045,35 +1046,55 @@ func TestComposeTraefikVariant(t *testing.T) {
 		t.Errorf("gatehouse replicas = %d, want >= 2", gh.GetScale())
 	}
 	ghPort := portOfAddr(t, envOf(gh)["GATEHOUSE_HTTP_ADDR"])
-
 	traefik := p.Services["traefik"]
+	if got := published(traefik); !slices.Equal(got, []string{"443:443/tcp", "80:80/tcp"}) {
+		t.Errorf("traefik publishes %v, want 80 and 443", got)
+	}
+
+	r := renderConfig(t, p, "traefik")
+	shipped, _ := filepath.Abs("../traefik/dynamic.yml")
+	if r.hostSource != shipped {
+		t.Errorf("traefik renders %s, want the shipped %s", r.hostSource, shipped)
+	}
+	// Traefik reads every file in its file provider's folder: the rendered
+	// routes and the mounted TLS file.
+	dir := regexp.MustCompile(`--providers\.file\.directory=(\S+)`).FindStringSubmatch(r.command)
+	if !strings.Contains(r.command, "exec traefik ") || dir == nil || dir[1] != filepath.Dir(r.dest) {
+		t.Fatalf("traefik does not run with the rendered %s in its file provider folder: %q", r.dest, r.command)
+	}
 	mounts := mountsOf(traefik)
-	var dynPath string
-	for _, a := range traefik.Command {
-		if v, ok := strings.CutPrefix(a, "--providers.file.filename="); ok {
-			dynPath = v
+	var tlsFile string
+	for target, v := range mounts {
+		if filepath.Dir(target) == dir[1] && v.Type == types.VolumeTypeBind {
+			tlsFile = v.Source
 		}
 	}
-	dynMount, ok := mounts[dynPath]
-	if !ok {
-		t.Fatalf("traefik's dynamic file %q is not mounted", dynPath)
+	if tlsFile == "" {
+		t.Fatalf("nothing is mounted in traefik's file provider folder %s", dir[1])
 	}
-	data, err := os.ReadFile(dynMount.Source)
-	if err != nil {
-		t.Fatal(err)
+
+	type certFiles struct {
+		CertFile string `yaml:"certFile"`
+		KeyFile  string `yaml:"keyFile"`
 	}
-	var dyn struct {
+	type dynamic struct {
 		HTTP struct {
+			Routers map[string]struct {
+				Rule        string   `yaml:"rule"`
+				Middlewares []string `yaml:"middlewares"`
+			} `yaml:"routers"`
 			Middlewares map[string]struct {
 				ForwardAuth *struct {
-					Address             string   `yaml:"address"`
-					TrustForwardHeader  *bool    `yaml:"trustForwardHeader"`
-					AuthResponseHeaders []string `yaml:"authResponseHeaders"`
+					Address                string   `yaml:"address"`
+					TrustForwardHeader     *bool    `yaml:"trustForwardHeader"`
+					PreserveLocationHeader *bool    `yaml:"preserveLocationHeader"`
+					AuthResponseHeaders    []string `yaml:"authResponseHeaders"`
 				} `yaml:"forwardAuth"`
 			} `yaml:"middlewares"`
 			Services map[string]struct {
 				LoadBalancer struct {
-					Servers []struct {
+					PassHostHeader *bool `yaml:"passHostHeader"`
+					Servers        []struct {
 						URL string `yaml:"url"`
 					} `yaml:"servers"`
 				} `yaml:"loadBalancer"`
@@ -1081,15 +1102,18 @@ func TestComposeTraefikVariant(t *testing.T) {
 		} `yaml:"http"`
 		TLS struct {
 			Stores map[string]struct {
-				DefaultCertificate struct {
-					CertFile string `yaml:"certFile"`
-					KeyFile  string `yaml:"keyFile"`
-				} `yaml:"defaultCertificate"`
+				DefaultCertificate certFiles `yaml:"defaultCertificate"`
 			} `yaml:"stores"`
 		} `yaml:"tls"`
 	}
-	if err := yaml.Unmarshal(data, &dyn); err != nil {
-		t.Fatalf("%s: %v", dynMount.Source, err)
+	var dyn dynamic
+	if err := yaml.Unmarshal([]byte(r.text), &dyn); err != nil {
+		t.Fatalf("rendered dynamic.yml: %v", err)
+	}
+	for name, router := range dyn.HTTP.Routers {
+		if !strings.HasPrefix(router.Rule, "Host(`"+variantHost+"`)") {
+			t.Errorf("router %s rule %q is not for APP_HOST %s", name, router.Rule, variantHost)
+		}
 	}
 	fa := dyn.HTTP.Middlewares["gatehouse-auth"].ForwardAuth
 	if fa == nil {
@@ -1101,6 +1125,12 @@ func TestComposeTraefikVariant(t *testing.T) {
 	}
 	if fa.TrustForwardHeader == nil || *fa.TrustForwardHeader {
 		t.Error("trustForwardHeader must be false")
+	}
+	// The login redirect is host-relative: without this Traefik would send
+	// the browser to http://gatehouse:4180/..., a name only the compose
+	// network knows.
+	if fa.PreserveLocationHeader == nil || !*fa.PreserveLocationHeader {
+		t.Error("preserveLocationHeader must be true")
 	}
 	d := config.Default()
 	wantHeaders := []string{d.Headers.User, d.Headers.Email, d.Headers.Groups, d.Headers.PreferredUsername, config.AccessTokenHeader, "Cookie"}
@@ -1115,8 +1145,16 @@ func TestComposeTraefikVariant(t *testing.T) {
 	}
 
 	// The certificate Traefik serves is the mounted secrets/tls.crt.
+	data, err := os.ReadFile(tlsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tlsDyn dynamic
+	if err := yaml.Unmarshal(data, &tlsDyn); err != nil {
+		t.Fatalf("%s: %v", tlsFile, err)
+	}
 	secrets, _ := filepath.Abs(filepath.Join(composeDir, composeSecretsDir))
-	cert := dyn.TLS.Stores["default"].DefaultCertificate
+	cert := tlsDyn.TLS.Stores["default"].DefaultCertificate
 	for path, file := range map[string]string{cert.CertFile: "tls.crt", cert.KeyFile: "tls.key"} {
 		if v, ok := mounts[path]; !ok || v.Source != filepath.Join(secrets, file) || !v.ReadOnly {
 			t.Errorf("traefik's default certificate file %q is not mounted read-only from secrets/%s", path, file)
