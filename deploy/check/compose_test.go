@@ -127,7 +127,15 @@ func loadComposeEnv(t *testing.T, name string, env map[string]string) *types.Pro
 // returns the folder.
 func generateComposeSecrets(t *testing.T) string {
 	t.Helper()
+	// A folder like the checkout's secrets/ (0755), which generate.sh
+	// leaves as it is when run as root.
 	dir := filepath.Join(t.TempDir(), "secrets")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out, err := runGenerate(t, dir, nil)
 	if err != nil {
 		t.Fatalf("secrets/generate.sh %s: %v\n%s", dir, err, out)
@@ -578,7 +586,7 @@ func TestComposeGenerateSecrets(t *testing.T) {
 		t.Errorf("the Dockerfile's user is %s; generate.sh is written for 65532:65532", img)
 	}
 	host := composeEnv(t)["APP_HOST"]
-	check := func(t *testing.T, dir string) {
+	check := func(t *testing.T, dir string, root bool) {
 		t.Helper()
 		for _, f := range []string{"cookie_secrets", "oidc_client_secret", "tls.crt", "tls.key"} {
 			fi, err := os.Stat(filepath.Join(dir, f))
@@ -593,8 +601,18 @@ func TestComposeGenerateSecrets(t *testing.T) {
 				t.Errorf("%s is writable (%s)", f, describeOwner(fi))
 			}
 		}
-		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
-			t.Errorf("folder %s: %v, want mode 0700", dir, fi.Mode())
+		// As another user the files are 0444, and only the folder keeps
+		// other host users out; as root the folder is left as it was, so a
+		// non-root git can still update the checkout.
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := os.FileMode(0o700); !root && fi.Mode().Perm() != want {
+			t.Errorf("folder %s is %v, want %v", dir, fi.Mode().Perm(), want)
+		}
+		if want := os.FileMode(0o755); root && fi.Mode().Perm() != want {
+			t.Errorf("folder %s is %v, want it left %v", dir, fi.Mode().Perm(), want)
 		}
 		key, _ := os.ReadFile(filepath.Join(dir, "cookie_secrets"))
 		if _, err := config.Load("", func(k string) (string, bool) {
@@ -620,7 +638,7 @@ func TestComposeGenerateSecrets(t *testing.T) {
 
 	t.Run("as "+strconv.Itoa(os.Geteuid()), func(t *testing.T) {
 		dir := generateComposeSecrets(t)
-		check(t, dir)
+		check(t, dir, os.Geteuid() == 0)
 		// Run again: existing files are kept.
 		before, _ := os.ReadFile(filepath.Join(dir, "cookie_secrets"))
 		if out, err := runGenerate(t, dir, nil); err != nil {
@@ -630,7 +648,7 @@ func TestComposeGenerateSecrets(t *testing.T) {
 		if !bytes.Equal(before, after) {
 			t.Error("a second run replaced the cookie key")
 		}
-		check(t, dir)
+		check(t, dir, os.Geteuid() == 0)
 	})
 	if os.Geteuid() != 0 {
 		return // the cases below need to act as another user
@@ -657,7 +675,7 @@ func TestComposeGenerateSecrets(t *testing.T) {
 		if out, err := runGenerate(t, dir, cred); err != nil {
 			t.Fatalf("generate.sh as uid %d: %v\n%s", uid, err, out)
 		}
-		check(t, dir)
+		check(t, dir, false)
 	})
 	t.Run("refuses an unreadable file", func(t *testing.T) {
 		// A root-owned 0600 secret the unprivileged user cannot chmod: the

@@ -14,7 +14,8 @@
 # service's secrets are not applied to file secrets outside Swarm). So the
 # files must be readable by 65532 on the host:
 #
-#   run as root:  owner 65532:65532, mode 0400
+#   run as root:  owner 65532:65532, mode 0400 (the folder is left as it
+#                 is, so git can still update this script)
 #   otherwise:    mode 0444 (you cannot give a file to another user), and
 #                 this folder 0700, so that on the host only you reach them.
 #                 A folder's mode does not matter inside the container: the
@@ -75,8 +76,8 @@ if [ "$(id -u)" = 0 ]; then
 	chmod 0400 $files || true
 else
 	chmod 0444 $files || true
+	chmod 0700 . || true
 fi
-chmod 0700 . || true
 
 # stat_ugm FILE prints "uid gid mode" (GNU stat, else BSD stat).
 stat_ugm() {
