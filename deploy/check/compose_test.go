@@ -949,20 +949,23 @@ func TestComposeNginxVariant(t *testing.T) {
 		}
 	}
 
-	// nginx -t on the rendered file, each container path replaced by the
-	// host file mounted there (the generated secrets for secrets/).
+	// nginx -t on the rendered file, with and without IPv6, each container
+	// path replaced by the host file mounted there (the generated secrets
+	// for secrets/).
 	refs := newComposeRefs(t, generateComposeSecrets(t))
-	for target, v := range mounts {
-		if v.Type == types.VolumeTypeBind {
-			text = strings.ReplaceAll(text, target, refs.hostPath(v.Source))
+	for what, conf := range map[string]string{"with IPv6": text, "without IPv6": string(v4)} {
+		for target, v := range mounts {
+			if v.Type == types.VolumeTypeBind {
+				conf = strings.ReplaceAll(conf, target, refs.hostPath(v.Source))
+			}
 		}
-	}
-	conf := filepath.Join(t.TempDir(), "nginx.conf")
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("nginx", "-t", "-q", "-c", conf).CombinedOutput(); err != nil {
-		t.Errorf("nginx -t on the rendered nginx.conf: %v\n%s", err, out)
+		f := filepath.Join(t.TempDir(), "nginx.conf")
+		if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("nginx", "-t", "-q", "-c", f).CombinedOutput(); err != nil {
+			t.Errorf("nginx -t on the rendered nginx.conf %s: %v\n%s", what, err, out)
+		}
 	}
 }
 
