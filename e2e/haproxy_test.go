@@ -49,6 +49,10 @@ func haproxyOverlay(s proxySetup) (string, error) {
 		return fmt.Sprintf("bind [::1]:%d%s", port, rest)
 	}
 	tlsRest := " ssl crt " + pem + " alpn h2,http/1.1"
+	unavailable, err := filepath.Abs(filepath.Join("..", "deploy", "nginx", "gatehouse-unavailable.html"))
+	if err != nil {
+		return "", err
+	}
 	conf := filepath.Join(s.Dir, "haproxy.cfg")
 	err = overlayFile("haproxy/haproxy.cfg", conf,
 		"log /dev/log local0", "log stderr format raw local0",
@@ -57,6 +61,7 @@ func haproxyOverlay(s proxySetup) (string, error) {
 		"bind :443 ssl crt /etc/haproxy/certs/app.example.com.pem alpn h2,http/1.1", fmt.Sprintf("bind 127.0.0.1:%d%s", s.HTTPSPort, tlsRest),
 		"bind [::]:443 ssl crt /etc/haproxy/certs/app.example.com.pem alpn h2,http/1.1", v6(s.HTTPSPort, tlsRest),
 		"/etc/haproxy/gatehouse.spoe.conf", spoe,
+		"/etc/haproxy/gatehouse-unavailable.html", unavailable,
 		`app\.example\.com`, regexp.QuoteMeta(s.Host),
 		"app.example.com", s.Host,
 		"127.0.0.1:5050", s.AppAddr,
@@ -217,16 +222,22 @@ func TestHAProxyFailsClosed(t *testing.T) {
 		}
 	})
 
-	// anyRequest is refused with HAProxy's own 503 and never reaches the
-	// app, signed in or not, public route or not.
+	// refusedByHAProxy: every request gets HAProxy's own 503 (the static
+	// page for a browser, JSON otherwise) and never reaches the app, signed
+	// in or not, public route or not.
+	page, err := os.ReadFile(filepath.Join("..", "deploy", "nginx", "gatehouse-unavailable.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	refusedByHAProxy := func(t *testing.T, what string) {
 		t.Helper()
 		for _, req := range []struct {
-			path string
-			hdr  [][2]string
+			path, body string
+			hdr        [][2]string
 		}{
-			{"/projects", [][2]string{{"Accept", "application/json"}, {"Cookie", cookie}}},
-			{"/public/logo.png", nil},
+			{"/projects", `{"error":"gatehouse unavailable"}`, [][2]string{{"Accept", "application/json"}, {"Cookie", cookie}}},
+			{"/projects", string(page), [][2]string{{"Accept", "text/html,application/xhtml+xml"}, {"Cookie", cookie}}},
+			{"/public/logo.png", `{"error":"gatehouse unavailable"}`, nil},
 		} {
 			probe := "hf-" + randHex(4)
 			start := time.Now()
@@ -235,8 +246,9 @@ func TestHAProxyFailsClosed(t *testing.T) {
 				t.Fatalf("%s: GET %s: %v", what, req.path, err)
 			}
 			t.Logf("%s: GET %s: %d in %s %.80q", what, req.path, r.status, time.Since(start).Round(time.Millisecond), r.body)
-			if r.status != http.StatusServiceUnavailable || s.echo.seen(probe) != 0 || !strings.Contains(string(r.body), "authorization unavailable") {
-				t.Errorf("%s: GET %s: %d (app reached %d times) %.200s; want HAProxy's 503 and never the app", what, req.path, r.status, s.echo.seen(probe), r.body)
+			if r.status != http.StatusServiceUnavailable || s.echo.seen(probe) != 0 || string(r.body) != req.body || r.header.Get("Retry-After") == "" {
+				t.Errorf("%s: GET %s: %d (app reached %d times) Retry-After %q %.200s; want HAProxy's 503 (%.40q) and never the app",
+					what, req.path, r.status, s.echo.seen(probe), r.header.Get("Retry-After"), r.body, req.body)
 			}
 		}
 	}
