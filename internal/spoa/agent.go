@@ -98,19 +98,29 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		_ = ln.Close()
 	})
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				cancel()
+				return fmt.Errorf("spoe listener: %w", err)
 			}
-			cancel()
-			return fmt.Errorf("spoe listener: %w", err)
+			// Out of file descriptors and the like: wait, as net/http
+			// does, rather than stop answering HAProxy for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			a.log.LogAttrs(ctx, slog.LevelWarn, "spoe accept failed", slog.String("error", err.Error()), slog.Duration("retry_in", backoff))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			continue
 		}
+		backoff = 0
 		wg.Go(func() { a.serveConn(ctx, c) })
 	}
 }

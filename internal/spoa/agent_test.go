@@ -1,6 +1,8 @@
 package spoa_test
 
 import (
+	"context"
+	"errors"
 	"net"
 	"reflect"
 	"strings"
@@ -329,5 +331,53 @@ func TestOversizedPageIsSentWithoutItsBody(t *testing.T) {
 	}
 	if len(vars["body"].String()) < 1024 {
 		t.Errorf("page of %d bytes; the test needs one above 1024", len(vars["body"].String()))
+	}
+}
+
+// failingListener fails its first Accept calls with a non-closed error,
+// then hands out one end of a pipe, then reports itself closed.
+type failingListener struct {
+	net.Listener
+	fails int
+	conns chan net.Conn
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, errors.New("accept: too many open files")
+	}
+	c, ok := <-l.conns
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+
+func TestRunSurvivesAcceptErrorsAndReportsAClosedListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fl := &failingListener{Listener: ln, fails: 3, conns: make(chan net.Conn, 1)}
+	server, client := net.Pipe()
+	fl.conns <- server
+	done := make(chan error, 1)
+	go func() { done <- spoa.New(nil, spoa.Options{}).Run(context.Background(), fl) }()
+	// After three failed accepts the agent still answers a handshake.
+	c, err := spoptest.Handshake(client, spoptest.HelloOptions{})
+	if err != nil {
+		t.Fatalf("handshake after accept errors: %v", err)
+	}
+	_ = c.Close()
+	close(fl.conns)
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Run = %v, want the closed listener's error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return when its listener closed")
 	}
 }
