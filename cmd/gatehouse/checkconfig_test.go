@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -172,4 +173,58 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestServeLogsWarningsAndProbeFailures: "gatehouse serve" logs the
+// configuration's warnings and each startup probe failure once, and keeps
+// serving.
+func TestServeLogsWarningsAndProbeFailures(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := goodEnv(t, p)
+	env["GATEHOUSE_HTTP_ADDR"] = addr
+	env["GATEHOUSE_OIDC_ISSUER_URL"] = p.Issuer() + "/" // discovery names the issuer without the slash
+	env["GATEHOUSE_OIDC_CLIENT_SECRET"] = "example-client-secret"
+	env["GATEHOUSE_HTTP_SHUTDOWN_TIMEOUT"] = "2s"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, &logs, &logs, lookupIn(env)) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "startup check failed") {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no startup check failure logged:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("not serving after a failed probe: %v", err)
+	}
+	resp.Body.Close()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	got := logs.String()
+	for want, n := range map[string]int{
+		`"msg":"configuration warning","setting":"oidc.client_secret","problem":"is an example value`: 1,
+		`"msg":"startup check failed","setting":"oidc.issuer_url","problem":"discovery at ` + p.Issuer() + `/.well-known/openid-configuration names the issuer`: 1,
+		"startup check failed": 1,
+	} {
+		if c := strings.Count(got, want); c != n {
+			t.Errorf("%d times, want %d: %s\nin:\n%s", c, n, want, got)
+		}
+	}
 }
