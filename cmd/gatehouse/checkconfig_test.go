@@ -219,7 +219,7 @@ func TestServeLogsWarningsAndProbeFailures(t *testing.T) {
 	}
 	got := logs.String()
 	for want, n := range map[string]int{
-		`"msg":"configuration warning","setting":"oidc.client_secret","problem":"is an example value`: 1,
+		`"msg":"configuration warning","setting":"oidc.client_secret","problem":"is an example value`:                                                           1,
 		`"msg":"startup check failed","setting":"oidc.issuer_url","problem":"discovery at ` + p.Issuer() + `/.well-known/openid-configuration names the issuer`: 1,
 		"startup check failed": 1,
 	} {
