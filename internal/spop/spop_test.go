@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -400,6 +401,16 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(AppendFrame(nil, AgentDisconnect(StatusNormal, "bye"))[4:])
 	f.Add(AppendFrame(nil, Ack(Frame{StreamID: 1, FrameID: 1}, AppendSetVar(nil, ScopeTransaction, "x", IntValue(1))))[4:])
 	f.Add([]byte{3, 0, 0, 0, 1, 0xff, 0xff, 0xff})
+	// The frames a real HAProxy 2.6 sent (without their length prefixes).
+	if b, err := os.ReadFile(haproxyCapture); err == nil {
+		for r := bytes.NewReader(b); r.Len() > 0; {
+			fr, _, err := ReadFrame(r, MaxFrameSize, nil)
+			if err != nil {
+				break
+			}
+			f.Add(AppendFrame(nil, fr)[4:])
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := DecodeFrame(b)
 		if err != nil {
