@@ -3,9 +3,10 @@ GO ?= go
 
 .PHONY: help build release test lint e2e bench bench-load bench-traefik generate
 
-# Build stamps for "gatehouse version": the nearest v* tag (empty: the
-# toolchain's own version record), the commit, and the build time.
-VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null)
+# Build stamps for "gatehouse version": the nearest v* tag, else a Go
+# pseudo-version of the commit (as scripts/release.sh makes), the commit,
+# and the build time.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || TZ=UTC git log -1 --abbrev=12 --date=format-local:%Y%m%d%H%M%S --format=v0.0.0-%cd-%h 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 STAMPS = $(if $(VERSION),-X main.version=$(VERSION)) $(if $(COMMIT),-X main.commit=$(COMMIT)) -X main.date=$(DATE)
