@@ -38,7 +38,7 @@ func devProviderConfig(args []string, stderr io.Writer) (demo.ProviderConfig, er
 	var users, redirects, postLogout listFlag
 	fs.Var(&users, "user", "a user, `NAME:PASSWORD[:EMAIL[:GROUP,GROUP...]]` (repeatable)")
 	fs.Var(&redirects, "redirect-uri", "an accepted redirect `URI`, gatehouse's oidc.redirect_url (repeatable)")
-	fs.Var(&postLogout, "post-logout-redirect-uri", "an accepted post-logout redirect `URI` (repeatable)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "an accepted post-logout redirect `URI` (repeatable; default: the root URL of each redirect URI's site)")
 	if err := parseFlags(fs, args); err != nil {
 		return demo.ProviderConfig{}, err
 	}

@@ -131,7 +131,9 @@ func TestDemoFullLogin(t *testing.T) {
 // (the way "gatehouse-dev dev-provider --config" does), builds a gatehouse
 // configuration file from the oidc: snippet it prints, and signs a user in
 // through a real gatehouse: the user's email and groups reach the
-// forward-auth answer, and a wrong password gets no session.
+// forward-auth answer, a wrong password gets no session, sign-out ends the
+// provider's session and returns to the site, and a user outside the
+// allowed group is refused.
 func TestDevProviderLogin(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -204,6 +206,23 @@ log:
 	if resp.StatusCode != 200 || resp.Header.Get("X-Auth-Request-Email") != "carol@corp.example" ||
 		resp.Header.Get("X-Auth-Request-Groups") != "admins,ops" || resp.Header.Get("X-Auth-Request-User") != "carol" {
 		t.Fatalf("carol: %d, headers %v", resp.StatusCode, resp.Header)
+	}
+
+	// Sign-out goes through the provider's end_session and back to the
+	// site's root, which the provider accepts by default.
+	resp, err = carol.Get(base + "/oauth2/sign_out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if u := resp.Request.URL; u.String() != base+"/" {
+		t.Fatalf("sign-out ended on %s://%s%s (%d), want %s/ after the provider's end_session", u.Scheme, u.Host, u.Path, resp.StatusCode, base)
+	}
+	if ended := p.EndedSessions(); len(ended) != 1 || ended[0] != "carol" {
+		t.Fatalf("provider sessions ended: %v, want [carol]", ended)
+	}
+	if resp := forwardAuth(t, carol, base, "/"); resp.StatusCode != 302 {
+		t.Fatalf("carol after sign-out: %d, want 302 to sign in", resp.StatusCode)
 	}
 
 	// dave is not in admins: signed in, refused.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -38,7 +39,9 @@ type ProviderConfig struct {
 	ClientSecret string
 	// RedirectURIs are the client's accepted redirect_uri values (at least one).
 	RedirectURIs []string
-	// PostLogoutRedirectURIs are the accepted post_logout_redirect_uri values.
+	// PostLogoutRedirectURIs are the accepted post_logout_redirect_uri
+	// values; if empty, the root URL ("https://host/") of each redirect
+	// URI's site, where gatehouse's sign-out returns by default.
 	PostLogoutRedirectURIs []string
 	// Users are the accounts (at least one).
 	Users []ProviderUser
@@ -184,6 +187,18 @@ func (c ProviderConfig) withDefaults() (ProviderConfig, error) {
 	}
 	if c.ClientID == "" {
 		c.ClientID = DefaultClientID
+	}
+	if len(c.PostLogoutRedirectURIs) == 0 {
+		// gatehouse returns to the sign-out's rd, "/" by default: accept
+		// the root of every redirect URI's site.
+		for _, r := range c.RedirectURIs {
+			if u, err := url.Parse(r); err == nil {
+				root := u.Scheme + "://" + u.Host + "/"
+				if !slices.Contains(c.PostLogoutRedirectURIs, root) {
+					c.PostLogoutRedirectURIs = append(c.PostLogoutRedirectURIs, root)
+				}
+			}
+		}
 	}
 	if c.ClientSecret == "" {
 		s, err := RandomToken()
