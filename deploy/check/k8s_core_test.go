@@ -37,6 +37,13 @@ const placeholderImage = "registry.example.invalid/gatehouse:set-me"
 // nonrootUID is the distroless "nonroot" user the Dockerfile's image runs as.
 const nonrootUID = 65532
 
+// acceptedWarnings are the configuration warnings (config.Warnings) the
+// shipped manifests draw on purpose, by setting, and why; any other fails.
+var acceptedWarnings = map[string]string{
+	"redis.tls.enabled": "the bundled Redis speaks plain TCP inside the cluster, and its NetworkPolicy admits gatehouse's pods only; external-redis turns TLS on",
+	"admin.addr":        "plain HTTP inside the pod network: the admin port is in no Service and its NetworkPolicy admits Prometheus only",
+}
+
 // gatehouse is what a checked build holds for the proxy variants to be
 // checked against.
 type gatehouse struct {
@@ -491,6 +498,11 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 		return
 	}
 	g.cfg = cfg
+	for _, w := range cfg.Warnings() {
+		if _, ok := acceptedWarnings[w.Path]; !ok {
+			p.addf("the configuration in the ConfigMap draws a warning: %s", w)
+		}
+	}
 	// Not every file is read by Load (admin.token_file is read at start).
 	for setting, file := range configFiles(reflect.ValueOf(*cfg), "") {
 		if _, err := os.Stat(file); err != nil {

@@ -176,6 +176,7 @@ func TestKubernetesChecksCatchMistakes(t *testing.T) {
 		{"Envoy Gateway enum", "envoy-gateway/envoy-gateway.yaml", "statusOnError: 503", "statusOnError: 299", "Unsupported value: 299"},
 		{"Envoy Gateway 403 on error", "envoy-gateway/envoy-gateway.yaml", "statusOnError: 503", "statusOnError: 403", "statusOnError must be 503"},
 		{"Traefik type", "traefik/traefik.yaml", "priority: 1000", "priority: high", "must be of type integer"},
+		{"configuration warning", "base/config/gatehouse.yaml", "cookie:\n", "cookie:\n  secure: false\n", "draws a warning: cookie.secure"},
 		{"namespace missing", "base/kustomization.yaml", "  - namespace.yaml\n", "", "want exactly one Namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
