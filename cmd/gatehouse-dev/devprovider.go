@@ -36,7 +36,7 @@ func devProviderConfig(args []string, stderr io.Writer) (demo.ProviderConfig, er
 	clientSecret := fs.String("client-secret", "", "the client's `secret` (default: generated and printed)")
 	allowPublic := fs.Bool("allow-public", false, "allow a listen address that is not loopback (the provider's passwords are fixed: think twice)")
 	var users, redirects, postLogout listFlag
-	fs.Var(&users, "user", "a user, `NAME:PASSWORD[:EMAIL[:GROUP,GROUP...]]` (repeatable)")
+	fs.Var(&users, "user", "a user, as `NAME:PASSWORD[:EMAIL[:GROUP,GROUP...]]` (repeatable); the name is also the sub claim")
 	fs.Var(&redirects, "redirect-uri", "an accepted redirect `URI`, gatehouse's oidc.redirect_url (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "an accepted post-logout redirect `URI` (repeatable; default: the root URL of each redirect URI's site)")
 	if err := parseFlags(fs, args); err != nil {
