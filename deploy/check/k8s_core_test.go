@@ -175,97 +175,112 @@ func checkWorkload(p *problems, m *manifests, secret *corev1.Secret, d *appsv1.D
 	if psc == nil {
 		psc = &corev1.PodSecurityContext{}
 	}
+	for _, c := range spec.Containers {
+		checkContainer(p, m, secret, d, psc, &c)
+	}
+	checkVolumes(p, m, secret, d)
+}
+
+// checkContainer checks one container of d: non-root, read-only, no
+// privilege, resources, probe ports, the ConfigMap and Secret keys its
+// environment reads, and its mounts (no subPath, readable files).
+func checkContainer(p *problems, m *manifests, secret *corev1.Secret, d *appsv1.Deployment, psc *corev1.PodSecurityContext, c *corev1.Container) {
+	spec := &d.Spec.Template.Spec
 	volumes := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {
 		volumes[v.Name] = v
 	}
-	for _, c := range spec.Containers {
-		cw := what + " container " + c.Name
-		sc := c.SecurityContext
-		if sc == nil {
-			sc = &corev1.SecurityContext{}
+	cw := describe(d) + " container " + c.Name
+	sc := c.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	nonRoot, uid, gid := psc.RunAsNonRoot, psc.RunAsUser, psc.RunAsGroup
+	if sc.RunAsNonRoot != nil {
+		nonRoot = sc.RunAsNonRoot
+	}
+	if sc.RunAsUser != nil {
+		uid = sc.RunAsUser
+	}
+	if sc.RunAsGroup != nil {
+		gid = sc.RunAsGroup
+	}
+	if nonRoot == nil || !*nonRoot || uid == nil || *uid == 0 {
+		p.addf("%s: must set runAsNonRoot and a non-zero runAsUser", cw)
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		p.addf("%s: readOnlyRootFilesystem must be true", cw)
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		p.addf("%s: allowPrivilegeEscalation must be false", cw)
+	}
+	if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+		p.addf("%s: must drop ALL capabilities", cw)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		p.addf("%s: needs cpu and memory requests and a memory limit", cw)
+	}
+	for _, probe := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
+		if probe == nil {
+			continue
 		}
-		nonRoot, uid, gid := psc.RunAsNonRoot, psc.RunAsUser, psc.RunAsGroup
-		if sc.RunAsNonRoot != nil {
-			nonRoot = sc.RunAsNonRoot
+		var port intstr.IntOrString
+		switch {
+		case probe.HTTPGet != nil:
+			port = probe.HTTPGet.Port
+		case probe.TCPSocket != nil:
+			port = probe.TCPSocket.Port
+		case probe.GRPC != nil:
+			port = intstr.FromInt32(probe.GRPC.Port)
+		default:
+			continue
 		}
-		if sc.RunAsUser != nil {
-			uid = sc.RunAsUser
+		if _, ok := containerPortOf(spec, port); !ok {
+			p.addf("%s: probe port %s is none of its container ports", cw, port.String())
 		}
-		if sc.RunAsGroup != nil {
-			gid = sc.RunAsGroup
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			continue
 		}
-		if nonRoot == nil || !*nonRoot || uid == nil || *uid == 0 {
-			p.addf("%s: must set runAsNonRoot and a non-zero runAsUser", cw)
+		if r := e.ValueFrom.SecretKeyRef; r != nil && (r.Name != secret.Name || !secretKeys(secret)[r.Key]) {
+			p.addf("%s: env %s reads key %q of Secret %s, which secret.example.yaml does not have", cw, e.Name, r.Key, r.Name)
 		}
-		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-			p.addf("%s: readOnlyRootFilesystem must be true", cw)
-		}
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			p.addf("%s: allowPrivilegeEscalation must be false", cw)
-		}
-		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
-			p.addf("%s: must drop ALL capabilities", cw)
-		}
-		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
-			p.addf("%s: needs cpu and memory requests and a memory limit", cw)
-		}
-		for _, probe := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
-			if probe == nil {
-				continue
-			}
-			var port intstr.IntOrString
-			switch {
-			case probe.HTTPGet != nil:
-				port = probe.HTTPGet.Port
-			case probe.TCPSocket != nil:
-				port = probe.TCPSocket.Port
-			case probe.GRPC != nil:
-				port = intstr.FromInt32(probe.GRPC.Port)
-			default:
-				continue
-			}
-			if _, ok := containerPortOf(spec, port); !ok {
-				p.addf("%s: probe port %s is none of its container ports", cw, port.String())
-			}
-		}
-		for _, e := range c.Env {
-			if e.ValueFrom == nil {
-				continue
-			}
-			if r := e.ValueFrom.SecretKeyRef; r != nil && (r.Name != secret.Name || !secretKeys(secret)[r.Key]) {
-				p.addf("%s: env %s reads key %q of Secret %s, which secret.example.yaml does not have", cw, e.Name, r.Key, r.Name)
-			}
-			if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
-				if cm := find[corev1.ConfigMap](m, d.Namespace, r.Name); cm == nil || !hasKey(cm, r.Key) {
-					p.addf("%s: env %s reads key %q of ConfigMap %s, which does not exist", cw, e.Name, r.Key, r.Name)
-				}
-			}
-		}
-		for _, vm := range c.VolumeMounts {
-			v, ok := volumes[vm.Name]
-			if !ok {
-				p.addf("%s: mounts volume %s, which the pod does not have", cw, vm.Name)
-				continue
-			}
-			var mode *int32
-			switch {
-			case v.ConfigMap != nil:
-				mode = v.ConfigMap.DefaultMode
-			case v.Secret != nil:
-				mode = v.Secret.DefaultMode
-			default:
-				continue
-			}
-			if vm.SubPath != "" || vm.SubPathExpr != "" {
-				p.addf("%s: mounts volume %s with subPath: kubelet never updates a subPath mount, so edits (and the policy hot reload) would not reach the pod", cw, vm.Name)
-			}
-			if !readable(mode, psc, uid, gid) {
-				p.addf("%s: runs as uid %v and cannot read the files of volume %s (mode %o, fsGroup %v)", cw, deref(uid), vm.Name, deref(mode), deref(psc.FSGroup))
+		if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+			if cm := find[corev1.ConfigMap](m, d.Namespace, r.Name); cm == nil || !hasKey(cm, r.Key) {
+				p.addf("%s: env %s reads key %q of ConfigMap %s, which does not exist", cw, e.Name, r.Key, r.Name)
 			}
 		}
 	}
-	for _, v := range spec.Volumes {
+	for _, vm := range c.VolumeMounts {
+		v, ok := volumes[vm.Name]
+		if !ok {
+			p.addf("%s: mounts volume %s, which the pod does not have", cw, vm.Name)
+			continue
+		}
+		var mode *int32
+		switch {
+		case v.ConfigMap != nil:
+			mode = v.ConfigMap.DefaultMode
+		case v.Secret != nil:
+			mode = v.Secret.DefaultMode
+		default:
+			continue
+		}
+		if vm.SubPath != "" || vm.SubPathExpr != "" {
+			p.addf("%s: mounts volume %s with subPath: kubelet never updates a subPath mount, so edits (and the policy hot reload) would not reach the pod", cw, vm.Name)
+		}
+		if !readable(mode, psc, uid, gid) {
+			p.addf("%s: runs as uid %v and cannot read the files of volume %s (mode %o, fsGroup %v)", cw, deref(uid), vm.Name, deref(mode), deref(psc.FSGroup))
+		}
+	}
+}
+
+// checkVolumes checks that every ConfigMap, Secret and key d's volumes name
+// exists.
+func checkVolumes(p *problems, m *manifests, secret *corev1.Secret, d *appsv1.Deployment) {
+	what := describe(d)
+	for _, v := range d.Spec.Template.Spec.Volumes {
 		switch {
 		case v.ConfigMap != nil:
 			cm := find[corev1.ConfigMap](m, d.Namespace, v.ConfigMap.Name)
@@ -376,12 +391,11 @@ func gatehouseContainer(d *appsv1.Deployment) *corev1.Container {
 	return nil
 }
 
-// checkGatehouseDeployment checks gatehouse's Deployment and loads the
-// configuration in its ConfigMap, with the Secret's keys as files and the
-// container's environment, with gatehouse's own loader.
+// checkGatehouseDeployment checks gatehouse's Deployment, loads the
+// configuration in its ConfigMap with gatehouse's own loader, and checks the
+// listeners, probes and disruption budget against it.
 func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *corev1.Secret) {
 	d := g.dep
-	spec := &d.Spec.Template.Spec
 	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
 		p.addf("%s: want 2 or more replicas (sessions are shared through Redis)", describe(d))
 	}
@@ -394,8 +408,8 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 		p.addf("gatehouse's image is %q, want the placeholder %q that README.md tells the user to replace (no image is published)", c.Image, placeholderImage)
 	}
 	var uid *int64
-	if spec.SecurityContext != nil {
-		uid = spec.SecurityContext.RunAsUser
+	if sc := d.Spec.Template.Spec.SecurityContext; sc != nil {
+		uid = sc.RunAsUser
 	}
 	if c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil {
 		uid = c.SecurityContext.RunAsUser
@@ -403,27 +417,59 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 	if uid == nil || *uid != nonrootUID {
 		p.addf("gatehouse runs as uid %v, want %d (the image's nonroot user)", deref(uid), nonrootUID)
 	}
+	pod, err := layOutPod(filepath.Join(tmp, "pod"), g, c, secret)
+	if err != nil {
+		p.addf("%v", err)
+		return
+	}
+	if g.cfg = loadConfig(p, pod, c); g.cfg == nil {
+		return
+	}
+	checkListeners(p, g, c)
+	checkPDB(p, g)
+}
 
-	// Lay out the files as the pod sees them, under root.
-	root := filepath.Join(tmp, "pod")
+// podFiles is the files of a container's ConfigMap and Secret directory
+// mounts, laid out under root as the container sees them.
+type podFiles struct {
+	root   string
+	mounts []podMount
+}
+
+type podMount struct {
+	path      string
+	configMap bool
+}
+
+// inConfigMap reports whether file (a path in the container) is in a
+// ConfigMap mounted as a directory.
+func (f *podFiles) inConfigMap(file string) bool {
+	return slices.ContainsFunc(f.mounts, func(mt podMount) bool {
+		return mt.configMap && strings.HasPrefix(path.Clean(file), path.Clean(mt.path)+"/")
+	})
+}
+
+// local maps a path in the container to the laid-out file.
+func (f *podFiles) local(file string) string { return filepath.Join(f.root, file) }
+
+// layOutPod writes the ConfigMap's keys and the Secret's keys (with made-up
+// values gatehouse accepts) where container c mounts them.
+func layOutPod(root string, g *gatehouse, c *corev1.Container, secret *corev1.Secret) (*podFiles, error) {
+	pod := &podFiles{root: root}
 	volumes := map[string]corev1.Volume{}
-	for _, v := range spec.Volumes {
+	for _, v := range g.dep.Spec.Template.Spec.Volumes {
 		volumes[v.Name] = v
 	}
-	type mount struct {
-		path      string
-		configMap bool
-	}
-	var mounts []mount
 	for _, vm := range c.VolumeMounts {
 		v := volumes[vm.Name]
-		dir := filepath.Join(root, vm.MountPath)
 		files := map[string][]byte{}
 		switch {
+		case vm.SubPath != "":
+			continue // reported by checkWorkload; its file is not in a directory mount
 		case v.ConfigMap != nil:
 			cm := find[corev1.ConfigMap](g.m, g.ns, v.ConfigMap.Name)
 			if cm == nil {
-				continue
+				continue // reported by checkWorkload
 			}
 			for k, val := range cm.Data {
 				files[k] = []byte(val)
@@ -435,49 +481,48 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 		default:
 			continue
 		}
-		if vm.SubPath != "" {
-			continue // reported by checkWorkload; its file is not in a directory mount
-		}
-		mounts = append(mounts, mount{vm.MountPath, v.ConfigMap != nil})
+		pod.mounts = append(pod.mounts, podMount{vm.MountPath, v.ConfigMap != nil})
+		dir := pod.local(vm.MountPath)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			p.addf("%v", err)
-			return
+			return nil, err
 		}
 		for k, data := range files {
 			if err := os.WriteFile(filepath.Join(dir, k), data, 0o600); err != nil {
-				p.addf("%v", err)
-				return
+				return nil, err
 			}
 		}
 	}
-	inConfigMap := func(file string) bool {
-		return slices.ContainsFunc(mounts, func(mt mount) bool {
-			return mt.configMap && strings.HasPrefix(path.Clean(file), path.Clean(mt.path)+"/")
-		})
-	}
+	return pod, nil
+}
+
+// loadConfig loads the file that container c's --config names with
+// gatehouse's loader, the container's environment and the laid-out files,
+// and checks what the configuration names: its files, its policy file (in
+// a ConfigMap directory, for hot reload), and no unexpected warning.
+func loadConfig(p *problems, pod *podFiles, c *corev1.Container) *config.Config {
 	i := slices.Index(c.Args, "--config")
 	if i < 0 || i+1 >= len(c.Args) {
 		p.addf("gatehouse's args %v name no --config file", c.Args)
-		return
+		return nil
 	}
 	cfgPath := c.Args[i+1]
-	if !inConfigMap(cfgPath) {
+	if !pod.inConfigMap(cfgPath) {
 		p.addf("--config %s is not a file of a ConfigMap mounted as a directory", cfgPath)
-		return
+		return nil
 	}
-	data, err := os.ReadFile(filepath.Join(root, cfgPath))
+	data, err := os.ReadFile(pod.local(cfgPath))
 	if err != nil {
 		p.addf("--config %s: the ConfigMap has no such key: %v", cfgPath, err)
-		return
+		return nil
 	}
+	// The configuration names files by their paths in the container.
 	var pairs []string
-	for _, mt := range mounts {
-		pairs = append(pairs, mt.path+"/", filepath.Join(root, mt.path)+"/")
+	for _, mt := range pod.mounts {
+		pairs = append(pairs, mt.path+"/", pod.local(mt.path)+"/")
 	}
-	local := filepath.Join(root, cfgPath)
-	if err := os.WriteFile(local, []byte(strings.NewReplacer(pairs...).Replace(string(data))), 0o600); err != nil {
+	if err := os.WriteFile(pod.local(cfgPath), []byte(strings.NewReplacer(pairs...).Replace(string(data))), 0o600); err != nil {
 		p.addf("%v", err)
-		return
+		return nil
 	}
 	env := map[string]string{}
 	var environ []string
@@ -492,12 +537,11 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 	for _, name := range config.UnknownEnv(environ) {
 		p.addf("gatehouse's env %s is not a gatehouse setting", name)
 	}
-	cfg, err := config.Load(local, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Load(pod.local(cfgPath), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		p.addf("the configuration in the ConfigMap does not load with the Secret's keys as files: %v", err)
-		return
+		return nil
 	}
-	g.cfg = cfg
 	for _, w := range cfg.Warnings() {
 		if _, ok := acceptedWarnings[w.Path]; !ok {
 			p.addf("the configuration in the ConfigMap draws a warning: %s", w)
@@ -506,15 +550,22 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 	// Not every file is read by Load (admin.token_file is read at start).
 	for setting, file := range configFiles(reflect.ValueOf(*cfg), "") {
 		if _, err := os.Stat(file); err != nil {
-			p.addf("%s names %s, which is no file of the pod's ConfigMap and Secret mounts", setting, strings.TrimPrefix(file, root))
+			p.addf("%s names %s, which is no file of the pod's ConfigMap and Secret mounts", setting, strings.TrimPrefix(file, pod.root))
 		}
 	}
 	if pf := cfg.Access.PolicyFile; pf == "" {
 		p.addf("access.policy_file is not set: a policy edit would need a restart")
-	} else if rel, ok := strings.CutPrefix(pf, root); !ok || !inConfigMap(rel) {
+	} else if rel, ok := strings.CutPrefix(pf, pod.root); !ok || !pod.inConfigMap(rel) {
 		p.addf("access.policy_file %s is not in a ConfigMap mounted as a directory: edits would not reach the pods", pf)
 	}
-	for name, addr := range map[string]string{"http": cfg.HTTP.Addr, "grpc": cfg.GRPC.Addr, "admin": cfg.Admin.Addr} {
+	return cfg
+}
+
+// checkListeners records the configuration's listen ports as g.listeners
+// and checks them against the container's ports and probes.
+func checkListeners(p *problems, g *gatehouse, c *corev1.Container) {
+	spec := &g.dep.Spec.Template.Spec
+	for name, addr := range map[string]string{"http": g.cfg.HTTP.Addr, "grpc": g.cfg.GRPC.Addr, "admin": g.cfg.Admin.Addr} {
 		host, port, err := net.SplitHostPort(addr)
 		n, perr := strconv.Atoi(port)
 		if err != nil || perr != nil {
@@ -539,6 +590,12 @@ func checkGatehouseDeployment(p *problems, tmp string, g *gatehouse, secret *cor
 			p.addf("gatehouse's %s probe goes to port %s, not http.addr's %d", probe, want.HTTPGet.Port.String(), g.listeners["http"])
 		}
 	}
+}
+
+// checkPDB checks that one PodDisruptionBudget covers gatehouse's pods and
+// still lets a node be drained.
+func checkPDB(p *problems, g *gatehouse) {
+	d := g.dep
 	pdbs := 0
 	for _, b := range all[policyv1.PodDisruptionBudget](g.m) {
 		if b.Namespace != g.ns || !labelSelector(p, describe(b), b.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {

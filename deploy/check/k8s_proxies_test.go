@@ -332,7 +332,15 @@ func checkTraefik(g *gatehouse, v *manifests, dyn *traefikDynamic) problems {
 			p.addf("%s differs from dynamic.yml's %s:\n  here    %v\n  dynamic %v", what, u.GetName(), spec, want)
 		}
 	}
-	irs := traefikObjects[ingressRoute](&p, v, "IngressRoute")
+	checkTraefikRoutes(&p, g, v, dyn, hasMiddleware)
+	return p
+}
+
+// checkTraefikRoutes checks that the IngressRoutes' routes are dynamic.yml's
+// routers and that their middlewares and services resolve in their own
+// namespace.
+func checkTraefikRoutes(p *problems, g *gatehouse, v *manifests, dyn *traefikDynamic, hasMiddleware func(ns, name string) bool) {
+	irs := traefikObjects[ingressRoute](p, v, "IngressRoute")
 	matched := map[string]bool{}
 	for name, router := range dyn.HTTP.Routers {
 		found := false
@@ -387,7 +395,6 @@ func checkTraefik(g *gatehouse, v *manifests, dyn *traefikDynamic) problems {
 			}
 		}
 	}
-	return p
 }
 
 // checkForwardAuthAddress checks that a ForwardAuth URL names gatehouse's
