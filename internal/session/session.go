@@ -34,9 +34,13 @@ type Session struct {
 	// LoadByHandle set it; Save ignores it. It is not a bearer credential.
 	Handle string `json:"-"`
 
-	Issuer            string    `json:"iss"`
-	Subject           string    `json:"sub"`
-	SID               string    `json:"sid,omitempty"` // the provider's session ID, for back-channel logout
+	Issuer  string `json:"iss"`
+	Subject string `json:"sub"`
+	SID     string `json:"sid,omitempty"` // the provider's session ID, for back-channel logout
+	// Provider is the ID of the configured provider that signed the user
+	// in; empty (records written before there were several) means the
+	// default provider.
+	Provider          string    `json:"provider,omitempty"`
 	User              string    `json:"user"`
 	Email             string    `json:"email"`
 	EmailVerified     bool      `json:"email_verified"`
