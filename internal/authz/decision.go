@@ -61,6 +61,9 @@ const (
 	// ReasonSpoofedHeader: the request carries a look-alike spelling of an
 	// identity header (Policy.SpoofedHeader); it is refused with 400.
 	ReasonSpoofedHeader Reason = "spoofed_header"
+	// ReasonProviderNotAccepted: the matching rule names the providers it
+	// accepts, and the user signed in through another.
+	ReasonProviderNotAccepted Reason = "provider_not_accepted"
 )
 
 // Header is one HTTP header name and value.
@@ -180,6 +183,8 @@ func (p *Policy) decision(vd viewVerdict, state SessionState, id *Identity) Deci
 			reason = ReasonInvalidSession
 		}
 		return named(Decision{Outcome: Unauthenticated, Reason: reason}, name, vd.idx)
+	case vd.class == classForbidden && vd.wrongProvider:
+		return named(forbidden(id, ReasonProviderNotAccepted), name, vd.idx)
 	case vd.class == classForbidden:
 		return named(forbidden(id, ReasonNotAllowed), name, vd.idx)
 	}

@@ -106,6 +106,9 @@ func verdict(p *Policy, rl *Rule, d Decision, id *Identity) string {
 		if d.Reason == ReasonDeniedByRule {
 			return "denied for everyone"
 		}
+		if d.Reason == ReasonProviderNotAccepted && rl != nil && id != nil {
+			return fmt.Sprintf("signed in through provider %q, but the rule accepts only %s", providerOf(p, id), strings.Join(rl.Providers, ", "))
+		}
 		return "signed in, but not on the allow-list"
 	}
 	return d.Outcome.String() + " (" + string(d.Reason) + ")"
@@ -128,4 +131,12 @@ func admittedBy(p *Policy, rl *Rule, id *Identity) string {
 		return fmt.Sprintf("claim %s=%s", a.claim, a.value)
 	}
 	return a.kind + " " + a.value
+}
+
+// providerOf is the ID of the provider id signed in through.
+func providerOf(p *Policy, id *Identity) string {
+	if id.Provider == "" {
+		return p.DefaultProvider
+	}
+	return id.Provider
 }

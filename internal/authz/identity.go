@@ -29,6 +29,9 @@ type Identity struct {
 	EmailVerified     bool
 	PreferredUsername string
 	Groups            []string
+	// Provider is the ID of the configured provider that signed the user
+	// in (or issued the bearer token); empty means Policy.DefaultProvider.
+	Provider string
 	// Claims are the provider's claims as lists of strings (a string claim
 	// is a list of one), for rules that require claim values. May be nil
 	// when no rule uses claims.

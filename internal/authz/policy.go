@@ -180,6 +180,10 @@ type Policy struct {
 	AllowUnverifiedEmail bool
 	// Headers names the identity headers sent upstream.
 	Headers HeaderNames
+	// DefaultProvider is the provider ID of an Identity whose Provider is
+	// empty (sessions written before there were several providers), for
+	// rules that name providers.
+	DefaultProvider string
 }
 
 // admits reports whether the identity is on the policy's default

@@ -144,6 +144,23 @@ type Rule struct {
 	Action Action
 	// Require is the rule's own allow-list, used by ActionRequire.
 	Require Requirement
+	// Providers, when set, are the IDs of the providers whose sessions
+	// the rule accepts (authenticate and require rules only): a request
+	// the rule matches, signed in through another provider, is refused
+	// with 403 (ReasonProviderNotAccepted) whatever its allow-lists say.
+	Providers []string
+}
+
+// acceptsProvider reports whether the rule accepts a session from the
+// provider with this ID ("" is the policy's default provider).
+func (rl *Rule) acceptsProvider(id, defaultID string) bool {
+	if len(rl.Providers) == 0 {
+		return true
+	}
+	if id == "" {
+		id = defaultID
+	}
+	return slices.Contains(rl.Providers, id)
 }
 
 // Condition names the first condition of a rule a request failed.

@@ -71,6 +71,9 @@ type viewVerdict struct {
 	idx    int    // the matching rule or skip route; -1 for the default
 	action Action // of the rule, ActionAuthenticate for the default
 	view   View
+	// wrongProvider: forbidden because the rule does not accept the
+	// session's provider.
+	wrongProvider bool
 }
 
 // judge finds the first skip route or rule that matches v and what it
@@ -95,6 +98,8 @@ func (p *Policy) judge(v View, host string, r *Request, state SessionState, id *
 		vd.class = classForbidden
 	case state != ValidSession || id == nil:
 		vd.class = classUnauthenticated
+	case vd.idx >= 0 && !p.Rules[vd.idx].acceptsProvider(id.Provider, p.DefaultProvider):
+		vd.class, vd.wrongProvider = classForbidden, true
 	case vd.action == ActionRequire && p.Rules[vd.idx].Require.admits(id, p.AllowUnverifiedEmail),
 		vd.action != ActionRequire && p.admits(id):
 		vd.class = classAdmitted

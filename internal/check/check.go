@@ -283,6 +283,7 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 		EmailVerified:     s.EmailVerified,
 		PreferredUsername: s.PreferredUsername,
 		Groups:            s.Groups,
+		Provider:          s.Provider,
 	}
 	if p.Headers.AccessToken != "" || p.Headers.Authorization != "" {
 		id.Token = s.AccessToken

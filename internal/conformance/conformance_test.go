@@ -196,6 +196,10 @@ func scenarios() []scenario {
 			want: verdict{Status: 302, Reason: "no_session", Login: login("/admin?x=/public")}},
 		{name: "dot segments out of a skip route", target: "/public/../admin", accept: apiAccept,
 			want: verdict{Status: 401, Reason: "no_session", Login: login("/public/../admin"), WWWAuth: bearer}},
+		{name: "rule naming providers, session from another provider", target: "/corp/x", accept: browserAccept, cookie: "alice",
+			want: verdict{Status: 403, Reason: "provider_not_accepted"}},
+		{name: "rule naming providers, session from that provider", target: "/corp/x", accept: apiAccept, cookie: "dave-corp",
+			want: verdict{Status: 200, Reason: "allowed", Identity: map[string]string{"x-auth-request-user": "dave", "x-auth-request-email": "dave@example.com"}, Cookie: "theme=dark"}},
 		{name: "store failure, browser", target: "/app", accept: browserAccept, cookie: "alice", storeDown: true,
 			want: verdict{Status: 503, Reason: "store_unavailable"}},
 		{name: "store failure, API client", target: "/app", accept: apiAccept, cookie: "alice", storeDown: true, spoof: spoofed,
@@ -227,6 +231,9 @@ func newFixture(t *testing.T) *fixture {
 		Skip:         []authz.Route{{PathPrefix: "/public"}},
 		EmailDomains: []string{"example.com"},
 		Headers:      authz.DefaultHeaderNames(),
+		// Sessions without a provider (alice's) come from "oidc".
+		Rules:           []authz.Rule{{Name: "corp", Paths: []string{"/corp"}, Action: authz.ActionAuthenticate, Providers: []string{"corp"}}},
+		DefaultProvider: "oidc",
 	}
 	// The access-token header is configured but the sessions hold no
 	// token: every adapter must still remove a client-sent value.
@@ -236,6 +243,7 @@ func newFixture(t *testing.T) *fixture {
 		checker: check.New(st, codec, session.CookieSettings{Name: cookieName, Secure: true}, policy, check.Options{Timeout: 100 * time.Millisecond}),
 		cookies: map[string]string{},
 	}
+	var provider string // of the next session add saves
 	add := func(key, user, email string, verified bool, groups ...string) string {
 		id, err := session.NewID()
 		if err != nil {
@@ -243,7 +251,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		exp := time.Now().Add(time.Hour)
 		s := &session.Session{ID: id, Issuer: "https://idp.example.com", Subject: "sub-" + user, User: user,
-			Email: email, EmailVerified: verified, Groups: groups, CreatedAt: time.Now(), ExpiresAt: exp}
+			Email: email, EmailVerified: verified, Groups: groups, CreatedAt: time.Now(), ExpiresAt: exp, Provider: provider}
 		if err := st.Save(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}
@@ -259,6 +267,9 @@ func newFixture(t *testing.T) *fixture {
 	add("mallory", "mallory", "mallory@evil.com", true)
 	add("unverified", "bob", "bob@example.com", false)
 	add("twoat", "eve", "alice@example.com@evil.com", true)
+	provider = "corp"
+	add("dave-corp", "dave", "dave@example.com", true)
+	provider = ""
 	revoked := add("revoked", "carol", "carol@example.com", true)
 	if err := st.Delete(context.Background(), revoked); err != nil {
 		t.Fatal(err)
