@@ -26,17 +26,12 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"slices"
-	"sync"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gatehouse/gatehouse/bench/internal/extauthz"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/envoy"
@@ -93,7 +88,7 @@ func run(out io.Writer, o options) error {
 	}
 	defer stopNoop()
 
-	req := checkRequest(o.host, cookie)
+	req := extauthz.CheckRequest(o.host, cookie)
 	fmt.Fprintf(out, "grpcload: c=%d conns=%d d=%v GOMAXPROCS=%d (client and in-process servers share the CPUs)\n",
 		o.concurrency, o.conns, o.duration, runtime.GOMAXPROCS(0))
 	gh, err := measure(target, req, o)
@@ -107,14 +102,14 @@ func run(out io.Writer, o options) error {
 	fmt.Fprintf(out, "%-10s %10s %10s %10s %8s %8s\n", "server", "calls", "rps", "p50", "p99", "errors")
 	for _, r := range []struct {
 		name string
-		res  result
+		res  extauthz.Result
 	}{{"gatehouse", gh}, {"noop", np}} {
-		fmt.Fprintf(out, "%-10s %10d %10.0f %10v %8v %8d\n", r.name, r.res.calls, r.res.rps(), r.res.p(50), r.res.p(99), r.res.errors)
+		fmt.Fprintf(out, "%-10s %10d %10.0f %10v %8v %8d\n", r.name, r.res.Calls, r.res.RPS(), r.res.P(50), r.res.P(99), r.res.Errors)
 	}
 	fmt.Fprintf(out, "ratio gatehouse/noop: rps %.2f, p50 %.2f, p99 %.2f\n",
-		gh.rps()/np.rps(), ratio(gh.p(50), np.p(50)), ratio(gh.p(99), np.p(99)))
-	if gh.errors > 0 || np.errors > 0 {
-		return fmt.Errorf("%d gatehouse and %d noop calls failed or were not allowed (first: %v)", gh.errors, np.errors, errors.Join(gh.firstErr, np.firstErr))
+		gh.RPS()/np.RPS(), ratio(gh.P(50), np.P(50)), ratio(gh.P(99), np.P(99)))
+	if gh.Errors > 0 || np.Errors > 0 {
+		return fmt.Errorf("%d gatehouse and %d noop calls failed or were not allowed (first: %v)", gh.Errors, np.Errors, errors.Join(gh.FirstErr, np.FirstErr))
 	}
 	return nil
 }
@@ -164,21 +159,8 @@ func startGatehouse() (addr, cookie string, stop func(), err error) {
 	return addr, "theme=dark; " + cookieName + "=" + value, func() { srv.Stop(); _ = store.Close() }, nil
 }
 
-// noopServer allows every request and does nothing else.
-type noopServer struct {
-	authv3.UnimplementedAuthorizationServer
-}
-
-func (noopServer) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	return &authv3.CheckResponse{
-		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}},
-	}, nil
-}
-
 func startNoop() (string, func(), error) {
-	srv := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(srv, noopServer{})
+	srv := extauthz.Serve(extauthz.NoopServer{})
 	addr, err := serve(srv)
 	return addr, srv.Stop, err
 }
@@ -192,42 +174,6 @@ func serve(srv *grpc.Server) (string, error) {
 	return lis.Addr().String(), nil
 }
 
-// checkRequest is what Envoy sends for a browser's authenticated GET.
-func checkRequest(host, cookie string) *authv3.CheckRequest {
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "203.0.113.7", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 51234}},
-		}}},
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: "bench", Method: "GET", Host: host, Path: "/dashboard/projects?filter=mine", Scheme: "https", Protocol: "HTTP/2",
-			Headers: map[string]string{
-				":authority": host, ":method": "GET", ":path": "/dashboard/projects?filter=mine",
-				"accept":     "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-				"cookie":     cookie,
-				"user-agent": "Mozilla/5.0 (X11; Linux x86_64) grpcload",
-			},
-		}},
-	}}
-}
-
-type result struct {
-	calls    int
-	errors   int
-	firstErr error
-	elapsed  time.Duration
-	lat      []time.Duration // sorted
-}
-
-func (r result) rps() float64 { return float64(r.calls) / r.elapsed.Seconds() }
-
-func (r result) p(q int) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	i := min(len(r.lat)-1, len(r.lat)*q/100)
-	return r.lat[i].Round(time.Microsecond)
-}
-
 func ratio(a, b time.Duration) float64 {
 	if b == 0 {
 		return 0
@@ -235,74 +181,7 @@ func ratio(a, b time.Duration) float64 {
 	return float64(a) / float64(b)
 }
 
-// measure calls Check on addr from o.concurrency goroutines over o.conns
-// connections: first for o.warmup unmeasured, then for o.duration.
-func measure(addr string, req *authv3.CheckRequest, o options) (result, error) {
-	clients := make([]authv3.AuthorizationClient, o.conns)
-	for i := range clients {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return result{}, fmt.Errorf("dial %s: %w", addr, err)
-		}
-		defer conn.Close()
-		clients[i] = authv3.NewAuthorizationClient(conn)
-	}
-	if o.warmup > 0 {
-		if _, err := phase(clients, req, o.concurrency, o.warmup); err != nil {
-			return result{}, err
-		}
-	}
-	return phase(clients, req, o.concurrency, o.duration)
-}
-
-func phase(clients []authv3.AuthorizationClient, req *authv3.CheckRequest, concurrency int, d time.Duration) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	type worker struct {
-		lat      []time.Duration
-		errors   int
-		firstErr error
-	}
-	ws := make([]worker, concurrency)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range ws {
-		w, client := &ws[i], clients[i%len(clients)]
-		w.lat = make([]time.Duration, 0, 1<<14)
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				callCtx, callCancel := context.WithTimeout(context.Background(), time.Second)
-				t0 := time.Now()
-				resp, err := client.Check(callCtx, req)
-				took := time.Since(t0)
-				callCancel()
-				if err == nil && codes.Code(resp.GetStatus().GetCode()) != codes.OK {
-					err = fmt.Errorf("not allowed: %v", resp.GetStatus())
-				}
-				if err != nil {
-					if w.firstErr == nil {
-						w.firstErr = err
-					}
-					w.errors++
-					continue
-				}
-				w.lat = append(w.lat, took)
-			}
-		})
-	}
-	wg.Wait()
-	res := result{elapsed: time.Since(start)}
-	for i := range ws {
-		res.lat = append(res.lat, ws[i].lat...)
-		res.errors += ws[i].errors
-		if res.firstErr == nil {
-			res.firstErr = ws[i].firstErr
-		}
-	}
-	res.calls = len(res.lat)
-	slices.Sort(res.lat)
-	if res.calls == 0 {
-		return res, fmt.Errorf("no successful calls (first error: %v)", res.firstErr)
-	}
-	return res, nil
+// measure calls Check on addr as o says.
+func measure(addr string, req *authv3.CheckRequest, o options) (extauthz.Result, error) {
+	return extauthz.Measure(addr, req, extauthz.Load{Concurrency: o.concurrency, Conns: o.conns, Warmup: o.warmup, Duration: o.duration})
 }
