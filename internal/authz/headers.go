@@ -12,6 +12,11 @@ var foreignIdentityHeaders = [...]string{
 	"X-Forwarded-Groups", "X-Forwarded-Preferred-Username",
 }
 
+// ForeignIdentityHeaders returns the identity headers of other products
+// that an upstream may honour and that must never reach it from a client
+// (a proxy removes them; internal/reverseproxy does so itself).
+func ForeignIdentityHeaders() []string { return foreignIdentityHeaders[:] }
+
 // SpoofedHeader returns the first of the client's header names that is a
 // look-alike of an identity header or of a method-override header
 // (MethodOverrideHeaders): the same name once letter case is ignored and
