@@ -14,8 +14,11 @@ var foreignIdentityHeaders = [...]string{
 
 // ForeignIdentityHeaders returns the identity headers of other products
 // that an upstream may honour and that must never reach it from a client
-// (a proxy removes them; internal/reverseproxy does so itself).
-func ForeignIdentityHeaders() []string { return foreignIdentityHeaders[:] }
+// (a proxy removes them; internal/reverseproxy does so itself). The slice
+// is a copy.
+func ForeignIdentityHeaders() []string {
+	return append([]string(nil), foreignIdentityHeaders[:]...)
+}
 
 // SpoofedHeader returns the first of the client's header names that is a
 // look-alike of an identity header or of a method-override header
