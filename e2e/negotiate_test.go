@@ -21,7 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
-	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 	"github.com/gatehouse/gatehouse/internal/spoa"
 )
@@ -37,11 +37,11 @@ import (
 // gatehouse's answer. (nginx used to add a second WWW-Authenticate to the
 // one auth_request copies, and to redirect any Accept naming text/html.)
 func TestBrowserOrAPI(t *testing.T) {
-	key := make([]byte, session.KeySize)
+	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestBrowserOrAPI(t *testing.T) {
 	t.Cleanup(func() { _ = store.Close() })
 	const loginURL = "https://auth.example.com/oauth2/start"
 	policy := &authz.Policy{LoginURL: loginURL, EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
-	checker := check.New(store, codec, session.CookieSettings{Name: "_gatehouse", Secure: true}, policy, check.Options{Timeout: time.Second})
+	checker := check.New(store, codec, cookie.Settings{Name: "_gatehouse", Secure: true}, policy, check.Options{Timeout: time.Second})
 	gh := serveOn(t, forwardauth.NewHandler(checker, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
 	agent := agentOn(t, spoa.New(checker, spoa.Options{}))
 	app := serveOn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

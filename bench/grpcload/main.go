@@ -36,6 +36,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
@@ -117,12 +118,12 @@ func run(out io.Writer, o options) error {
 // startGatehouse serves gatehouse's ext_authz adapter on loopback over a
 // memory store holding one session, and returns its address and a Cookie
 // header for that session.
-func startGatehouse() (addr, cookie string, stop func(), err error) {
-	key := make([]byte, session.KeySize)
+func startGatehouse() (addr, cookieHeader string, stop func(), err error) {
+	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return "", "", nil, fmt.Errorf("cookie key: %w", err)
 	}
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -148,7 +149,7 @@ func startGatehouse() (addr, cookie string, stop func(), err error) {
 		Headers:      authz.DefaultHeaderNames(),
 	}
 	logger := slog.New(slog.DiscardHandler)
-	checker := check.New(store, codec, session.CookieSettings{Name: cookieName, Secure: true}, policy, check.Options{Logger: logger})
+	checker := check.New(store, codec, cookie.Settings{Name: cookieName, Secure: true}, policy, check.Options{Logger: logger})
 	svc := envoy.NewService(checker, envoy.ServiceOptions{Logger: logger})
 	svc.SetServing(true)
 	srv, _ := envoy.NewServer(svc, envoy.ServerOptions{})

@@ -40,6 +40,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
@@ -70,7 +71,7 @@ func run(dur time.Duration, connList string, threads int, redisAddr string) erro
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		return err
 	}
@@ -187,9 +188,9 @@ func run(dur time.Duration, connList string, threads int, redisAddr string) erro
 }
 
 // gatehouse is the forward-auth handler over store, as serve wires it.
-func gatehouse(store session.Store, codec *session.Codec) http.Handler {
+func gatehouse(store session.Store, codec *cookie.Codec) http.Handler {
 	p := &authz.Policy{LoginURL: "/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
-	chk := check.New(store, codec, session.CookieSettings{Name: cookieName, Secure: true}, p,
+	chk := check.New(store, codec, cookie.Settings{Name: cookieName, Secure: true}, p,
 		check.Options{Logger: slog.New(slog.DiscardHandler)})
 	return forwardauth.NewHandler(chk, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
@@ -60,12 +60,12 @@ headers:
 		t.Errorf("JWKS: %d %s", rec.Code, rec.Body)
 	}
 
-	codec, _ := session.NewCodec(cfg.CookieKeys(), nil)
+	codec, _ := cookie.NewCodec(cfg.CookieKeys(), nil)
 	policy, err := cfg.Policy()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checker := check.New(memstore.New(memstore.Options{}), codec, session.CookieSettings{Name: "_gh"}, policy, opts)
+	checker := check.New(memstore.New(memstore.Options{}), codec, cookie.Settings{Name: "_gh"}, policy, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := w.watch(cfg, checker, slog.New(slog.DiscardHandler), nil)

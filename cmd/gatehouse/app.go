@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/render"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/idle"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 	"github.com/gatehouse/gatehouse/internal/session/redisstore"
@@ -77,12 +78,12 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
-	codec, err := session.NewCodec(cfg.CookieKeys(), nil)
+	codec, err := cookie.NewCodec(cfg.CookieKeys(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("cookie.secrets: %w", err)
 	}
 	// Host-only secure cookies are named __Host-<cookie.name>, everywhere.
-	cookies, err := session.NewCookieSettings(cfg.Cookie.Name, cfg.Cookie.Domain, cfg.Cookie.Secure)
+	cookies, err := cookie.NewSettings(cfg.Cookie.Name, cfg.Cookie.Domain, cfg.Cookie.Secure)
 	if err != nil {
 		return nil, fmt.Errorf("cookie.name: %w", err)
 	}

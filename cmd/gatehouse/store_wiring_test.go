@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // wiredApp builds the app serve would from env on top of baseEnv.
@@ -49,7 +50,7 @@ func TestIdleTimeoutHoldsForTokenPolicies(t *testing.T) {
 					"GATEHOUSE_SESSION_TIMEOUT":             "2s",
 					"GATEHOUSE_OIDC_ALLOW_UNVERIFIED_EMAIL": "false",
 				})
-				codec, err := session.NewCodec(cfg.CookieKeys(), nil)
+				codec, err := cookie.NewCodec(cfg.CookieKeys(), nil)
 				if err != nil {
 					t.Fatal(err)
 				}

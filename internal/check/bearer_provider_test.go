@@ -16,7 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/bearer"
-	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
@@ -84,13 +84,13 @@ func TestBearerSlowProvider(t *testing.T) {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := memstore.New(memstore.Options{})
 	t.Cleanup(func() { _ = store.Close() })
-	c := New(store, codec, session.CookieSettings{Name: "_gh", Secure: true}, policy(), Options{Bearer: v})
+	c := New(store, codec, cookie.Settings{Name: "_gh", Secure: true}, policy(), Options{Bearer: v})
 	creds := Credentials{Authorization: "Bearer " + p.mint(t, "api")}
 
 	start := time.Now()

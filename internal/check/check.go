@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bearer"
 	"github.com/gatehouse/gatehouse/internal/render"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // TokenVerifier verifies bearer tokens; *bearer.Verifier is one. Its
@@ -38,7 +39,7 @@ var _ TokenVerifier = (*bearer.Verifier)(nil)
 
 // UpstreamCookieHeader is the upstream header an allow decision carries
 // when the request had cookies: the client's Cookie header without
-// gatehouse's own cookies (session.WithoutOwnCookies). An empty value
+// gatehouse's own cookies (cookie.WithoutOwn). An empty value
 // means: remove the header.
 const UpstreamCookieHeader = "Cookie"
 
@@ -54,8 +55,8 @@ type Credentials struct {
 // Checker resolves identity and asks the decision core.
 type Checker struct {
 	sessions  session.Reader // the one view of the store: every lookup goes through every layer
-	codec     *session.Codec
-	cookies   session.CookieSettings
+	codec     *cookie.Codec
+	cookies   cookie.Settings
 	timeout   time.Duration
 	log       *slog.Logger
 	now       func() time.Time
@@ -101,7 +102,7 @@ type Refresher interface {
 // through session.ReaderOf: a session.Reader (every store and decorator in
 // package session) serves requests that need the tokens and those that do
 // not through the same layers; a plain Store serves both from Load.
-func New(store session.Store, codec *session.Codec, cookies session.CookieSettings, policy *authz.Policy, opts Options) *Checker {
+func New(store session.Store, codec *cookie.Codec, cookies cookie.Settings, policy *authz.Policy, opts Options) *Checker {
 	c := &Checker{sessions: session.ReaderOf(store), codec: codec, cookies: cookies, timeout: opts.Timeout, log: opts.Logger, now: opts.Now,
 		bearer: opts.Bearer, asserter: opts.Assertion, idToken: opts.SendIDToken, refresher: opts.Refresher, render: opts.Renderer}
 	if c.timeout <= 0 {
@@ -185,7 +186,7 @@ func (c *Checker) CheckFor(ctx context.Context, r *authz.Request, cr Credentials
 		if cr.Cookie != "" {
 			// The app gets its own cookies, never gatehouse's: an empty
 			// value tells the adapter to remove the Cookie header.
-			v.UpstreamHeaders = append(v.UpstreamHeaders, authz.Header{Name: UpstreamCookieHeader, Value: session.WithoutOwnCookies(cr.Cookie, c.cookies.Name)})
+			v.UpstreamHeaders = append(v.UpstreamHeaders, authz.Header{Name: UpstreamCookieHeader, Value: cookie.WithoutOwn(cr.Cookie, c.cookies.Name)})
 		}
 		if w.sess != nil && c.refresher != nil {
 			c.refresher.MaybeRefresh(w.key, w.sess)

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/bearer"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
@@ -46,7 +47,7 @@ func (f *fakeAsserter) Mint(key, aud string, id *authz.Identity) (string, error)
 type env struct {
 	c      *Checker
 	store  *memstore.Store
-	codec  *session.Codec
+	codec  *cookie.Codec
 	cookie string // a live session's Cookie header
 	sid    string
 	bearer *fakeVerifier
@@ -62,13 +63,13 @@ func newEnv(t *testing.T, p *authz.Policy) *env {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{store: memstore.New(memstore.Options{}), codec: codec, bearer: &fakeVerifier{}, assert: &fakeAsserter{}}
 	t.Cleanup(func() { _ = e.store.Close() })
-	cookies := session.CookieSettings{Name: "_gh", Secure: true}
+	cookies := cookie.Settings{Name: "_gh", Secure: true}
 	e.c = New(e.store, codec, cookies, p, Options{Bearer: e.bearer, Assertion: e.assert})
 	e.sid, _ = session.NewID()
 	s := &session.Session{ID: e.sid, Subject: "s-1", User: "alice", Email: "alice@example.com", EmailVerified: true, Groups: []string{"dev"},
@@ -190,7 +191,7 @@ func TestBearer(t *testing.T) {
 		})
 	}
 	// Without a verifier the header is left to the app: a browser logs in.
-	c := New(e.store, e.codec, session.CookieSettings{Name: "_gh"}, policy(), Options{})
+	c := New(e.store, e.codec, cookie.Settings{Name: "_gh"}, policy(), Options{})
 	if d := c.Check(ctx, browser("app.example.com", "/"), Credentials{Authorization: "Bearer good"}); d.Reply.Status != 302 {
 		t.Errorf("bearer disabled: %d", d.Reply.Status)
 	}
@@ -230,7 +231,7 @@ func TestRefresherSeesAllowedSessionsOnly(t *testing.T) {
 	e := newEnv(t, policy())
 	rf := &recordingRefresher{}
 	var logs bytes.Buffer
-	e.c = New(e.store, e.codec, session.CookieSettings{Name: "_gh", Secure: true}, policy(),
+	e.c = New(e.store, e.codec, cookie.Settings{Name: "_gh", Secure: true}, policy(),
 		Options{Refresher: rf, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	ctx := context.Background()
 	if d := e.c.Check(ctx, browser("app.example.com", "/"), Credentials{Cookie: e.cookie}); d.Outcome != authz.Allow {
@@ -262,7 +263,7 @@ func TestRefresherSeesAllowedSessionsOnly(t *testing.T) {
 // store) → policy → decision with identity headers.
 func BenchmarkCheckAuthenticated(b *testing.B) {
 	key := make([]byte, 32)
-	codec, _ := session.NewCodec([][]byte{key}, nil)
+	codec, _ := cookie.NewCodec([][]byte{key}, nil)
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
 	id, _ := session.NewID()
@@ -273,7 +274,7 @@ func BenchmarkCheckAuthenticated(b *testing.B) {
 	}
 	v, _ := codec.SealID("_gh", id, exp)
 	p := &authz.Policy{LoginURL: "/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
-	c := New(store, codec, session.CookieSettings{Name: "_gh", Secure: true}, p, Options{})
+	c := New(store, codec, cookie.Settings{Name: "_gh", Secure: true}, p, Options{})
 	req := browser("app.example.com", "/dashboard")
 	cr := Credentials{Cookie: "theme=dark; _gh=" + v}
 	ctx := context.Background()

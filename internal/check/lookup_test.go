@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/session/cache"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/idle"
 	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
@@ -125,7 +126,7 @@ func TestTokenPoliciesReadThroughEveryLayer(t *testing.T) {
 	idleDone := make(chan error, 1)
 	go func() { idleDone <- idle.Run(idleCtx) }()
 	t.Cleanup(func() { stopIdle(); <-idleDone })
-	cs := session.CookieSettings{Name: "_gh", Secure: true}
+	cs := cookie.Settings{Name: "_gh", Secure: true}
 	withTokens := policy()
 	identityOnly := policy()
 	identityOnly.Headers.AccessToken, identityOnly.Headers.Authorization = "", ""

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/forwardauth"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
@@ -216,11 +217,11 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	key := make([]byte, session.KeySize)
+	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func newFixture(t *testing.T) *fixture {
 	policy.Headers.AccessToken = "X-Auth-Request-Access-Token"
 	f := &fixture{
 		store:   st,
-		checker: check.New(st, codec, session.CookieSettings{Name: cookieName, Secure: true}, policy, check.Options{Timeout: 100 * time.Millisecond}),
+		checker: check.New(st, codec, cookie.Settings{Name: cookieName, Secure: true}, policy, check.Options{Timeout: 100 * time.Millisecond}),
 		cookies: map[string]string{},
 	}
 	var provider string // of the next session add saves

@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bearer"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/envoy"
-	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // fakeVerifier accepts exactly one token.
@@ -28,7 +28,7 @@ func (f fakeVerifier) Verify(_ context.Context, tok string) (*authz.Identity, er
 // authorization header to the Checker as the bearer credential.
 func TestAuthorizationHeaderReachesChecker(t *testing.T) {
 	e := newEnv(t, 0)
-	c := check.New(e.store, e.codec, session.CookieSettings{Name: cookieName, Secure: true}, testPolicy(),
+	c := check.New(e.store, e.codec, cookie.Settings{Name: cookieName, Secure: true}, testPolicy(),
 		check.Options{Bearer: fakeVerifier{good: "good-token"}})
 	conn := serve(t, envoy.NewService(c, envoy.ServiceOptions{}), envoy.ServerOptions{})
 

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 const (
@@ -80,7 +81,7 @@ func (f *fakeStore) Ping(context.Context) error { return nil }
 // env is a Checker over a fakeStore with a real cookie codec.
 type env struct {
 	store   *fakeStore
-	codec   *session.Codec
+	codec   *cookie.Codec
 	checker *check.Checker
 }
 
@@ -95,16 +96,16 @@ func testPolicy() *authz.Policy {
 
 func newEnv(t testing.TB, timeout time.Duration) *env {
 	t.Helper()
-	key := make([]byte, session.KeySize)
+	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := &fakeStore{}
-	c := check.New(st, codec, session.CookieSettings{Name: cookieName, Secure: true}, testPolicy(), check.Options{Timeout: timeout})
+	c := check.New(st, codec, cookie.Settings{Name: cookieName, Secure: true}, testPolicy(), check.Options{Timeout: timeout})
 	return &env{store: st, codec: codec, checker: c}
 }
 

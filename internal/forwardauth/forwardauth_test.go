@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // fakeStore is a map-backed session.Store whose failures can be switched on.
@@ -62,13 +63,13 @@ func (f *fakeStore) Ping(context.Context) error { return f.fail }
 type fixture struct {
 	store  *fakeStore
 	srv    *httptest.Server
-	codec  *session.Codec
+	codec  *cookie.Codec
 	cookie string // a valid session cookie for alice@example.com
 }
 
 func newFixture(t *testing.T, trusted ...string) *fixture {
 	t.Helper()
-	codec, err := session.NewCodec([][]byte{make([]byte, 32)}, nil)
+	codec, err := cookie.NewCodec([][]byte{make([]byte, 32)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func newFixture(t *testing.T, trusted ...string) *fixture {
 		Skip:         []authz.Route{{PathPrefix: "/public"}},
 		Headers:      authz.DefaultHeaderNames(),
 	}
-	cs := session.CookieSettings{Name: "_gatehouse", Secure: true}
+	cs := cookie.Settings{Name: "_gatehouse", Secure: true}
 	chk := check.New(st, codec, cs, p, check.Options{Timeout: 50 * time.Millisecond})
 	if len(trusted) == 0 {
 		trusted = []string{"127.0.0.0/8", "::1/128"}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // lockedBuffer is a log sink the server's goroutines may write to.
@@ -54,13 +55,13 @@ func (l *lockedBuffer) take(t *testing.T) []map[string]any {
 func TestDenialLogNamesTheStatusTheProxyGot(t *testing.T) {
 	var logs lockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	codec, err := session.NewCodec([][]byte{make([]byte, 32)}, nil)
+	codec, err := cookie.NewCodec([][]byte{make([]byte, 32)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := &fakeStore{m: map[string]session.Session{}}
 	p := &authz.Policy{LoginURL: "https://auth.example.com/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
-	chk := check.New(st, codec, session.CookieSettings{Name: "_gatehouse", Secure: true}, p, check.Options{Timeout: 50 * time.Millisecond, Logger: logger})
+	chk := check.New(st, codec, cookie.Settings{Name: "_gatehouse", Secure: true}, p, check.Options{Timeout: 50 * time.Millisecond, Logger: logger})
 	srv := httptest.NewServer(NewHandler(chk, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: logger}))
 	t.Cleanup(srv.Close)
 	f := &fixture{store: st, srv: srv, codec: codec}

@@ -13,7 +13,7 @@ import (
 // Each sign-in attempt has a login cookie of its own, so that several tabs
 // can sign in at once: its name is the login cookie prefix, "_" and a short
 // hash of the attempt's state, and the callback finds it by the state the
-// provider sends back. It is sealed for that name (session.Codec), holds
+// provider sends back. It is sealed for that name (cookie.Codec), holds
 // the state itself (compared in full), and lives LoginCookieTTL. Attempts
 // are bounded in number and in bytes, oldest evicted first, so that the
 // Cookie header stays well within what proxies accept (nginx: one 8 KiB

@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // The endpoints Handler serves. The callback is also served at the path of
@@ -167,8 +168,8 @@ func absoluteHTTP(raw string) (*url.URL, error) {
 type Handler struct {
 	cfg          Config
 	store        session.Store
-	codec        *session.Codec
-	cookies      session.CookieSettings
+	codec        *cookie.Codec
+	cookies      cookie.Settings
 	loginCookie  string
 	redirects    *redirect.Validator
 	log          *slog.Logger
@@ -190,7 +191,7 @@ type Handler struct {
 // cookies with codec and checks return URLs with redirects; opts add the
 // optional dependencies. It does no I/O: the provider is discovered on
 // first use.
-func New(cfg Config, store session.Store, codec *session.Codec, cookies session.CookieSettings, redirects *redirect.Validator, opts Options) (*Handler, error) {
+func New(cfg Config, store session.Store, codec *cookie.Codec, cookies cookie.Settings, redirects *redirect.Validator, opts Options) (*Handler, error) {
 	cfg, err := cfg.withDefaults()
 	var errs []error
 	if err != nil {

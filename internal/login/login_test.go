@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 const cookieName = "_gatehouse"
@@ -140,7 +141,7 @@ type env struct {
 	h      *login.Handler
 	srv    *httptest.Server
 	store  *memStore
-	codec  *session.Codec
+	codec  *cookie.Codec
 	clock  *clock
 	logs   *syncBuffer
 	cfg    login.Config
@@ -162,9 +163,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e := &env{store: newMemStore(), clock: &clock{}, logs: &syncBuffer{}}
 	e.op = oidctest.Start(t, o.op)
-	key := bytes.Repeat([]byte{7}, session.KeySize)
+	key := bytes.Repeat([]byte{7}, cookie.KeySize)
 	var err error
-	if e.codec, err = session.NewCodec([][]byte{key}, e.clock.Now); err != nil {
+	if e.codec, err = cookie.NewCodec([][]byte{key}, e.clock.Now); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewUnstartedServer(nil)
@@ -211,7 +212,7 @@ func (e *env) newHandler(t testing.TB, opts login.Options) *login.Handler {
 	if opts.Logger == nil {
 		opts.Logger = e.logger
 	}
-	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, opts)
+	h, err := login.New(e.cfg, e.store, e.codec, cookie.Settings{Name: cookieName}, e.rv, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -892,9 +893,9 @@ func TestProviderUnreachable(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	codec, _ := session.NewCodec([][]byte{bytes.Repeat([]byte{1}, session.KeySize)}, nil)
+	codec, _ := cookie.NewCodec([][]byte{bytes.Repeat([]byte{1}, cookie.KeySize)}, nil)
 	v, _ := redirect.NewValidator(nil)
-	cs := session.CookieSettings{Name: cookieName}
+	cs := cookie.Settings{Name: cookieName}
 	// No I/O: an issuer nobody serves is fine at construction.
 	good := login.Config{IssuerURL: "http://127.0.0.1:1", ClientID: "c", RedirectURL: "http://127.0.0.1:2/oauth2/callback"}
 	if _, err := login.New(good, newMemStore(), codec, cs, v, login.Options{}); err != nil {

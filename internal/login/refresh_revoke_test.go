@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 )
@@ -132,7 +133,7 @@ func TestRefreshNeverResurrectsRevokedSessionRedis(t *testing.T) {
 		}
 	}}
 	rc.AddHook(hook)
-	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
+	h, err := login.New(e.cfg, store, e.codec, cookie.Settings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestRefreshNeverResurrectsRevokedSessionMemory(t *testing.T) {
 	if err := store.Store.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	h, err := login.New(e.cfg, store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
+	h, err := login.New(e.cfg, store, e.codec, cookie.Settings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestRefreshRefusesStoreWithoutUpdate(t *testing.T) {
 	if err := plain.Save(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	h, err := login.New(e.cfg, plain, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
+	h, err := login.New(e.cfg, plain, e.codec, cookie.Settings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}

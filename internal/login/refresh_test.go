@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 )
 
 // signIn logs username in with a fresh browser and returns the session
@@ -284,7 +285,7 @@ func TestMaybeRefreshMargin(t *testing.T) {
 func TestMaybeRefreshRunsUnderRun(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	s, _ := e.signIn(t, "alice", "wonderland")
-	h, err := login.New(e.cfg, e.store, e.codec, session.CookieSettings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
+	h, err := login.New(e.cfg, e.store, e.codec, cookie.Settings{Name: cookieName}, e.rv, login.Options{Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,7 @@
 // Package session is the model of a signed-in session and the contracts
 // around it: the Session record, the ID and the Handle it is stored under,
-// the Store, Manager and Reader interfaces that every store and layer
-// implements, and the sealed cookie that refers to a session (Codec,
-// CookieSettings, WithoutOwnCookies).
+// and the Store, Manager and Reader interfaces that every store and layer
+// implements.
 //
 // The browser holds only an AEAD-sealed reference (the 256-bit session ID).
 // Stores key records by a SHA-256 hash of the ID (the Handle) and seal the
@@ -13,6 +12,9 @@
 //
 // The implementations live in packages of their own, each with one job:
 //
+//   - cookie: the sealed cookie that refers to a session, the login
+//     cookies, their attributes, and stripping them from the upstream's
+//     Cookie header;
 //   - record: how a session is stored (sealed record, indexes);
 //   - memstore: the in-memory store of a single replica;
 //   - redisstore: the Redis store (standalone, Sentinel, Cluster) shared by

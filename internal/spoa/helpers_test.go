@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
 	"github.com/gatehouse/gatehouse/internal/spoa"
 	"github.com/gatehouse/gatehouse/internal/spop"
@@ -69,11 +70,11 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts spoa.Options) *fixture {
 	t.Helper()
-	key := make([]byte, session.KeySize)
+	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	codec, err := session.NewCodec([][]byte{key}, nil)
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func newFixture(t testing.TB, opts spoa.Options) *fixture {
 		EmailDomains: []string{"example.com"},
 		Headers:      authz.DefaultHeaderNames(),
 	}
-	checker := check.New(st, codec, session.CookieSettings{Name: cookieName, Secure: true}, policy, check.Options{Timeout: 100 * time.Millisecond})
+	checker := check.New(st, codec, cookie.Settings{Name: cookieName, Secure: true}, policy, check.Options{Timeout: 100 * time.Millisecond})
 	add := func(user string, groups ...string) string {
 		id, err := session.NewID()
 		if err != nil {

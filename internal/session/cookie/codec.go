@@ -1,4 +1,8 @@
-package session
+// Package cookie seals and reads gatehouse's cookies: the session cookie
+// that refers to a session (an AEAD-sealed session ID), the short-lived
+// login cookies, their attributes (__Host- prefix, Secure, SameSite), and
+// the removal of gatehouse's own cookies from what the upstream receives.
+package cookie
 
 import (
 	"crypto/aes"
@@ -9,17 +13,19 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // KeySize is the size of a cookie key: 256 bits.
 const KeySize = 32
 
-// MaxCookieValue bounds what Open will look at, so a huge header costs nothing.
-const MaxCookieValue = 4096
+// MaxValue bounds what Open will look at, so a huge header costs nothing.
+const MaxValue = 4096
 
-// ErrBadCookie: a cookie value is malformed, tampered, sealed with an unknown
+// ErrInvalid: a cookie value is malformed, tampered, sealed with an unknown
 // key, for another cookie name, or expired.
-var ErrBadCookie = errors.New("invalid or expired cookie")
+var ErrInvalid = errors.New("invalid or expired cookie")
 
 // Codec seals and opens cookie values with AES-256-GCM. The first key seals;
 // every key opens, so keys can be rotated without signing everyone out.
@@ -71,22 +77,22 @@ func (c *Codec) Seal(name string, payload []byte, expires time.Time) (string, er
 }
 
 // Open returns the payload of a value made by Seal for the same name, or
-// ErrBadCookie.
+// ErrInvalid.
 func (c *Codec) Open(name, value string) ([]byte, error) {
-	if len(value) == 0 || len(value) > MaxCookieValue {
-		return nil, ErrBadCookie
+	if len(value) == 0 || len(value) > MaxValue {
+		return nil, ErrInvalid
 	}
 	// Strict decoding plus the length check make the encoding canonical: a
 	// value with stray line breaks or altered padding bits is refused even
 	// though it would decode to the same bytes.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(value)
 	if err != nil || base64.RawURLEncoding.EncodedLen(len(raw)) != len(value) {
-		return nil, ErrBadCookie
+		return nil, ErrInvalid
 	}
 	for _, aead := range c.aeads {
 		ns := aead.NonceSize()
 		if len(raw) < ns+8+aead.Overhead() {
-			return nil, ErrBadCookie
+			return nil, ErrInvalid
 		}
 		plain, err := aead.Open(nil, raw[:ns], raw[ns:], []byte(name))
 		if err != nil {
@@ -94,16 +100,16 @@ func (c *Codec) Open(name, value string) ([]byte, error) {
 		}
 		exp := int64(binary.BigEndian.Uint64(plain))
 		if c.now().Unix() >= exp {
-			return nil, ErrBadCookie
+			return nil, ErrInvalid
 		}
 		return plain[8:], nil
 	}
-	return nil, ErrBadCookie
+	return nil, ErrInvalid
 }
 
 // SealID returns the cookie value for name that refers to session id.
 func (c *Codec) SealID(name, id string, expires time.Time) (string, error) {
-	b, err := ParseID(id)
+	b, err := session.ParseID(id)
 	if err != nil {
 		return "", err
 	}
@@ -116,8 +122,8 @@ func (c *Codec) OpenID(name, value string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(b) != IDBytes {
-		return "", ErrBadCookie
+	if len(b) != session.IDBytes {
+		return "", ErrInvalid
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }

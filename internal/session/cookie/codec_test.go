@@ -1,4 +1,4 @@
-package session
+package cookie
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
 const testCookie = "_gatehouse"
@@ -44,7 +47,7 @@ func TestNewCodecRejectsBadKeys(t *testing.T) {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
 	exp := clock.Now().Add(time.Hour)
 	for _, payload := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte{0xff}, 1000)} {
@@ -69,9 +72,9 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecSealIDOpenID(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
-	id := newID(t)
+	id := sessiontest.NewID(t)
 	v, err := c.SealID(testCookie, id, clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -83,18 +86,18 @@ func TestCodecSealIDOpenID(t *testing.T) {
 	if err != nil || got != id {
 		t.Fatalf("OpenID = %q, %v; want %q", got, err, id)
 	}
-	if _, err := c.SealID(testCookie, "not-an-id", clock.Now().Add(time.Hour)); !errors.Is(err, ErrInvalidID) {
-		t.Fatalf("SealID(bad) = %v, want ErrInvalidID", err)
+	if _, err := c.SealID(testCookie, "not-an-id", clock.Now().Add(time.Hour)); !errors.Is(err, session.ErrInvalidID) {
+		t.Fatalf("SealID(bad) = %v, want session.ErrInvalidID", err)
 	}
 	// A validly sealed value whose payload is not an ID is refused.
 	other, _ := c.Seal(testCookie, []byte("short"), clock.Now().Add(time.Hour))
-	if _, err := c.OpenID(testCookie, other); !errors.Is(err, ErrBadCookie) {
-		t.Fatalf("OpenID(non-ID payload) = %v, want ErrBadCookie", err)
+	if _, err := c.OpenID(testCookie, other); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("OpenID(non-ID payload) = %v, want ErrInvalid", err)
 	}
 }
 
 func TestCodecKeyRotation(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	oldKey, newKey := testKey(t), testKey(t)
 	before := newTestCodec(t, clock.Now, oldKey)
 	after := newTestCodec(t, clock.Now, newKey, oldKey)
@@ -105,12 +108,12 @@ func TestCodecKeyRotation(t *testing.T) {
 		t.Fatalf("rotated codec cannot open an old cookie: %q, %v", got, err)
 	}
 	newValue, _ := after.Seal(testCookie, []byte("issued after rotation"), exp)
-	if _, err := before.Open(testCookie, newValue); !errors.Is(err, ErrBadCookie) {
+	if _, err := before.Open(testCookie, newValue); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("old-key-only codec opened a cookie sealed after rotation: %v", err)
 	}
 	// Once the old key is retired, its cookies are refused.
 	retired := newTestCodec(t, clock.Now, newKey)
-	if _, err := retired.Open(testCookie, oldValue); !errors.Is(err, ErrBadCookie) {
+	if _, err := retired.Open(testCookie, oldValue); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("cookie sealed with a retired key opened: %v", err)
 	}
 	if _, err := retired.Open(testCookie, newValue); err != nil {
@@ -119,18 +122,18 @@ func TestCodecKeyRotation(t *testing.T) {
 }
 
 func TestCodecBindsCookieName(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
 	v, _ := c.Seal("_gatehouse_csrf", []byte("state"), clock.Now().Add(time.Hour))
 	for _, name := range []string{testCookie, "_gatehouse_csrF", "", "_gatehouse_csrf "} {
-		if _, err := c.Open(name, v); !errors.Is(err, ErrBadCookie) {
+		if _, err := c.Open(name, v); !errors.Is(err, ErrInvalid) {
 			t.Errorf("value for _gatehouse_csrf opened as %q: %v", name, err)
 		}
 	}
 }
 
 func TestCodecExpiry(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
 	v, _ := c.Seal(testCookie, []byte("p"), clock.Now().Add(time.Minute))
 	clock.Advance(59 * time.Second)
@@ -138,21 +141,21 @@ func TestCodecExpiry(t *testing.T) {
 		t.Fatalf("Open before expiry: %v", err)
 	}
 	clock.Advance(time.Second)
-	if _, err := c.Open(testCookie, v); !errors.Is(err, ErrBadCookie) {
-		t.Fatalf("Open at expiry = %v, want ErrBadCookie", err)
+	if _, err := c.Open(testCookie, v); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Open at expiry = %v, want ErrInvalid", err)
 	}
 	past, _ := c.Seal(testCookie, []byte("p"), clock.Now().Add(-time.Hour))
-	if _, err := c.Open(testCookie, past); !errors.Is(err, ErrBadCookie) {
-		t.Fatalf("Open(sealed already expired) = %v, want ErrBadCookie", err)
+	if _, err := c.Open(testCookie, past); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Open(sealed already expired) = %v, want ErrInvalid", err)
 	}
 }
 
 // TestCodecTamper flips every bit position of the sealed bytes and replaces
 // every character of the text: nothing but the original opens.
 func TestCodecTamper(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
-	v, err := c.SealID(testCookie, newID(t), clock.Now().Add(time.Hour))
+	v, err := c.SealID(testCookie, sessiontest.NewID(t), clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +167,8 @@ func TestCodecTamper(t *testing.T) {
 		for _, mask := range []byte{0x01, 0x80, 0xff} {
 			b := bytes.Clone(raw)
 			b[i] ^= mask
-			if _, err := c.Open(testCookie, base64.RawURLEncoding.EncodeToString(b)); !errors.Is(err, ErrBadCookie) {
-				t.Fatalf("byte %d ^ %#x: Open = %v, want ErrBadCookie", i, mask, err)
+			if _, err := c.Open(testCookie, base64.RawURLEncoding.EncodeToString(b)); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("byte %d ^ %#x: Open = %v, want ErrInvalid", i, mask, err)
 			}
 		}
 	}
@@ -179,8 +182,8 @@ func TestCodecTamper(t *testing.T) {
 				continue
 			}
 			w := v[:i] + alphabet[j:j+1] + v[i+1:]
-			if _, err := c.Open(testCookie, w); !errors.Is(err, ErrBadCookie) {
-				t.Fatalf("char %d -> %q: Open = %v, want ErrBadCookie", i, alphabet[j], err)
+			if _, err := c.Open(testCookie, w); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("char %d -> %q: Open = %v, want ErrInvalid", i, alphabet[j], err)
 			}
 		}
 	}
@@ -190,18 +193,18 @@ func TestCodecTamper(t *testing.T) {
 		"padded":         v + "==",
 		"std alphabet":   strings.NewReplacer("-", "+", "_", "/").Replace(v) + "+",
 	} {
-		if _, err := c.Open(testCookie, w); !errors.Is(err, ErrBadCookie) {
-			t.Errorf("%s: Open = %v, want ErrBadCookie", name, err)
+		if _, err := c.Open(testCookie, w); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Open = %v, want ErrInvalid", name, err)
 		}
 	}
 }
 
 func TestCodecRefusesJunk(t *testing.T) {
-	clock := newFakeClock()
+	clock := sessiontest.NewClock()
 	c := newTestCodec(t, clock.Now, testKey(t))
-	v, _ := c.SealID(testCookie, newID(t), clock.Now().Add(time.Hour))
+	v, _ := c.SealID(testCookie, sessiontest.NewID(t), clock.Now().Add(time.Hour))
 	raw, _ := base64.RawURLEncoding.DecodeString(v)
-	big, _ := c.Seal(testCookie, make([]byte, MaxCookieValue), clock.Now().Add(time.Hour))
+	big, _ := c.Seal(testCookie, make([]byte, MaxValue), clock.Now().Add(time.Hour))
 	junk := map[string]string{
 		"empty":         "",
 		"one char":      "A",
@@ -215,28 +218,28 @@ func TestCodecRefusesJunk(t *testing.T) {
 		"truncated tag": base64.RawURLEncoding.EncodeToString(raw[:len(raw)-1]),
 		"minus 1 char":  v[:len(v)-1],
 		"doubled":       v + v,
-		"oversize":      strings.Repeat("A", MaxCookieValue+1),
+		"oversize":      strings.Repeat("A", MaxValue+1),
 		"huge":          strings.Repeat("A", 1<<20),
 		"valid but big": big,
 		"quoted":        `"` + v + `"`,
 		"cookie syntax": testCookie + "=" + v,
 	}
 	for name, value := range junk {
-		if _, err := c.Open(testCookie, value); !errors.Is(err, ErrBadCookie) {
-			t.Errorf("%s: Open = %v, want ErrBadCookie", name, err)
+		if _, err := c.Open(testCookie, value); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Open = %v, want ErrInvalid", name, err)
 		}
-		if _, err := c.OpenID(testCookie, value); !errors.Is(err, ErrBadCookie) {
-			t.Errorf("%s: OpenID = %v, want ErrBadCookie", name, err)
+		if _, err := c.OpenID(testCookie, value); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: OpenID = %v, want ErrInvalid", name, err)
 		}
 	}
 	for i := range len(v) { // every prefix
-		if _, err := c.Open(testCookie, v[:i]); !errors.Is(err, ErrBadCookie) {
-			t.Fatalf("prefix %d: Open = %v, want ErrBadCookie", i, err)
+		if _, err := c.Open(testCookie, v[:i]); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("prefix %d: Open = %v, want ErrInvalid", i, err)
 		}
 	}
 }
 
-// FuzzCodecOpen: Open and OpenID never panic, fail only with ErrBadCookie,
+// FuzzCodecOpen: Open and OpenID never panic, fail only with ErrInvalid,
 // and accept only values the codec sealed (plain go test runs the seeds).
 func FuzzCodecOpen(f *testing.F) {
 	now := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
@@ -245,7 +248,7 @@ func FuzzCodecOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	id := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{9}, IDBytes))
+	id := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{9}, session.IDBytes))
 	valid, err := c.SealID(testCookie, id, now().Add(time.Hour))
 	if err != nil {
 		f.Fatal(err)
@@ -259,20 +262,20 @@ func FuzzCodecOpen(f *testing.F) {
 	f.Add(testCookie, "A")
 	f.Add(testCookie, "====")
 	f.Add(testCookie, "\r\n")
-	f.Add(testCookie, strings.Repeat("A", MaxCookieValue))
+	f.Add(testCookie, strings.Repeat("A", MaxValue))
 	f.Add(testCookie, base64.RawURLEncoding.EncodeToString(raw[:20]))
 	f.Add(testCookie, base64.StdEncoding.EncodeToString(raw))
 	f.Fuzz(func(t *testing.T, name, value string) {
 		payload, err := c.Open(name, value)
 		if err != nil {
-			if !errors.Is(err, ErrBadCookie) {
-				t.Fatalf("Open error %v is not ErrBadCookie", err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Open error %v is not ErrInvalid", err)
 			}
 		} else {
 			// Only values sealed here open: the one payload, for the one
 			// name, in canonical form. (Seeds are sealed anew in each fuzz
 			// worker, so the exact value cannot be compared.)
-			if name != testCookie || !bytes.Equal(payload, bytes.Repeat([]byte{9}, IDBytes)) {
+			if name != testCookie || !bytes.Equal(payload, bytes.Repeat([]byte{9}, session.IDBytes)) {
 				t.Fatalf("Open accepted a value it never sealed: %q %q -> %x", name, value, payload)
 			}
 			if raw, err := base64.RawURLEncoding.DecodeString(value); err != nil || base64.RawURLEncoding.EncodeToString(raw) != value {

@@ -1,4 +1,4 @@
-package session
+package cookie
 
 import "testing"
 
@@ -23,15 +23,15 @@ func TestWithoutOwnCookies(t *testing.T) {
 		"_gatehouse=1, _gatehouse=2":               "",
 		"list=a,b, c; _gatehouse=1":                "list=a,b, c",
 	} {
-		if got := WithoutOwnCookies(in, name); got != want {
-			t.Errorf("WithoutOwnCookies(%q) = %q, want %q", in, got, want)
+		if got := WithoutOwn(in, name); got != want {
+			t.Errorf("WithoutOwn(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := WithoutOwnCookies("__Host-_gatehouse=1; a=b", "__Host-_gatehouse"); got != "a=b" {
+	if got := WithoutOwn("__Host-_gatehouse=1; a=b", "__Host-_gatehouse"); got != "a=b" {
 		t.Errorf("prefixed name: %q", got)
 	}
 	h := "theme=dark; lang=en"
-	if n := testing.AllocsPerRun(100, func() { WithoutOwnCookies(h, name) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { WithoutOwn(h, name) }); n != 0 {
 		t.Errorf("a header without gatehouse cookies costs %v allocations", n)
 	}
 }

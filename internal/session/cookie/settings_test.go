@@ -1,4 +1,4 @@
-package session
+package cookie
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/session/sessiontest"
 )
 
 func TestCookieValue(t *testing.T) {
@@ -39,8 +41,8 @@ func TestCookieValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := CookieValue(tt.header, tt.cookie); got != tt.want {
-				t.Fatalf("CookieValue(%q, %q) = %q, want %q", tt.header, tt.cookie, got, tt.want)
+			if got := Value(tt.header, tt.cookie); got != tt.want {
+				t.Fatalf("Value(%q, %q) = %q, want %q", tt.header, tt.cookie, got, tt.want)
 			}
 		})
 	}
@@ -48,13 +50,13 @@ func TestCookieValue(t *testing.T) {
 
 func TestCookieValueAllocatesNothing(t *testing.T) {
 	header := `a=1; _gatehouse_csrf=x; _gatehouse="abcdefgh"; b=2`
-	if n := testing.AllocsPerRun(100, func() { _ = CookieValue(header, "_gatehouse") }); n != 0 {
-		t.Fatalf("CookieValue allocates %v times", n)
+	if n := testing.AllocsPerRun(100, func() { _ = Value(header, "_gatehouse") }); n != 0 {
+		t.Fatalf("Value allocates %v times", n)
 	}
 }
 
 func TestCookieSettings(t *testing.T) {
-	cs := CookieSettings{Name: "_gatehouse", Domain: "example.com", Secure: true}
+	cs := Settings{Name: "_gatehouse", Domain: "example.com", Secure: true}
 	exp := time.Now().Add(time.Hour)
 	c := cs.New(cs.Name, "v", exp)
 	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "example.com" {
@@ -70,7 +72,7 @@ func TestCookieSettings(t *testing.T) {
 	if cl.MaxAge >= 0 || cl.Value != "" || !cl.HttpOnly || !cl.Secure || cl.Domain != "example.com" || cl.Path != "/" {
 		t.Fatalf("Clear = %+v", cl)
 	}
-	dev := CookieSettings{Name: "_gatehouse"}.New("_gatehouse", "v", exp)
+	dev := Settings{Name: "_gatehouse"}.New("_gatehouse", "v", exp)
 	if dev.Secure || !dev.HttpOnly {
 		t.Fatalf("dev cookie = %+v", dev)
 	}
@@ -94,7 +96,7 @@ func TestNewCookieSettingsHostPrefix(t *testing.T) {
 		{"__Secure-sso", "", true, "__Secure-sso"},
 	}
 	for _, tc := range cases {
-		cs, err := NewCookieSettings(tc.name, tc.domain, tc.secure)
+		cs, err := NewSettings(tc.name, tc.domain, tc.secure)
 		if err != nil {
 			t.Errorf("%+v: %v", tc, err)
 			continue
@@ -124,7 +126,7 @@ func TestNewCookieSettingsHostPrefix(t *testing.T) {
 		{"__Secure-sso", "", false},
 		{"", "", true},
 	} {
-		if cs, err := NewCookieSettings(bad.name, bad.domain, bad.secure); err == nil {
+		if cs, err := NewSettings(bad.name, bad.domain, bad.secure); err == nil {
 			t.Errorf("%+v accepted as %+v; browsers would refuse the cookie", bad, cs)
 		}
 	}
@@ -142,7 +144,7 @@ func TestOpenSessionCookie(t *testing.T) {
 		}
 		return v
 	}
-	victim, attacker := newID(t), newID(t)
+	victim, attacker := sessiontest.NewID(t), sessiontest.NewID(t)
 	v1, v1again, a := seal(victim), seal(victim), seal(attacker)
 	other := newTestCodec(t, nil, testKey(t))
 	foreign, _ := other.SealID(testCookie, victim, exp)
@@ -170,8 +172,8 @@ func TestOpenSessionCookie(t *testing.T) {
 		if id != tc.id || present != tc.present || (err != nil) != tc.bad {
 			t.Errorf("%s: got %q, %v, %v; want %q, %v, bad=%v", tc.name, id, present, err, tc.id, tc.present, tc.bad)
 		}
-		if tc.bad && !errors.Is(err, ErrBadCookie) {
-			t.Errorf("%s: error %v is not ErrBadCookie", tc.name, err)
+		if tc.bad && !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: error %v is not ErrInvalid", tc.name, err)
 		}
 	}
 }

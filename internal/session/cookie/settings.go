@@ -1,4 +1,4 @@
-package session
+package cookie
 
 import (
 	"fmt"
@@ -19,22 +19,22 @@ const securePrefix = "__Secure-"
 // header may carry before it is refused outright.
 const maxSessionCookies = 8
 
-// CookieSettings are the attributes of every cookie gatehouse sets.
-type CookieSettings struct {
+// Settings are the attributes of every cookie gatehouse sets.
+type Settings struct {
 	Name   string // session cookie name, e.g. "_gatehouse" or "__Host-_gatehouse"
 	Domain string // empty: host-only cookie
 	Secure bool   // false only for plain-HTTP development
 }
 
-// NewCookieSettings returns the settings for a session cookie named name.
+// NewSettings returns the settings for a session cookie named name.
 // A host-only (empty domain) Secure cookie gets the __Host- prefix unless
 // name already has it, so the effective name is what the browser is told
 // and what gatehouse reads; the login cookie, named after it, gets it too.
 // A name with a prefix whose conditions the settings break (a __Host- name
 // with a domain or without Secure, a __Secure- name without Secure) is an
 // error, since browsers would refuse the cookie.
-func NewCookieSettings(name, domain string, secure bool) (CookieSettings, error) {
-	cs := CookieSettings{Name: name, Domain: domain, Secure: secure}
+func NewSettings(name, domain string, secure bool) (Settings, error) {
+	cs := Settings{Name: name, Domain: domain, Secure: secure}
 	if name == "" {
 		return cs, fmt.Errorf("session: cookie name is empty")
 	}
@@ -57,7 +57,7 @@ func NewCookieSettings(name, domain string, secure bool) (CookieSettings, error)
 
 // New returns a cookie named name with the configured attributes:
 // HttpOnly always, SameSite=Lax, Secure unless disabled.
-func (cs CookieSettings) New(name, value string, expires time.Time) *http.Cookie {
+func (cs Settings) New(name, value string, expires time.Time) *http.Cookie {
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
@@ -72,7 +72,7 @@ func (cs CookieSettings) New(name, value string, expires time.Time) *http.Cookie
 }
 
 // Clear returns a cookie that makes the browser drop cookie name.
-func (cs CookieSettings) Clear(name string) *http.Cookie {
+func (cs Settings) Clear(name string) *http.Cookie {
 	return &http.Cookie{
 		Name:     name,
 		Value:    "",
@@ -85,11 +85,11 @@ func (cs CookieSettings) Clear(name string) *http.Cookie {
 	}
 }
 
-// CookieValue returns the value of the first cookie named exactly name in a
+// Value returns the value of the first cookie named exactly name in a
 // Cookie header, or "". A value wrapped in one pair of double quotes is
 // unwrapped. It allocates nothing. It is not for the session cookie, which
 // OpenSessionCookie reads in every copy.
-func CookieValue(header, name string) string {
+func Value(header, name string) string {
 	v, _, _ := nextCookie(header, name)
 	return v
 }
@@ -118,7 +118,7 @@ func nextCookie(header, name string) (value, rest string, ok bool) {
 // values count as none). A browser may send several cookies of one name
 // (another Path or Domain, or one planted by a sibling subdomain): the
 // header is accepted only if every copy opens to the same session;
-// otherwise, or with more than a handful of copies, it is ErrBadCookie and
+// otherwise, or with more than a handful of copies, it is ErrInvalid and
 // the caller treats the session as invalid, never picking one copy.
 func (c *Codec) OpenSessionCookie(header, name string) (id string, present bool, err error) {
 	var first string
@@ -133,7 +133,7 @@ func (c *Codec) OpenSessionCookie(header, name string) (id string, present bool,
 			continue
 		}
 		if n++; n > maxSessionCookies {
-			return "", true, ErrBadCookie
+			return "", true, ErrInvalid
 		}
 		if n > 1 && v == first {
 			continue
@@ -145,7 +145,7 @@ func (c *Codec) OpenSessionCookie(header, name string) (id string, present bool,
 		if n == 1 {
 			id, first = got, v
 		} else if got != id {
-			return "", true, ErrBadCookie
+			return "", true, ErrInvalid
 		}
 	}
 	return id, n > 0, nil

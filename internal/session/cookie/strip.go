@@ -1,15 +1,15 @@
-package session
+package cookie
 
 import "strings"
 
-// WithoutOwnCookies returns the Cookie header value with gatehouse's own
+// WithoutOwn returns the Cookie header value with gatehouse's own
 // cookies removed: the session cookie named name and every cookie whose
 // name starts with name + "_" (the login state, for example). The app
 // behind the proxy keeps its own cookies, but never receives a credential
 // it could replay against other apps on the cookie domain. The header is
 // returned unchanged, without allocating, when it holds none of them; an
 // empty result means the Cookie header must be removed.
-func WithoutOwnCookies(header, name string) string {
+func WithoutOwn(header, name string) string {
 	if name == "" || !strings.Contains(header, name) {
 		return header
 	}
