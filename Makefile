@@ -1,7 +1,7 @@
 # gatehouse developer commands. "make help" lists them.
 GO ?= go
 
-.PHONY: help build release test lint e2e bench bench-load bench-traefik generate
+.PHONY: help build release test lint e2e bench bench-inprocess bench-load bench-traefik generate
 
 # Build stamps for "gatehouse version": the nearest v* tag, else a Go
 # pseudo-version of the commit (as scripts/release.sh makes), the commit,
@@ -42,7 +42,10 @@ e2e: ## end-to-end suite with real nginx, Caddy, Traefik, an OpenID provider and
 bench: ## Go benchmarks of the check path
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/authz/ ./internal/check/ ./internal/session/ ./internal/envoy/ ./internal/tracing/
 
-bench-load: ## load benchmarks beside no-op servers in the same run: wrk on forward-auth, ext_authz over gRPC, revocation latency
+bench-load: ## the shipped binary under wrk and gRPC load beside no-op servers and oauth2-proxy, same run, interleaved rounds (scripts/bench-load.sh)
+	bash scripts/bench-load.sh
+
+bench-inprocess: ## the adapters wired in one process (not the binary) beside no-op servers: forward-auth, ext_authz, revocation latency
 	$(GO) run ./bench/httpload -d 10s -c 64,256
 	$(GO) run ./bench/grpcload -c 64 -d 10s
 	$(GO) run ./bench/revocation -n 200 -replicas 3
