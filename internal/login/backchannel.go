@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -110,23 +112,25 @@ func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 // no nonce, sub or sid, and jti.
 func (h *Handler) verifyLogoutToken(ctx context.Context, raw string) (*logoutRequest, *failure) {
 	invalid := func(err error) *failure { return fail(http.StatusBadRequest, ReasonInvalidLogoutToken, err) }
-	p, err := h.disc.get(ctx)
-	if err != nil {
-		return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
-	}
-	// The verifier checks the signature against the provider's keys and
-	// algorithms (never "none" or HMAC), the issuer, the client ID in aud,
-	// and exp, which the final spec makes REQUIRED and to be validated as
-	// in ID tokens.
-	vctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
-	defer cancel()
-	idt, err := p.verifier.Verify(vctx, raw)
-	if err != nil {
-		// go-oidc loses the error type of a failed key fetch; its message says it.
-		if unreachable(err) || strings.Contains(err.Error(), "fetching keys") {
-			return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+	// The token's (unverified) issuer picks the providers that may have
+	// sent it; each one's verifier then checks it in full, and the first
+	// that accepts it (its client ID is the audience) is the sender.
+	var idt *oidc.IDToken
+	var f *failure
+	iss := unverifiedIssuer(raw)
+	for _, pv := range h.provs {
+		if len(h.provs) > 1 && pv.cfg.IssuerURL != iss {
+			continue
 		}
-		return nil, invalid(err)
+		if idt, f = h.verifyWith(ctx, pv, raw); f == nil {
+			break
+		}
+	}
+	if idt == nil {
+		if f == nil {
+			f = invalid(errors.New("no configured provider has the token's issuer"))
+		}
+		return nil, f
 	}
 	if err := checkLogoutType(raw); err != nil {
 		return nil, invalid(err)
@@ -166,6 +170,48 @@ func (h *Handler) verifyLogoutToken(ctx context.Context, raw string) (*logoutReq
 		return nil, invalid(errors.New("jti is missing"))
 	}
 	return &logoutRequest{issuer: idt.Issuer, subject: c.Subject, sid: c.SID, jti: c.JTI}, nil
+}
+
+// verifyWith verifies raw with pv's verifier, which checks the signature
+// against the provider's keys and algorithms (never "none" or HMAC), the
+// issuer, the client ID in aud, and exp, which the final spec makes
+// REQUIRED and to be validated as in ID tokens.
+func (h *Handler) verifyWith(ctx context.Context, pv *prov, raw string) (*oidc.IDToken, *failure) {
+	p, err := pv.disc.get(ctx)
+	if err != nil {
+		return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+	}
+	vctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
+	defer cancel()
+	idt, err := p.verifier.Verify(vctx, raw)
+	if err != nil {
+		// go-oidc loses the error type of a failed key fetch; its message says it.
+		if unreachable(err) || strings.Contains(err.Error(), "fetching keys") {
+			return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+		}
+		return nil, fail(http.StatusBadRequest, ReasonInvalidLogoutToken, err)
+	}
+	return idt, nil
+}
+
+// unverifiedIssuer reads the iss claim of a JWT without verifying it, only
+// to choose which provider verifies it; "" when unreadable.
+func unverifiedIssuer(raw string) string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || len(parts[1]) > maxLogoutBody {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.Issuer
 }
 
 // checkLogoutType refuses a token explicitly typed as something other than

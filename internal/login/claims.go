@@ -24,23 +24,23 @@ type identity struct {
 // identity reads the configured claims from the ID token and, when email,
 // email_verified or groups are missing there, from the userinfo endpoint
 // (whose subject must match). ID token values take precedence.
-func (h *Handler) identity(ctx context.Context, p *provider, tok *oauth2.Token, idt *oidc.IDToken) (*identity, *failure) {
+func (h *Handler) identity(ctx context.Context, pv *prov, p *provider, tok *oauth2.Token, idt *oidc.IDToken) (*identity, *failure) {
 	claims := map[string]any{}
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fail(http.StatusBadRequest, ReasonInvalidIDToken, err)
 	}
-	return h.identityFrom(ctx, p, tok, claims, idt.Subject)
+	return h.identityFrom(ctx, pv, p, tok, claims, idt.Subject)
 }
 
 // identityFrom completes claims (those of an ID token, or none) from
 // userinfo when needed and reads the identity from them. subject is whose
 // claims they must be.
-func (h *Handler) identityFrom(ctx context.Context, p *provider, tok *oauth2.Token, claims map[string]any, subject string) (*identity, *failure) {
-	_, hasEmail := claims[h.cfg.EmailClaim]
+func (h *Handler) identityFrom(ctx context.Context, pv *prov, p *provider, tok *oauth2.Token, claims map[string]any, subject string) (*identity, *failure) {
+	_, hasEmail := claims[pv.cfg.EmailClaim]
 	_, hasVerified := claims["email_verified"]
-	_, hasGroups := claims[h.cfg.GroupsClaim]
+	hasGroups := stringsAt(claims, pv.cfg.GroupsClaim) != nil
 	if (!hasEmail || !hasVerified || !hasGroups) && p.oidc.UserInfoEndpoint() != "" {
-		uctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+		uctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
 		defer cancel()
 		ui, err := p.oidc.UserInfo(uctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
@@ -63,19 +63,31 @@ func (h *Handler) identityFrom(ctx context.Context, p *provider, tok *oauth2.Tok
 		}
 	}
 
+	if pv.cfg.Claims != nil {
+		hctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+		err := pv.cfg.Claims.Claims(hctx, pv.disc.client, tok, claims)
+		cancel()
+		switch {
+		case errors.Is(err, ErrClaimsRefused):
+			return nil, fail(http.StatusForbidden, ReasonClaimsRefused, err)
+		case err != nil:
+			return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
+		}
+	}
+
 	id := &identity{
-		user:              claim.String(claims, h.cfg.UserClaim),
-		email:             claim.String(claims, h.cfg.EmailClaim),
+		user:              claim.String(claims, pv.cfg.UserClaim),
+		email:             claim.String(claims, pv.cfg.EmailClaim),
 		emailVerified:     claim.Bool(claims, "email_verified"),
 		preferredUsername: claim.String(claims, "preferred_username"),
-		groups:            claim.Strings(claims, h.cfg.GroupsClaim),
+		groups:            pv.groupsOf(claims),
 		sid:               claim.String(claims, "sid"),
 	}
 	if id.user == "" {
-		return nil, fail(http.StatusForbidden, ReasonMissingUserClaim, errors.New("claim "+h.cfg.UserClaim+" is missing or not a string"))
+		return nil, fail(http.StatusForbidden, ReasonMissingUserClaim, errors.New("claim "+pv.cfg.UserClaim+" is missing or not a string"))
 	}
 	// An email the provider does not vouch for is refused, unless allowed.
-	if id.email != "" && !id.emailVerified && !h.cfg.AllowUnverifiedEmail {
+	if id.email != "" && !id.emailVerified && !pv.cfg.AllowUnverifiedEmail {
 		return nil, fail(http.StatusForbidden, ReasonEmailUnverified, nil)
 	}
 	return id, nil

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,7 @@ type provider struct {
 // one bounded attempt per backoff period rather than one per request.
 type discovery struct {
 	cfg    Config
+	p      Provider
 	client *http.Client
 	log    *slog.Logger
 	ready  atomic.Pointer[provider]
@@ -41,14 +43,14 @@ type discovery struct {
 	backoff time.Duration
 }
 
-func newDiscovery(cfg Config, log *slog.Logger) *discovery {
+func newDiscovery(p Provider, cfg Config, log *slog.Logger) *discovery {
 	client := &http.Client{Timeout: cfg.Timeout}
 	if cfg.HTTPClient != nil {
 		c := *cfg.HTTPClient
 		c.Timeout = cfg.Timeout
 		client = &c
 	}
-	return &discovery{cfg: cfg, client: client, log: log, sem: make(chan struct{}, 1)}
+	return &discovery{cfg: cfg, p: p, client: client, log: log, sem: make(chan struct{}, 1)}
 }
 
 // withClient returns ctx carrying the HTTP client that go-oidc and oauth2 use.
@@ -84,19 +86,20 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 		d.lastErr = fmt.Errorf("provider discovery: %w", err)
 		d.log.LogAttrs(ctx, slog.LevelWarn, "OIDC discovery failed",
 			slog.String("reason", string(ReasonProviderUnavailable)),
-			slog.String("issuer", d.cfg.IssuerURL),
+			slog.String("provider", d.p.ID),
+			slog.String("issuer", d.p.IssuerURL),
 			slog.Duration("retry_in", d.backoff),
 			slog.String("error", err.Error()))
 		return nil, d.lastErr
 	}
 	d.backoff, d.lastErr = 0, nil
 	d.ready.Store(p)
-	d.log.LogAttrs(ctx, slog.LevelInfo, "OIDC provider discovered", slog.String("issuer", d.cfg.IssuerURL))
+	d.log.LogAttrs(ctx, slog.LevelInfo, "OIDC provider discovered", slog.String("provider", d.p.ID), slog.String("issuer", d.p.IssuerURL))
 	return p, nil
 }
 
 func (d *discovery) discover(ctx context.Context) (*provider, error) {
-	op, err := oidc.NewProvider(ctx, d.cfg.IssuerURL)
+	op, err := oidc.NewProvider(ctx, d.p.IssuerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -113,21 +116,29 @@ func (d *discovery) discover(ctx context.Context) (*provider, error) {
 	}
 	return &provider{
 		oidc:     op,
-		verifier: op.Verifier(&oidc.Config{ClientID: d.cfg.ClientID, Now: d.cfg.Now}),
+		verifier: op.Verifier(&oidc.Config{ClientID: d.p.ClientID, Now: d.cfg.Now}),
 		oauth: &oauth2.Config{
-			ClientID:     d.cfg.ClientID,
-			ClientSecret: d.cfg.ClientSecret,
+			ClientID:     d.p.ClientID,
+			ClientSecret: d.p.ClientSecret,
 			Endpoint:     op.Endpoint(),
-			RedirectURL:  d.cfg.RedirectURL,
-			Scopes:       d.cfg.Scopes,
+			RedirectURL:  d.p.RedirectURL,
+			Scopes:       d.p.Scopes,
 		},
 		endSession: meta.EndSession,
 	}, nil
 }
 
-// Ready reports whether the provider has been discovered, trying once
-// (subject to backoff) if not. It is meant for /readyz.
+// Ready reports whether every provider has been discovered, trying once
+// (subject to backoff) each that has not. It is meant for /readyz.
 func (h *Handler) Ready(ctx context.Context) error {
-	_, err := h.disc.get(ctx)
-	return err
+	var errs []error
+	for _, p := range h.provs {
+		if _, err := p.disc.get(ctx); err != nil {
+			if len(h.provs) > 1 {
+				err = fmt.Errorf("provider %q: %w", p.cfg.ID, err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

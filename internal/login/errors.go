@@ -48,6 +48,14 @@ const (
 	ReasonBackchannelUnsupported Reason = "backchannel_logout_unsupported"
 	// ReasonCrossSiteRequest: a sign-out POST came from another site.
 	ReasonCrossSiteRequest Reason = "cross_site_request"
+	// ReasonUnknownProvider: /oauth2/start named no configured provider.
+	ReasonUnknownProvider Reason = "unknown_provider"
+	// ReasonProviderMismatch: a callback arrived at another provider's
+	// callback path than the one its sign-in was started with.
+	ReasonProviderMismatch Reason = "provider_mismatch"
+	// ReasonClaimsRefused: the provider's claims check refused the user
+	// (a Google account outside the Workspace domain, say).
+	ReasonClaimsRefused Reason = "claims_refused"
 )
 
 // message is what the error page tells the user for each reason.
@@ -67,6 +75,10 @@ func (r Reason) message() string {
 		return "The sign-in provider did not say who you are."
 	case ReasonStoreUnavailable:
 		return "Sessions cannot be stored right now. Please try again in a moment."
+	case ReasonUnknownProvider:
+		return "There is no such sign-in provider here."
+	case ReasonClaimsRefused:
+		return "This account may not sign in here through this provider."
 	case ReasonCrossSiteRequest:
 		return "This sign-out request came from another site and was refused. Use the sign-out link of the application."
 	default:

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -26,6 +28,9 @@ type loginState struct {
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	Return   string `json:"r"`
+	// Provider is the ID of the provider the sign-in went to; empty (in
+	// cookies of older versions) is the default provider.
+	Provider string `json:"p,omitempty"`
 	Started  int64  `json:"t"` // unix milliseconds, to evict the oldest attempt
 }
 
@@ -39,17 +44,30 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// start sends the browser to the provider. rd, if safe, is where the
+// start sends the browser to the provider that the provider parameter
+// names, or, without one, to the only provider; with several, it sends
+// the browser to the sign-in page to choose. rd, if safe, is where the
 // callback will send it afterwards.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return fail(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, nil)
 	}
-	p, err := h.disc.get(r.Context())
+	q := r.URL.Query()
+	rd := h.redirects.Safe(q.Get("rd"))
+	if !q.Has("provider") && len(h.provs) > 1 {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, SignInPath+"?rd="+url.QueryEscape(rd), http.StatusFound)
+		return nil
+	}
+	pv, ok := h.byID(q.Get("provider"))
+	if !ok || q.Has("provider") && q.Get("provider") == "" {
+		return fail(http.StatusBadRequest, ReasonUnknownProvider, errors.New("provider "+sanitize(q.Get("provider"))))
+	}
+	p, err := pv.disc.get(r.Context())
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
 	}
-	ls := loginState{Verifier: oauth2.GenerateVerifier(), Return: h.redirects.Safe(r.URL.Query().Get("rd"))}
+	ls := loginState{Verifier: oauth2.GenerateVerifier(), Return: rd, Provider: pv.cfg.ID}
 	if ls.State, err = randomToken(); err != nil {
 		return fail(http.StatusInternalServerError, ReasonInternal, err)
 	}
@@ -70,7 +88,13 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, h.cookies.New(name, value, expires))
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, p.oauth.AuthCodeURL(ls.State, oauth2.S256ChallengeOption(ls.Verifier), oidc.Nonce(ls.Nonce)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(ls.Verifier), oidc.Nonce(ls.Nonce)}
+	for k, v := range pv.cfg.AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
+	// The flow's own parameters go last, so no AuthParams can replace them.
+	opts = append(opts[2:], opts[:2]...)
+	http.Redirect(w, r, p.oauth.AuthCodeURL(ls.State, opts...), http.StatusFound)
 	return nil
 }
 
@@ -151,20 +175,30 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 	if f != nil {
 		return f
 	}
+	// The callback path says which provider answered; it must be the
+	// one this sign-in went to (a mix-up defence: a code from one
+	// provider is never redeemed at another).
+	pv, ok := h.byCallback(r.URL.Path)
+	if !ok {
+		return fail(http.StatusNotFound, ReasonUnknownProvider, nil)
+	}
+	if want := cmp.Or(ls.Provider, h.DefaultProvider()); want != pv.cfg.ID {
+		return fail(http.StatusBadRequest, ReasonProviderMismatch, errors.New("sign-in started with provider "+sanitize(want)+", callback of "+pv.cfg.ID))
+	}
 	code := q.Get("code")
 	if code == "" {
 		return fail(http.StatusBadRequest, ReasonMissingCode, nil)
 	}
-	p, err := h.disc.get(ctx)
+	p, err := pv.disc.get(ctx)
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
 	}
 
-	tok, rawID, idt, fl := h.redeem(ctx, p, code, ls)
+	tok, rawID, idt, fl := h.redeem(ctx, pv, p, code, ls)
 	if fl != nil {
 		return fl
 	}
-	id, fl := h.identity(ctx, p, tok, idt)
+	id, fl := h.identity(ctx, pv, p, tok, idt)
 	if fl != nil {
 		return fl
 	}
@@ -179,6 +213,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 		Issuer:            idt.Issuer,
 		Subject:           idt.Subject,
 		SID:               id.sid,
+		Provider:          pv.cfg.ID,
 		User:              id.user,
 		Email:             id.email,
 		EmailVerified:     id.emailVerified,
@@ -206,14 +241,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 	http.SetCookie(w, h.cookies.Clear(attempt)) // only this sign-in's: other tabs' go on
 	w.Header().Set("Cache-Control", "no-store")
 	h.log.LogAttrs(ctx, slog.LevelInfo, "signed in",
-		slog.String("user", s.User), slog.String("subject", s.Subject), slog.String("issuer", s.Issuer))
+		slog.String("user", s.User), slog.String("subject", s.Subject), slog.String("issuer", s.Issuer), slog.String("provider", s.Provider))
 	http.Redirect(w, r, h.redirects.Safe(ls.Return), http.StatusFound)
 	return nil
 }
 
 // redeem exchanges the code and verifies the ID token it brings.
-func (h *Handler) redeem(ctx context.Context, p *provider, code string, ls loginState) (*oauth2.Token, string, *oidc.IDToken, *failure) {
-	cctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+func (h *Handler) redeem(ctx context.Context, pv *prov, p *provider, code string, ls loginState) (*oauth2.Token, string, *oidc.IDToken, *failure) {
+	cctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
 	defer cancel()
 	tok, err := p.oauth.Exchange(cctx, code, oauth2.VerifierOption(ls.Verifier))
 	if err != nil {
@@ -223,7 +258,7 @@ func (h *Handler) redeem(ctx context.Context, p *provider, code string, ls login
 	if rawID == "" {
 		return nil, "", nil, fail(http.StatusBadGateway, ReasonMissingIDToken, nil)
 	}
-	vctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+	vctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
 	defer cancel()
 	idt, err := p.verifier.Verify(vctx, rawID)
 	if err != nil {

@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +52,13 @@ const (
 const LoginCookieTTL = 10 * time.Minute
 
 // Config configures a Handler. Zero fields take the documented defaults.
+// The provider fields (IssuerURL to AllowUnverifiedEmail) describe the one
+// provider, with ID DefaultProviderID, when Providers is empty; with
+// Providers they are ignored.
 type Config struct {
+	// Providers are the providers users may sign in through; the first
+	// is the default (of sessions that name none, and of CallbackPath).
+	Providers []Provider
 	// IssuerURL is the provider's issuer; discovery reads
 	// IssuerURL/.well-known/openid-configuration.
 	IssuerURL    string
@@ -103,19 +108,6 @@ type Config struct {
 
 // withDefaults returns c with defaults filled in and every problem found.
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Scopes) == 0 {
-		c.Scopes = []string{"openid", "email", "profile"}
-	}
-	c.Scopes = slices.Clone(c.Scopes)
-	if c.UserClaim == "" {
-		c.UserClaim = "sub"
-	}
-	if c.EmailClaim == "" {
-		c.EmailClaim = "email"
-	}
-	if c.GroupsClaim == "" {
-		c.GroupsClaim = "groups"
-	}
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = 168 * time.Hour
 	}
@@ -137,20 +129,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LogoutTokenMaxAge <= 0 {
 		c.LogoutTokenMaxAge = 5 * time.Minute
 	}
-	var errs []error
-	if _, err := absoluteHTTP(c.IssuerURL); err != nil {
-		errs = append(errs, fmt.Errorf("login: issuer URL: %w", err))
-	}
-	if c.ClientID == "" {
-		errs = append(errs, errors.New("login: client ID is required"))
-	}
-	if _, err := absoluteHTTP(c.RedirectURL); err != nil {
-		errs = append(errs, fmt.Errorf("login: redirect URL: %w", err))
-	}
-	if !slices.Contains(c.Scopes, "openid") {
-		errs = append(errs, errors.New(`login: scopes must include "openid"`))
-	}
-	return c, errors.Join(errs...)
+	ps, err := c.providers()
+	c.Providers = ps
+	return c, err
 }
 
 func absoluteHTTP(raw string) (*url.URL, error) {
@@ -173,16 +154,14 @@ type Handler struct {
 	loginCookie  string
 	redirects    *redirect.Validator
 	log          *slog.Logger
-	callbackPath string
-	origin       string // scheme://host of RedirectURL, for absolute return URLs
-	disc         *discovery
+	provs        []*prov // cfg.Providers, the default first
 
 	// Optional dependencies, from Options.
 	locker       Locker
 	revoker      Revoker
 	observer     Observer
-	pages        *pages.Pages // see page()
-	providerName string
+	pages         *pages.Pages // see page()
+	providerLabel string       // Options.ProviderName
 
 	refresh refresher
 }
@@ -214,7 +193,6 @@ func New(cfg Config, store session.Store, codec *cookie.Codec, cookies cookie.Se
 	if opts.Observer != nil {
 		observer = opts.Observer
 	}
-	ru, _ := url.Parse(cfg.RedirectURL) // checked above
 	h := &Handler{
 		cfg:          cfg,
 		store:        store,
@@ -223,15 +201,21 @@ func New(cfg Config, store session.Store, codec *cookie.Codec, cookies cookie.Se
 		loginCookie:  cookies.Name + "_login",
 		redirects:    redirects,
 		log:          logger,
-		callbackPath: ru.EscapedPath(),
-		origin:       ru.Scheme + "://" + ru.Host,
 		locker:       opts.Locker,
 		revoker:      opts.Revoker,
 		observer:     observer,
 		pages:        opts.Pages,
-		providerName: opts.ProviderName,
+		providerLabel: opts.ProviderName,
 	}
-	h.disc = newDiscovery(cfg, logger)
+	for _, pc := range cfg.Providers {
+		ru, _ := url.Parse(pc.RedirectURL) // checked above
+		h.provs = append(h.provs, &prov{
+			cfg:          pc,
+			disc:         newDiscovery(pc, cfg, logger),
+			callbackPath: ru.EscapedPath(),
+			origin:       ru.Scheme + "://" + ru.Host,
+		})
+	}
 	h.refresh.init(cfg.RefreshWorkers)
 	return h, nil
 }
@@ -247,22 +231,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == StartPath:
 		h.serve(w, r, h.start)
-	case p == CallbackPath || p == h.callbackPath:
+	case strings.HasPrefix(p, CallbackPath):
+		if _, ok := h.byCallback(p); !ok {
+			http.NotFound(w, r)
+			return
+		}
 		h.serve(w, r, h.callback)
 	case p == SignOutPath:
 		h.serve(w, r, h.signOut)
 	case p == BackchannelLogoutPath:
 		h.backchannelLogout(w, r)
 	default:
+		if _, ok := h.byCallback(p); ok {
+			h.serve(w, r, h.callback)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }
 
 // absolute turns a safe return URL into an absolute one: paths are taken
-// relative to the origin of RedirectURL.
-func (h *Handler) absolute(rd string) string {
+// relative to the origin of p's RedirectURL.
+func (p *prov) absolute(rd string) string {
 	if strings.HasPrefix(rd, "/") {
-		return h.origin + rd
+		return p.origin + rd
 	}
 	return rd
 }

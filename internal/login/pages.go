@@ -23,14 +23,14 @@ func (h *Handler) page() *pages.Pages {
 	return pages.Builtin()
 }
 
-func (h *Handler) provider() string {
-	if h.providerName != "" {
-		return h.providerName
+// providerName is what the pages call pv: its Name, else (for the
+// default provider) Options.ProviderName, else its issuer's host.
+func (h *Handler) providerName(pv *prov) string {
+	fallback := ""
+	if pv == h.provs[0] {
+		fallback = h.providerLabel
 	}
-	if u, err := url.Parse(h.cfg.IssuerURL); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return "your sign-in provider"
+	return pv.name(fallback)
 }
 
 // ProviderEndsSession reports whether sign-out also ends the user's
@@ -39,18 +39,31 @@ func (h *Handler) provider() string {
 // sign the user straight back in, which the signed-out page says. An
 // undiscoverable provider counts as not ending it.
 func (h *Handler) ProviderEndsSession(ctx context.Context) bool {
+	return h.endsSession(ctx, h.provs[0])
+}
+
+// endsSession is ProviderEndsSession for the provider pv.
+func (h *Handler) endsSession(ctx context.Context, pv *prov) bool {
 	if h.cfg.SkipProviderLogout {
 		return false
 	}
-	p, err := h.disc.get(ctx)
+	p, err := pv.disc.get(ctx)
 	return err == nil && p.endSession != ""
 }
 
-// signInURL is StartPath with rd, which must be safe.
-func signInURL(rd string) string { return StartPath + "?rd=" + url.QueryEscape(rd) }
+// signInURL is StartPath with rd, which must be safe, and, with several
+// providers, the provider's ID.
+func (h *Handler) signInURL(pv *prov, rd string) string {
+	u := StartPath + "?rd=" + url.QueryEscape(rd)
+	if len(h.provs) > 1 {
+		u = StartPath + "?provider=" + url.QueryEscape(pv.cfg.ID) + "&rd=" + url.QueryEscape(rd)
+	}
+	return u
+}
 
 // SignedOutHandler serves SignedOutPath: the signed-out page, whose
-// "sign in again" returns to the (checked) rd.
+// "sign in again" returns to the (checked) rd, through the provider its
+// provider parameter names (the default one if none or unknown).
 func (h *Handler) SignedOutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -59,16 +72,21 @@ func (h *Handler) SignedOutHandler() http.Handler {
 			return
 		}
 		rd := h.redirects.Safe(r.URL.Query().Get("rd"))
+		pv, ok := h.byID(r.URL.Query().Get("provider"))
+		if !ok {
+			pv = h.provs[0]
+		}
 		pages.Write(w, http.StatusOK, h.page().SignedOut(pages.SignedOutData{
-			SignInURL:            signInURL(rd),
-			ProviderKeepsSession: !h.ProviderEndsSession(r.Context()),
-			ProviderName:         h.provider(),
+			SignInURL:            h.signInURL(pv, rd),
+			ProviderKeepsSession: !h.endsSession(r.Context(), pv),
+			ProviderName:         h.providerName(pv),
 		}))
 	})
 }
 
 // SignInHandler serves SignInPath: the sign-in page, one button per
-// provider (one today), each going to StartPath with the (checked) rd.
+// provider in the configured order, each going to StartPath with the
+// provider's ID and the (checked) rd.
 func (h *Handler) SignInHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -77,8 +95,10 @@ func (h *Handler) SignInHandler() http.Handler {
 			return
 		}
 		rd := h.redirects.Safe(r.URL.Query().Get("rd"))
-		pages.Write(w, http.StatusOK, h.page().SignIn(pages.SignInData{
-			Providers: []pages.Provider{{Name: h.provider(), URL: signInURL(rd)}},
-		}))
+		var ps []pages.Provider
+		for _, pv := range h.provs {
+			ps = append(ps, pages.Provider{Name: h.providerName(pv), URL: h.signInURL(pv, rd)})
+		}
+		pages.Write(w, http.StatusOK, h.page().SignIn(pages.SignInData{Providers: ps}))
 	})
 }

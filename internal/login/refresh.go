@@ -239,11 +239,15 @@ func (h *Handler) loadSession(ctx context.Context, id string) (*session.Session,
 // renew redeems cur's refresh token and returns the session as it should
 // be saved. A failure with status 503 is transient; any other is a refusal.
 func (h *Handler) renew(ctx context.Context, cur *session.Session) (*session.Session, *failure) {
-	p, err := h.disc.get(ctx)
+	pv, ok := h.byID(cur.Provider)
+	if !ok {
+		return nil, fail(http.StatusBadRequest, ReasonUnknownProvider, errors.New("the session's provider "+sanitize(cur.Provider)+" is no longer configured"))
+	}
+	p, err := pv.disc.get(ctx)
 	if err != nil {
 		return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
 	}
-	cctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
 	defer cancel()
 	// An expired token makes the source use the refresh grant at once.
 	old := &oauth2.Token{RefreshToken: cur.RefreshToken, Expiry: time.Unix(1, 0)}
@@ -262,7 +266,7 @@ func (h *Handler) renew(ctx context.Context, cur *session.Session) (*session.Ses
 	claims := map[string]any{"sub": cur.Subject}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID != "" {
-		vctx, cancel := context.WithTimeout(h.disc.withClient(ctx), h.cfg.Timeout)
+		vctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
 		defer cancel()
 		idt, err := p.verifier.Verify(vctx, rawID)
 		if err != nil {
@@ -285,7 +289,7 @@ func (h *Handler) renew(ctx context.Context, cur *session.Session) (*session.Ses
 			return nil, fail(http.StatusBadRequest, ReasonInvalidIDToken, err)
 		}
 	}
-	id, f := h.identityFrom(ctx, p, tok, claims, cur.Subject)
+	id, f := h.identityFrom(ctx, pv, p, tok, claims, cur.Subject)
 	if f != nil {
 		if f.status >= 500 {
 			f.status = http.StatusServiceUnavailable

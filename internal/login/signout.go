@@ -114,14 +114,14 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) 
 	// Every copy of the session cookie is ended: with cookie.domain set, a
 	// sibling host may have planted another, and signing out must not
 	// leave the user's own session alive behind it.
-	var idToken string
+	var idToken, provider string
 	for _, id := range h.cookieSessions(r) {
 		sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
 		s, err := h.store.Load(sctx, id)
 		switch {
 		case err == nil:
 			if idToken == "" {
-				idToken = s.IDToken
+				idToken, provider = s.IDToken, s.Provider
 			}
 		case !errors.Is(err, session.ErrNotFound):
 			cancel()
@@ -140,10 +140,16 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) 
 	// Without the provider's end_session_endpoint the browser lands on
 	// the signed-out page, which says whether the provider may still
 	// have the user signed in; its "sign in again" returns to rd.
+	// The provider is the session's own; one no longer configured ends
+	// only here.
 	target := SignedOutPath + "?rd=" + url.QueryEscape(rd)
-	if idToken != "" && !h.cfg.SkipProviderLogout {
-		if p, err := h.disc.get(ctx); err == nil && p.endSession != "" {
-			target = h.endSessionURL(p, idToken, rd)
+	pv, known := h.byID(provider)
+	if known && len(h.provs) > 1 {
+		target += "&provider=" + url.QueryEscape(pv.cfg.ID)
+	}
+	if idToken != "" && known && !h.cfg.SkipProviderLogout {
+		if p, err := pv.disc.get(ctx); err == nil && p.endSession != "" {
+			target = h.endSessionURL(pv, p, idToken, rd)
 		}
 	}
 	h.observer.Logout(LogoutLocal)
@@ -153,12 +159,12 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, rd string) 
 
 // endSessionURL is the provider's end_session_endpoint with the RP-initiated
 // logout parameters.
-func (h *Handler) endSessionURL(p *provider, idToken, rd string) string {
+func (h *Handler) endSessionURL(pv *prov, p *provider, idToken, rd string) string {
 	u, _ := url.Parse(p.endSession) // checked at discovery
 	q := u.Query()
 	q.Set("id_token_hint", idToken)
-	q.Set("client_id", h.cfg.ClientID)
-	q.Set("post_logout_redirect_uri", h.absolute(rd))
+	q.Set("client_id", pv.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", pv.absolute(rd))
 	u.RawQuery = q.Encode()
 	return u.String()
 }
