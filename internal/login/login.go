@@ -147,19 +147,19 @@ func absoluteHTTP(raw string) (*url.URL, error) {
 
 // Handler serves the sign-in and sign-out endpoints.
 type Handler struct {
-	cfg          Config
-	store        session.Store
-	codec        *cookie.Codec
-	cookies      cookie.Settings
-	loginCookie  string
-	redirects    *redirect.Validator
-	log          *slog.Logger
-	provs        []*prov // cfg.Providers, the default first
+	cfg         Config
+	store       session.Store
+	codec       *cookie.Codec
+	cookies     cookie.Settings
+	loginCookie string
+	redirects   *redirect.Validator
+	log         *slog.Logger
+	provs       []*prov // cfg.Providers, the default first
 
 	// Optional dependencies, from Options.
-	locker       Locker
-	revoker      Revoker
-	observer     Observer
+	locker        Locker
+	revoker       Revoker
+	observer      Observer
 	pages         *pages.Pages // see page()
 	providerLabel string       // Options.ProviderName
 
@@ -194,17 +194,17 @@ func New(cfg Config, store session.Store, codec *cookie.Codec, cookies cookie.Se
 		observer = opts.Observer
 	}
 	h := &Handler{
-		cfg:          cfg,
-		store:        store,
-		codec:        codec,
-		cookies:      cookies,
-		loginCookie:  cookies.Name + "_login",
-		redirects:    redirects,
-		log:          logger,
-		locker:       opts.Locker,
-		revoker:      opts.Revoker,
-		observer:     observer,
-		pages:        opts.Pages,
+		cfg:           cfg,
+		store:         store,
+		codec:         codec,
+		cookies:       cookies,
+		loginCookie:   cookies.Name + "_login",
+		redirects:     redirects,
+		log:           logger,
+		locker:        opts.Locker,
+		revoker:       opts.Revoker,
+		observer:      observer,
+		pages:         opts.Pages,
 		providerLabel: opts.ProviderName,
 	}
 	for _, pc := range cfg.Providers {
