@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +17,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/cli"
 )
 
 const usage = `gatehouse-dev: development tools for gatehouse. NOT FOR PRODUCTION.
@@ -41,8 +42,6 @@ func main() {
 	os.Exit(code)
 }
 
-var errUsage = errors.New("usage")
-
 // run executes one command and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -61,43 +60,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse-dev: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	default:
-		fmt.Fprintln(stderr, "gatehouse-dev:", err)
-		return 1
-	}
+	return cli.ExitCode("gatehouse-dev", err, stderr)
 }
 
-// newFlagSet returns a flag set that prints a usage line and its flags.
+// errUsage, newFlagSet and parseFlags are the cli package's, for this
+// command.
+var errUsage = cli.ErrUsage
+
 func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: gatehouse-dev %s\n\n%s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+	return cli.NewFlagSet("gatehouse-dev", name, synopsis, out)
 }
 
-// parseFlags parses args, mapping flag errors to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
+func parseFlags(fs *flag.FlagSet, args []string) error { return cli.ParseFlags(fs, args) }
 
 // listFlag is a repeatable string flag.
 type listFlag []string

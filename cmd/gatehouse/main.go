@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gatehouse/gatehouse/internal/cli"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -78,44 +78,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	default:
-		fmt.Fprintln(stderr, "gatehouse:", err)
-		return 1
-	}
+	return cli.ExitCode("gatehouse", err, stderr)
 }
 
-var errUsage = errors.New("usage")
+// errUsage, newFlagSet and parseFlags are the cli package's, for this
+// command.
+var errUsage = cli.ErrUsage
 
-// newFlagSet returns a flag set that prints a usage line and its flags.
 func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: gatehouse %s\n\n%s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+	return cli.NewFlagSet("gatehouse", name, synopsis, out)
 }
 
-// parseFlags parses args, mapping flag errors to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
+func parseFlags(fs *flag.FlagSet, args []string) error { return cli.ParseFlags(fs, args) }
