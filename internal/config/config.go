@@ -29,6 +29,9 @@ type Config struct {
 	Log            Log       `yaml:"log"`
 	Tracing        Tracing   `yaml:"tracing"`
 	Pages          Pages     `yaml:"pages"`
+	// Upstreams, when set, turn on reverse-proxy mode: gatehouse proxies
+	// allowed requests to them itself (see upstreams.go).
+	Upstreams []Upstream `yaml:"upstreams"`
 
 	// policy is the access policy Load compiled; nil in a Config that
 	// Load did not return.

@@ -28,6 +28,7 @@ func (c *Config) validate() Errors {
 	validateBearer(&errs, c)
 	validateAssertion(&errs, &c.Assertion)
 	validatePages(&errs, &c.Pages)
+	validateUpstreams(&errs, c.Upstreams)
 	return errs
 }
 
