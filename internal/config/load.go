@@ -448,23 +448,11 @@ func orRoot(path string) string {
 // it) that are not settings, so a misspelt variable does not go unnoticed.
 func UnknownEnv(environ []string) []string {
 	known := map[string]bool{}
-	var walk func(t reflect.Type, path string)
-	walk = func(t reflect.Type, path string) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key := yamlName(f)
-			if key == "" {
-				continue
-			}
-			p := join(path, key)
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
-				walk(f.Type, p)
-				continue
-			}
+	walkSettings(reflect.TypeFor[Config](), "", func(p string, f reflect.StructField) {
+		if f.Type.Kind() != reflect.Struct {
 			known[EnvName(p)] = true
 		}
-	}
-	walk(reflect.TypeFor[Config](), "")
+	})
 	var unknown []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")

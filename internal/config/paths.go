@@ -52,25 +52,10 @@ func resolvePath(dir, p string) string {
 // a folder, in the order of the Config type ("[]" stands for a list index).
 func PathSettings() []string {
 	var out []string
-	var walk func(t reflect.Type, path string)
-	walk = func(t reflect.Type, path string) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key := yamlName(f)
-			if key == "" {
-				continue
-			}
-			p := join(path, key)
-			switch {
-			case f.Tag.Get("path") != "":
-				out = append(out, p)
-			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Time]():
-				walk(f.Type, p)
-			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-				walk(f.Type.Elem(), p+"[]")
-			}
+	walkKeys(reflect.TypeFor[Config](), "", true, func(p string, f reflect.StructField) {
+		if f.Tag.Get("path") != "" {
+			out = append(out, p)
 		}
-	}
-	walk(reflect.TypeFor[Config](), "")
+	})
 	return out
 }

@@ -140,6 +140,13 @@ func elsewhere(root reflect.Type, key, path string) (string, bool) {
 // walkSettings calls fn with the path of every key of t, sections
 // included, outside lists.
 func walkSettings(t reflect.Type, path string, fn func(path string, f reflect.StructField)) {
+	walkKeys(t, path, false, fn)
+}
+
+// walkKeys calls fn with the path of every key of t, sections included,
+// and, when lists is set, of every key of a list of sections too ("[]"
+// standing for the index). It is the one walk over the Config type.
+func walkKeys(t reflect.Type, path string, lists bool, fn func(path string, f reflect.StructField)) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		key := yamlName(f)
@@ -148,8 +155,11 @@ func walkSettings(t reflect.Type, path string, fn func(path string, f reflect.St
 		}
 		p := join(path, key)
 		fn(p, f)
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Time]() {
-			walkSettings(f.Type, p, fn)
+		switch {
+		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Time]():
+			walkKeys(f.Type, p, lists, fn)
+		case lists && f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			walkKeys(f.Type.Elem(), p+"[]", lists, fn)
 		}
 	}
 }
