@@ -81,19 +81,10 @@ func (m *Store) LoadByHandle(ctx context.Context, handle string) (*session.Sessi
 // DeleteByHandle ends the session with this handle; a missing one is not an
 // error.
 func (m *Store) DeleteByHandle(ctx context.Context, handle string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("session: delete by handle: %w", err)
-	}
 	if err := session.ValidHandle(handle); err != nil {
 		return fmt.Errorf("session: delete by handle: %w", err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return fmt.Errorf("session: delete by handle: %w", ErrClosed)
-	}
-	delete(m.entries, handle)
-	return nil
+	return m.deleteKey(ctx, "delete by handle", handle)
 }
 
 // DeleteMatching ends every live session matching f (Issuer with Subject or

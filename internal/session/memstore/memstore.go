@@ -212,17 +212,23 @@ func (m *Store) live(op, key string) (entry, time.Time, error) {
 
 // Delete removes the session with this ID; a missing session is not an error.
 func (m *Store) Delete(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("session: delete: %w", err)
-	}
 	key, err := session.HandleOf(id)
 	if err != nil {
 		return fmt.Errorf("session: delete: %w", err)
 	}
+	return m.deleteKey(ctx, "delete", key)
+}
+
+// deleteKey removes the session stored under key; op names the operation
+// in errors.
+func (m *Store) deleteKey(ctx context.Context, op, key string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("session: %s: %w", op, err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return fmt.Errorf("session: delete: %w", ErrClosed)
+		return fmt.Errorf("session: %s: %w", op, ErrClosed)
 	}
 	delete(m.entries, key)
 	return nil
