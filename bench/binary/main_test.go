@@ -27,7 +27,7 @@ func TestParseWrk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := measurement{rps: 37218.42, p50: 1760 * time.Microsecond, p99: 24640 * time.Nanosecond, non2xx: 7, errors: 6}
+	want := measurement{rps: 37218.42, requests: 185000, p50: 1760 * time.Microsecond, p99: 24640 * time.Nanosecond, non2xx: 7, errors: 6}
 	if m != want {
 		t.Errorf("parseWrk = %+v, want %+v", m, want)
 	}

@@ -13,14 +13,17 @@ import (
 type measurement struct {
 	rps      float64
 	p50, p99 time.Duration
+	requests int
 	non2xx   int
-	errors   int // socket errors and timeouts (wrk) or failed calls (gRPC)
+	errors   int   // socket errors and timeouts (wrk)
+	firstErr error // the first failed gRPC call
 }
 
 var (
 	reRPS    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
 	reLat    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
 	reNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	reReqs   = regexp.MustCompile(`(\d+) requests in `)
 	reSock   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
@@ -50,6 +53,9 @@ func parseWrk(out []byte) (measurement, error) {
 	}
 	if found != 2 {
 		return m, fmt.Errorf("no 50%%/99%% latency lines in wrk output (run with --latency): %s", out)
+	}
+	if r := reReqs.FindSubmatch(out); r != nil {
+		m.requests, _ = strconv.Atoi(string(r[1]))
 	}
 	if r := reNon2xx.FindSubmatch(out); r != nil {
 		m.non2xx, _ = strconv.Atoi(string(r[1]))
