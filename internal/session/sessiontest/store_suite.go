@@ -41,6 +41,7 @@ func FullSession(t testing.TB, now, exp time.Time) *session.Session {
 	t.Helper()
 	return &session.Session{
 		ID:                NewID(t),
+		Provider:          "keycloak",
 		Issuer:            "https://idp.example.com/realms/acme",
 		Subject:           "248289761001",
 		SID:               "idp-session-7f3a",
