@@ -1,7 +1,7 @@
 # gatehouse developer commands. "make help" lists them.
 GO ?= go
 
-.PHONY: help build release test lint e2e bench bench-inprocess bench-load bench-traefik generate
+.PHONY: help build release test lint e2e bench bench-inprocess bench-load bench-traefik bench-scale generate
 
 # Build stamps for "gatehouse version": the nearest v* tag, else a Go
 # pseudo-version of the commit (as scripts/release.sh makes), the commit,
@@ -52,3 +52,6 @@ bench-inprocess: ## the adapters wired in one process (not the binary) beside no
 
 bench-traefik: ## wrk through the shipped Traefik config with and without ForwardAuth (builds Traefik on first use)
 	bash scripts/bench-traefik.sh
+
+bench-scale: ## 1M sessions in private Redis (standalone, Cluster): checks vs 1k, revocation latency, memory per session (~4 min)
+	$(GO) run ./bench/scale
