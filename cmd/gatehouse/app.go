@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policyfile"
 	"github.com/gatehouse/gatehouse/internal/redirect"
 	"github.com/gatehouse/gatehouse/internal/render"
+	"github.com/gatehouse/gatehouse/internal/reverseproxy"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/session/cache"
 	"github.com/gatehouse/gatehouse/internal/session/cookie"
@@ -42,6 +43,8 @@ type app struct {
 	providerTransport *http.Transport
 	// reloader watches access.policy_file; nil without one.
 	reloader *policyfile.Reloader
+	// proxy is the reverse-proxy mode's handler; nil without upstreams.
+	proxy *reverseproxy.Handler
 }
 
 // newApp wires the concrete types a configuration names. It does no I/O
@@ -127,6 +130,9 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 		Refresher: a.login,
 		Renderer:  render.New(pg),
 	}))
+	if err := a.newReverseProxy(pg); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -241,6 +247,9 @@ func (a *app) Close() {
 		a.log.Warn("tracing: flush failed", "error", err.Error())
 	}
 	a.providerTransport.CloseIdleConnections()
+	if a.proxy != nil {
+		a.proxy.CloseIdleConnections()
+	}
 	if a.stores != nil {
 		a.stores.Close()
 	}

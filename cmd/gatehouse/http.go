@@ -9,8 +9,27 @@ import (
 	"github.com/gatehouse/gatehouse/internal/login"
 )
 
-// Handler returns the public HTTP handler.
+// Handler returns the public HTTP handler: gatehouse's own endpoints, and
+// in reverse-proxy mode (upstreams set) the proxy for everything else.
 func (a *app) Handler() http.Handler {
+	if a.proxy != nil {
+		return a.proxy
+	}
+	return a.ownHandler()
+}
+
+// ownPaths are the paths ownHandler serves; in reverse-proxy mode every
+// other path goes to an upstream.
+func (a *app) ownPaths() []string {
+	ps := []string{forwardauth.ForwardAuthPath, forwardauth.AuthRequestPath, "/oauth2/", "/healthz", "/readyz"}
+	if a.access.jwks() != nil {
+		ps = append(ps, assertion.JWKSPath)
+	}
+	return ps
+}
+
+// ownHandler serves gatehouse's own endpoints.
+func (a *app) ownHandler() http.Handler {
 	mux := http.NewServeMux()
 	fa := forwardauth.NewHandler(a.checker, forwardauth.Options{TrustedProxies: a.cfg.TrustedPrefixes(), Logger: a.log, Observer: a.metrics})
 	mux.Handle(forwardauth.ForwardAuthPath, a.tracer.HTTP("gatehouse.check forward_auth", fa))

@@ -141,6 +141,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fw.verdict = v
+	// Uploads, downloads, streams and websockets take as long as they
+	// take: the listener's read and write timeouts (which bound gatehouse's
+	// own answers) stop here. The upstream's timeouts still hold.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, fw))
 	fw.upstream.proxy.ServeHTTP(w, r)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -530,4 +531,65 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestListenerTimeoutsStopAtTheProxy: a server whose read and write
+// timeouts bound gatehouse's own answers still carries a slow upload and a
+// download longer than them, whole.
+func TestListenerTimeoutsStopAtTheProxy(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" {
+			for i := 0; i < 4; i++ {
+				_, _ = io.WriteString(w, "piece\n")
+				w.(http.Flusher).Flush()
+				time.Sleep(150 * time.Millisecond)
+			}
+		}
+	})
+	h, err := New(f.checker, []Upstream{{URL: a.srv.URL}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	req, _ := http.NewRequest("GET", srv.URL+"/public/slow-download", nil)
+	req.Host = appHost
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || string(b) != strings.Repeat("piece\n", 4) {
+		t.Errorf("download past the write timeout: %q, %v", b, err)
+	}
+
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; i < 4; i++ {
+			_, _ = pw.Write(make([]byte, 1024))
+			time.Sleep(150 * time.Millisecond)
+		}
+		_ = pw.Close()
+	}()
+	req, _ = http.NewRequest("POST", srv.URL+"/public/slow-upload", pr)
+	req.Host = appHost
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	var got seen
+	for _, s := range a.take() {
+		if s.Method == "POST" {
+			got = s
+		}
+	}
+	if resp.StatusCode != 200 || got.Body != 4096 {
+		t.Errorf("upload past the read timeout: %d, the upstream read %d bytes, want 4096", resp.StatusCode, got.Body)
+	}
 }
