@@ -26,6 +26,7 @@ Commands:
   sessions       list and revoke sessions through the admin API of a running gatehouse
   policy         explain a decision, or test a policy against a table of expectations
   healthcheck    probe a running gatehouse (for container health checks)
+  migrate        migrate oauth2-proxy: convert an oauth2-proxy configuration to gatehouse's YAML
   version        print the version, commit and build date
 
 The local demo and the development OpenID provider are a separate command,
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = checkConfigCmd(ctx, rest, stdout, stderr, lookup)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, stdout, stderr, lookup)
+	case "migrate":
+		err = migrateCmd(rest, stdout, stderr, os.Environ)
 	case "version", "--version":
 		err = versionCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
