@@ -127,7 +127,7 @@ func TestSeveralProvidersCallbackMixUp(t *testing.T) {
 // signed the session in.
 func TestSeveralProvidersRefreshSignOutLogout(t *testing.T) {
 	m := newMultiEnv(t)
-	dave, daveB := m.signInWith(t, m.corp, "corp", "dave-7", "pw-dave")
+	dave, _ := m.signInWith(t, m.corp, "corp", "dave-7", "pw-dave")
 	alice, _ := m.signInWith(t, m.op, "oidc", "alice", "wonderland")
 
 	before, beforeDefault := m.corp.RefreshRequests(), m.op.RefreshRequests()
@@ -165,7 +165,7 @@ func TestSeveralProvidersRefreshSignOutLogout(t *testing.T) {
 	}
 
 	// Sign-out sends the browser to the session's provider's end_session.
-	dave, daveB = m.signInWith(t, m.corp, "corp", "dave-7", "pw-dave")
+	dave, daveB := m.signInWith(t, m.corp, "corp", "dave-7", "pw-dave")
 	req, _ := http.NewRequest(http.MethodGet, m.srv.URL+login.SignOutPath+"?rd=/", nil)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	resp, err := noRedirect(daveB).Do(req)

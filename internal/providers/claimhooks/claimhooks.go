@@ -176,10 +176,10 @@ func (e *Entra) memberObjects(ctx context.Context, client *http.Client, tok *oau
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("Graph answered %d", resp.StatusCode)
+		return nil, fmt.Errorf("microsoft graph answered %d", resp.StatusCode)
 	}
 	if len(body) > maxGraphBody {
-		return nil, errors.New("Graph's answer is too large")
+		return nil, errors.New("microsoft graph's answer is too large")
 	}
 	var out struct {
 		Value []string `json:"value"`
@@ -188,7 +188,7 @@ func (e *Entra) memberObjects(ctx context.Context, client *http.Client, tok *oau
 		return nil, fmt.Errorf("read Graph's answer: %w", err)
 	}
 	if out.Value == nil {
-		return nil, errors.New("Graph's answer has no value")
+		return nil, errors.New("microsoft graph's answer has no value")
 	}
 	return out.Value, nil
 }
