@@ -81,10 +81,6 @@ type Options struct {
 	// ReadFile reads a file the configuration names
 	// (authenticated_emails_file); nil reads none.
 	ReadFile func(name string) ([]byte, error)
-	// Upstreams, when set, emits the upstreams for gatehouse's reverse-proxy
-	// mode; it returns the upstreams section's key and the value for each
-	// oauth2-proxy upstream URL. Nil lists them in a comment only.
-	Upstreams func(urls []*url.URL) (key string, value any, comment []string)
 }
 
 // PlaceholderRedirectURL is the callback written when none is known: a
@@ -840,7 +836,7 @@ func (c *converter) bearer() error {
 }
 
 func (c *converter) headers() error {
-	proxied := len(c.upstreams) > 0 && c.opts.Upstreams != nil
+	proxied := len(c.upstreams) > 0
 	hasUpstreams := proxied
 	passUser, pst := c.boolean("pass_user_headers", true)
 	passBasic, bst := c.boolean("pass_basic_auth", true)
@@ -902,16 +898,17 @@ func (c *converter) headers() error {
 
 func (c *converter) upstreamsSection() error {
 	st := c.get("upstreams")
-	extra := []string{"pass_host_header", "proxy_websockets", "flush_interval", "upstream_timeout", "disable_keep_alives"}
 	if st == nil {
-		for _, n := range append(extra, "ssl_upstream_insecure_skip_verify") {
+		for _, n := range []string{"pass_host_header", "proxy_websockets", "flush_interval", "upstream_timeout", "disable_keep_alives", "ssl_upstream_insecure_skip_verify"} {
 			if ost := c.get(n); ost != nil {
 				c.note(ost, Dropped, "no upstreams: gatehouse answers a proxy's checks only")
 			}
 		}
 		return nil
 	}
-	var urls []*url.URL
+	passHost, hst := c.boolean("pass_host_header", true)
+	timeout, tst := c.str("upstream_timeout")
+	var ups []map[string]any
 	for _, raw := range st.Values {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -919,29 +916,47 @@ func (c *converter) upstreamsSection() error {
 		}
 		switch u.Scheme {
 		case "http", "https":
-			urls = append(urls, u)
-		case "file", "static":
-			c.note(st, Attention, "%s: gatehouse proxies to HTTP upstreams only; serve these files from the proxy or a small web server", raw)
+		case "file", "static", "unix":
+			c.note(st, Attention, "%s: gatehouse proxies to HTTP upstreams only; serve it from the proxy in front or a small web server", raw)
+			continue
 		default:
-			return fmt.Errorf("%s: %q: scheme %q is not http, https, file or static", st.Source, raw, u.Scheme)
+			return fmt.Errorf("%s: %q: scheme %q is not http, https, file, static or unix", st.Source, raw, u.Scheme)
 		}
-	}
-	c.upstreams = urls
-	if len(urls) > 0 {
-		if c.opts.Upstreams != nil {
-			key, value, comment := c.opts.Upstreams(urls)
-			c.d.set(key, value, append([]string{from(st)}, comment...)...)
-		} else {
-			var list []string
-			for _, u := range urls {
-				list = append(list, u.String())
+		if u.RawQuery != "" || u.User != nil {
+			c.note(st, Attention, "%s: gatehouse's upstream URL has no query or user: not carried", raw)
+			continue
+		}
+		c.upstreams = append(c.upstreams, u)
+		up := map[string]any{"url": u.Scheme + "://" + u.Host}
+		// oauth2-proxy routes by the URL's path and sends it unchanged.
+		if p := strings.TrimSuffix(u.Path, "/"); p != "" {
+			up["path_prefix"] = p
+		}
+		if !passHost {
+			up["host_header"] = u.Host
+		}
+		if tst != nil {
+			d, err := time.ParseDuration(timeout)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration such as 30s", tst.Source, timeout)
 			}
-			c.note(st, Attention, "gatehouse's reverse-proxy mode is not in this build's configuration: proxy %s from nginx (location / { auth_request ... proxy_pass ...; }) as deploy/nginx/nginx.conf does", strings.Join(list, ", "))
+			up["timeouts"] = map[string]any{"response_header": d.String()}
 		}
+		ups = append(ups, up)
 	}
-	for _, n := range extra {
+	if len(ups) > 0 {
+		comment := []string{from(st, "gatehouse's reverse-proxy mode (docs/reverse-proxy.md): allowed requests go to these, by path prefix")}
+		if hst != nil {
+			comment = append(comment, "pass_host_header from "+hst.Source)
+		}
+		if tst != nil {
+			comment = append(comment, "upstream_timeout from "+tst.Source+" bounds the wait for the response headers")
+		}
+		c.d.set("upstreams", ups, comment...)
+	}
+	for _, n := range []string{"proxy_websockets", "flush_interval", "disable_keep_alives"} {
 		if ost := c.get(n); ost != nil {
-			c.note(ost, Dropped, "gatehouse's reverse proxy sets this itself (WebSockets and streaming pass through; the Host is the upstream's unless the upstream entry says otherwise)")
+			c.note(ost, Dropped, "gatehouse's reverse proxy passes WebSockets and streamed responses through as they come")
 		}
 	}
 	if on, ost := c.boolean("ssl_upstream_insecure_skip_verify", false); on {

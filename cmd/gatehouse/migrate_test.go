@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMigrateSeedPassesCheckConfig converts the seed's oauth2-proxy
+// variables (an env file, and the compose service) and runs check-config
+// on the result with the two secrets the migration asks for in the
+// environment, as the compose file after the migration sets them.
+func TestMigrateSeedPassesCheckConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"env file", []string{"--env-file", "../../internal/migrate/testdata/seed.env"}},
+		{"compose", []string{"--compose", "../../internal/migrate/testdata/seed-compose.yaml", "--redirect-url", "https://app.company.com/oauth2/callback"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), append([]string{"migrate", "oauth2-proxy"}, tc.args...), &out, &errOut, noEnv)
+			if code != 0 {
+				t.Fatalf("migrate exit %d: %s", code, errOut.String())
+			}
+			if strings.Contains(out.String(), "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nted") || strings.Contains(errOut.String(), "GOCSPX-seed") {
+				t.Fatal("the client secret was printed")
+			}
+			cfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
+			if err := os.WriteFile(cfg, out.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{
+				"GATEHOUSE_OIDC_CLIENT_SECRET": "the-client-secret-from-google",
+				"GATEHOUSE_COOKIE_SECRETS":     "q1cC0Vd5o4oYcZ1mJ1uR1XbE3XgVb8c3kq8T4o1Zy2E=",
+				"GATEHOUSE_OIDC_CLIENT_ID":     "123456789012-abcdefghijklmnop.apps.googleusercontent.com",
+			}
+			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+			var ccOut, ccErr bytes.Buffer
+			if code := run(context.Background(), []string{"check-config", "--config", cfg}, &ccOut, &ccErr, lookup); code != 0 {
+				t.Fatalf("check-config exit %d:\n%s%s\nconfiguration:\n%s", code, ccOut.String(), ccErr.String(), out.String())
+			}
+			// Without the secrets it does not pass: they are references, not values.
+			if code := run(context.Background(), []string{"check-config", "--config", cfg}, &ccOut, &ccErr, noEnv); code == 0 {
+				t.Fatal("check-config accepted the migrated configuration without its secrets")
+			}
+		})
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+// TestMigrateExitsOneWhenNotCarried: flags after -- are oauth2-proxy's;
+// a setting that cannot be carried safely prints the configuration and
+// exits 1, naming it.
+func TestMigrateExitsOneWhenNotCarried(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"migrate", "oauth2-proxy", "--", "--provider=oidc", "--oidc-issuer-url=https://id.company.com",
+		"--email-domain=company.com", "--ssl-insecure-skip-verify"}, &out, &errOut, noEnv)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "issuer_url: https://id.company.com") {
+		t.Errorf("the configuration is still printed:\n%s", out.String())
+	}
+	if !strings.Contains(errOut.String(), "--ssl-insecure-skip-verify") || !strings.Contains(out.String(), "# NOT CARRIED (security):") {
+		t.Errorf("the setting is not named:\n%s\n%s", errOut.String(), out.String())
+	}
+	// Nothing to read is a usage error.
+	if code := run(context.Background(), []string{"migrate", "oauth2-proxy"}, &out, &errOut, noEnv); code != 2 {
+		t.Errorf("no source: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), []string{"migrate", "traefik"}, &out, &errOut, noEnv); code != 2 {
+		t.Errorf("unknown source product: exit %d, want 2", code)
+	}
+}
