@@ -12,22 +12,26 @@ func validateBearer(errs *Errors, c *Config) {
 	if b.Enabled && len(b.Audiences) == 0 {
 		errs.add("access.bearer.audiences", "required when access.bearer.enabled: the audiences of the APIs whose access tokens are accepted (not oidc.client_id)")
 	}
-	checkAPIAudiences(errs, "access.bearer.audiences", b.Audiences, c.OIDC.ClientID)
+	ps := c.LoginProviders()
+	checkAPIAudiences(errs, "access.bearer.audiences", b.Audiences, ps[0].ClientID)
 	for i, is := range b.Issuers {
 		p := indexPath("access.bearer.issuers", i)
 		required(errs, p+".issuer_url", is.IssuerURL)
 		if is.IssuerURL != "" {
 			checkURL(errs, p+".issuer_url", is.IssuerURL)
 		}
-		if is.IssuerURL == c.OIDC.IssuerURL && b.Enabled {
+		if is.IssuerURL == ps[0].IssuerURL && b.Enabled {
 			errs.add(p+".issuer_url", "is oidc.issuer_url, already trusted through access.bearer.enabled; set access.bearer.audiences instead")
 		}
 		if len(is.Audiences) == 0 {
 			errs.add(p+".audiences", "required: the audiences a token must be issued for")
 		}
-		clientID := ""
-		if is.IssuerURL == c.OIDC.IssuerURL {
-			clientID = c.OIDC.ClientID
+		clientID := "" // the ID tokens' audience, of a provider with this issuer
+		for _, p := range ps {
+			if is.IssuerURL == p.IssuerURL {
+				clientID = p.ClientID
+				break
+			}
 		}
 		checkAPIAudiences(errs, p+".audiences", is.Audiences, clientID)
 		if is.JWKSURL != "" {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,7 +29,8 @@ func (c *Config) compilePolicy(prefix string, a *Access) (*authz.Policy, Errors)
 	p := &authz.Policy{
 		LoginURL:              c.LoginURL(),
 		AllowAnyAuthenticated: a.AllowAnyAuthenticated,
-		AllowUnverifiedEmail:  c.OIDC.AllowUnverifiedEmail,
+		AllowUnverifiedEmail:  c.anyAllowsUnverified(),
+		DefaultProvider:       c.LoginProviders()[0].ID,
 		EmailDomains:          compileDomains(&errs, prefix+"email_domains", a.EmailDomains),
 		Emails:                compileEmails(&errs, prefix+"emails", a.Emails),
 		Groups:                set(a.Groups),
@@ -41,7 +43,7 @@ func (c *Config) compilePolicy(prefix string, a *Access) (*authz.Policy, Errors)
 	for i := range a.Rules {
 		path := indexPath(prefix+"rules", i)
 		checkRuleName(&errs, names, path, a.Rules[i].Name)
-		p.Rules = append(p.Rules, compileRule(&errs, path, i, &a.Rules[i]))
+		p.Rules = append(p.Rules, c.compileRule(&errs, path, i, &a.Rules[i]))
 	}
 	if len(errs) > 0 {
 		sortErrors(errs)
@@ -99,7 +101,7 @@ func checkRuleName(errs *Errors, names map[string]string, path, name string) {
 }
 
 // compileRule checks and compiles the i-th rule, found at path.
-func compileRule(errs *Errors, path string, i int, r *Rule) authz.Rule {
+func (c *Config) compileRule(errs *Errors, path string, i int, r *Rule) authz.Rule {
 	rl := authz.Rule{
 		Name:       r.Name,
 		Hosts:      compileHosts(errs, path+".hosts", r.Hosts),
@@ -108,12 +110,26 @@ func compileRule(errs *Errors, path string, i int, r *Rule) authz.Rule {
 		Methods:    compileMethods(errs, path+".methods", r.Methods),
 		Sources:    compilePrefixes(errs, path+".client_cidrs", r.ClientCIDRs),
 		Action:     compileAction(errs, path+".action", r.Action),
+		Providers:  compileProviders(errs, path+".providers", r.Providers, c.providerIDs()),
 	}
 	if rl.Name == "" {
 		rl.Name = indexPath("rules", i)
 	}
 	rl.Require = compileRequire(errs, path+".require", rl.Action, &r.Require)
+	if len(rl.Providers) > 0 && (rl.Action == authz.ActionAllow || rl.Action == authz.ActionDeny) {
+		errs.add(path+".providers", "only for action authenticate or require: action %s does not look at who signed in", rl.Action)
+	}
 	return rl
+}
+
+// compileProviders checks that a rule's providers are configured ones.
+func compileProviders(errs *Errors, path string, ids, known []string) []string {
+	for i, id := range ids {
+		if !slices.Contains(known, id) {
+			errs.add(indexPath(path, i), "%q is not a configured provider (%s)", id, strings.Join(known, ", "))
+		}
+	}
+	return slices.Clone(ids)
 }
 
 // compileAction returns the action named s; 0 (with an error) when s names

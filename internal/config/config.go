@@ -13,22 +13,25 @@ import (
 // keys; the environment variable for a key is GATEHOUSE_ followed by its path
 // in upper snake case (oidc.issuer_url → GATEHOUSE_OIDC_ISSUER_URL).
 type Config struct {
-	HTTP           HTTP      `yaml:"http"`
-	GRPC           GRPC      `yaml:"grpc"`
-	SPOE           SPOE      `yaml:"spoe"`
-	Admin          Admin     `yaml:"admin"`
-	OIDC           OIDC      `yaml:"oidc"`
-	Cookie         Cookie    `yaml:"cookie"`
-	Session        Session   `yaml:"session"`
-	Redis          Redis     `yaml:"redis"`
-	TrustedProxies []string  `yaml:"trusted_proxies"`
-	Redirect       Redirect  `yaml:"redirect"`
-	Access         Access    `yaml:"access"`
-	Headers        Headers   `yaml:"headers"`
-	Assertion      Assertion `yaml:"assertion"`
-	Log            Log       `yaml:"log"`
-	Tracing        Tracing   `yaml:"tracing"`
-	Pages          Pages     `yaml:"pages"`
+	HTTP  HTTP  `yaml:"http"`
+	GRPC  GRPC  `yaml:"grpc"`
+	SPOE  SPOE  `yaml:"spoe"`
+	Admin Admin `yaml:"admin"`
+	OIDC  OIDC  `yaml:"oidc"`
+	// Providers are several sign-in providers, instead of OIDC; the first
+	// is the default.
+	Providers      []Provider `yaml:"providers"`
+	Cookie         Cookie     `yaml:"cookie"`
+	Session        Session    `yaml:"session"`
+	Redis          Redis      `yaml:"redis"`
+	TrustedProxies []string   `yaml:"trusted_proxies"`
+	Redirect       Redirect   `yaml:"redirect"`
+	Access         Access     `yaml:"access"`
+	Headers        Headers    `yaml:"headers"`
+	Assertion      Assertion  `yaml:"assertion"`
+	Log            Log        `yaml:"log"`
+	Tracing        Tracing    `yaml:"tracing"`
+	Pages          Pages      `yaml:"pages"`
 	// Upstreams, when set, turn on reverse-proxy mode: gatehouse proxies
 	// allowed requests to them itself (see upstreams.go).
 	Upstreams []Upstream `yaml:"upstreams"`
@@ -108,6 +111,42 @@ type OIDC struct {
 	// AllowUnverifiedEmail accepts email_verified: false. Off by default.
 	AllowUnverifiedEmail bool          `yaml:"allow_unverified_email"`
 	Timeout              time.Duration `yaml:"timeout"`
+}
+
+// Provider is one entry of providers: an OpenID Connect provider users may
+// sign in through, its client, and optionally a preset that fills the
+// issuer, scopes and claim names. oidc.timeout applies to every provider.
+type Provider struct {
+	// ID names the provider in sessions, rules (access.rules[].providers)
+	// and URLs: /oauth2/start?provider=ID, /oauth2/callback/ID.
+	ID string `yaml:"id"`
+	// Preset is google, entra, gitlab, keycloak, okta or auth0.
+	Preset string `yaml:"preset"`
+	// Name labels the provider's button on the sign-in page.
+	Name             string   `yaml:"name"`
+	IssuerURL        string   `yaml:"issuer_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     string   `yaml:"client_secret" secret:"true"`
+	ClientSecretFile string   `yaml:"client_secret_file" path:"file"`
+	RedirectURL      string   `yaml:"redirect_url"`
+	Scopes           []string `yaml:"scopes"`
+	UserClaim        string   `yaml:"user_claim"`
+	EmailClaim       string   `yaml:"email_claim"`
+	// GroupsClaim may be a dotted path into nested claims
+	// (realm_access.roles).
+	GroupsClaim          string `yaml:"groups_claim"`
+	AllowUnverifiedEmail bool   `yaml:"allow_unverified_email"`
+	// Preset settings: see docs/providers.md.
+	BaseURL  string   `yaml:"base_url"`
+	Tenant   string   `yaml:"tenant"`
+	Realm    string   `yaml:"realm"`
+	Domain   string   `yaml:"domain"`
+	Domains  []string `yaml:"domains"`
+	GraphURL string   `yaml:"graph_url"`
+
+	// Filled in from the preset by Load.
+	ExtraGroupsClaims []string          `yaml:"-"`
+	AuthParams        map[string]string `yaml:"-"`
 }
 
 // Cookie configures the session cookie.
@@ -198,6 +237,9 @@ type Rule struct {
 	PathRegex   string   `yaml:"path_regex"`
 	Methods     []string `yaml:"methods"`
 	ClientCIDRs []string `yaml:"client_cidrs"`
+	// Providers, when set, are the IDs of the providers whose sessions
+	// the rule accepts (authenticate and require rules).
+	Providers []string `yaml:"providers"`
 	// Action is allow, authenticate, require or deny.
 	Action  string  `yaml:"action"`
 	Require Require `yaml:"require"`

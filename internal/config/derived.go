@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 )
@@ -29,18 +28,10 @@ func (c *Config) TrustedPrefixes() []netip.Prefix {
 }
 
 // ReturnHosts is redirect.allowed_domains plus the host gatehouse's own
-// callback is on (oidc.redirect_url): a user may always be sent back to the
+// callbacks are on (oidc.redirect_url, providers[].redirect_url): a user may always be sent back to the
 // host they signed in on.
 func (c *Config) ReturnHosts() []string {
-	hosts := slices.Clone(c.Redirect.AllowedDomains)
-	if u, err := url.Parse(c.OIDC.RedirectURL); err == nil && u.Hostname() != "" {
-		h := u.Hostname()
-		if strings.Contains(h, ":") {
-			h = "[" + h + "]"
-		}
-		hosts = append(hosts, h)
-	}
-	return hosts
+	return append(slices.Clone(c.Redirect.AllowedDomains), c.redirectHosts()...)
 }
 
 // LoginURL returns the absolute or host-relative URL of /oauth2/start.
@@ -61,14 +52,18 @@ func (c *Config) AdmitsNobody() bool {
 // provider's entry carries oidc.client_id as its ClientID.
 func (c *Config) BearerIssuers() []BearerIssuer {
 	b := c.Access.Bearer
+	ps := c.LoginProviders()
 	var out []BearerIssuer
 	if b.Enabled {
-		out = append(out, BearerIssuer{IssuerURL: c.OIDC.IssuerURL, Audiences: b.Audiences})
+		out = append(out, BearerIssuer{IssuerURL: ps[0].IssuerURL, Audiences: b.Audiences})
 	}
 	out = append(out, b.Issuers...)
 	for i := range out {
-		if out[i].IssuerURL == c.OIDC.IssuerURL {
-			out[i].ClientID = c.OIDC.ClientID
+		for _, p := range ps {
+			if out[i].IssuerURL == p.IssuerURL {
+				out[i].ClientID = p.ClientID
+				break
+			}
 		}
 	}
 	return out

@@ -134,7 +134,9 @@ func Check(path string, lookup func(string) (string, bool)) (Report, error) {
 // pass that collects every problem; on success the policy is kept for
 // Policy and the decision keys in force (a policy file's) are in c.Access.
 func (c *Config) check() Errors {
-	errs := c.validate()
+	var errs Errors
+	c.resolvePresets(&errs)
+	errs = append(errs, c.validate()...)
 	a, p, aerrs := c.compileAccess()
 	errs = append(errs, aerrs...)
 	if len(errs) > 0 {
@@ -365,6 +367,18 @@ func readSecretFiles(c *Config, errs *Errors) {
 			errs.add("oidc.client_secret_file", "set either oidc.client_secret or oidc.client_secret_file, not both")
 		} else if s, ok := read("oidc.client_secret_file", c.OIDC.ClientSecretFile); ok {
 			c.OIDC.ClientSecret = s
+		}
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		path := indexPath("providers", i)
+		if p.ClientSecretFile == "" {
+			continue
+		}
+		if p.ClientSecret != "" {
+			errs.add(path+".client_secret_file", "set either client_secret or client_secret_file, not both")
+		} else if s, ok := read(path+".client_secret_file", p.ClientSecretFile); ok {
+			p.ClientSecret = s
 		}
 	}
 	if c.Redis.PasswordFile != "" {

@@ -25,6 +25,7 @@ func (c *Config) validate() Errors {
 	} {
 		section(&errs)
 	}
+	c.validateProviders(&errs)
 	validateBearer(&errs, c)
 	validateAssertion(&errs, &c.Assertion)
 	validatePages(&errs, &c.Pages)
@@ -84,6 +85,10 @@ func (c *Config) validateAdmin(errs *Errors) {
 // validateOIDC checks the provider and client.
 func (c *Config) validateOIDC(errs *Errors) {
 	o := &c.OIDC
+	if c.usesProviders() && !c.oidcSet() {
+		positive(errs, "oidc.timeout", o.Timeout)
+		return // the providers list is in force; validateProviders checks it
+	}
 	required(errs, "oidc.issuer_url", o.IssuerURL)
 	if o.IssuerURL != "" {
 		checkURL(errs, "oidc.issuer_url", o.IssuerURL)
