@@ -13,28 +13,29 @@ import (
 // keys; the environment variable for a key is GATEHOUSE_ followed by its path
 // in upper snake case (oidc.issuer_url → GATEHOUSE_OIDC_ISSUER_URL).
 type Config struct {
-	HTTP  HTTP  `yaml:"http"`
-	GRPC  GRPC  `yaml:"grpc"`
-	SPOE  SPOE  `yaml:"spoe"`
-	Admin Admin `yaml:"admin"`
-	OIDC  OIDC  `yaml:"oidc"`
-	// Providers are several sign-in providers, instead of OIDC; the first
-	// is the default.
-	Providers      []Provider `yaml:"providers"`
-	Cookie         Cookie     `yaml:"cookie"`
-	Session        Session    `yaml:"session"`
-	Redis          Redis      `yaml:"redis"`
-	TrustedProxies []string   `yaml:"trusted_proxies"`
-	Redirect       Redirect   `yaml:"redirect"`
-	Access         Access     `yaml:"access"`
-	Headers        Headers    `yaml:"headers"`
-	Assertion      Assertion  `yaml:"assertion"`
-	Log            Log        `yaml:"log"`
-	Tracing        Tracing    `yaml:"tracing"`
-	Pages          Pages      `yaml:"pages"`
+	HTTP           HTTP      `yaml:"http"`
+	GRPC           GRPC      `yaml:"grpc"`
+	SPOE           SPOE      `yaml:"spoe"`
+	Admin          Admin     `yaml:"admin"`
+	OIDC           OIDC      `yaml:"oidc"`
+	Cookie         Cookie    `yaml:"cookie"`
+	Session        Session   `yaml:"session"`
+	Redis          Redis     `yaml:"redis"`
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	Redirect       Redirect  `yaml:"redirect"`
+	Access         Access    `yaml:"access"`
+	Headers        Headers   `yaml:"headers"`
+	Assertion      Assertion `yaml:"assertion"`
+	Log            Log       `yaml:"log"`
+	Tracing        Tracing   `yaml:"tracing"`
+	Pages          Pages     `yaml:"pages"`
 	// Upstreams, when set, turn on reverse-proxy mode: gatehouse proxies
 	// allowed requests to them itself (see upstreams.go).
 	Upstreams []Upstream `yaml:"upstreams"`
+
+	// Providers are several sign-in providers, instead of OIDC; the first
+	// is the default.
+	Providers []Provider `yaml:"providers"`
 
 	// policy is the access policy Load compiled; nil in a Config that
 	// Load did not return.
