@@ -91,7 +91,7 @@ type sent struct {
 func TestDifferential(t *testing.T) {
 	s := newSuite(t)
 	var nginx *diffStack
-	for _, k := range proxyKinds {
+	for _, k := range suiteKinds() {
 		t.Run(k.name, func(t *testing.T) {
 			ds := s.differential(t, k)
 			if k.name == "nginx" {
@@ -168,6 +168,9 @@ func (s *suite) startDiffStack(t *testing.T, k proxyKind) (proxySetup, *diffStac
 		Addr: ps.GatehouseAddr, Issuer: s.op.issuer, RedirectURL: ps.origin() + "/oauth2/callback",
 		CookieKey: newCookieKey(), RedisAddr: s.redisAddr, KeyPrefix: s.prefix + "diff-" + k.name + ":",
 		Access: differentialAccess("status." + ps.Host), LogLevel: "info", SPOEAddr: ps.SPOEAddr,
+	}
+	if k.upstreams != nil {
+		cfg.Upstreams = k.upstreams(ps.AppAddr)
 	}
 	gh, err := startGatehouse(ctx, ps.Dir, "gatehouse-a", s.tools["gatehouse"], cfg)
 	if err != nil {

@@ -128,7 +128,7 @@ func newSuite(t testing.TB) *suite {
 
 	// Ports for every proxy first: the provider must know all redirect URIs.
 	var redirectURIs []string
-	for _, k := range proxyKinds {
+	for _, k := range suiteKinds() {
 		dir := filepath.Join(s.dir, k.name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)

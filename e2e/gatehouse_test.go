@@ -34,6 +34,9 @@ type gatehouseConfig struct {
 	// SPOEAddr is spoe.addr (the HAProxy SPOE agent listener); empty
 	// leaves it unset.
 	SPOEAddr string
+	// Upstreams is the upstreams: section (reverse-proxy mode, a YAML
+	// block starting with "upstreams:"); empty leaves it unset.
+	Upstreams string
 }
 
 // defaultAccess is the suite's policy: alice's domain, and one public route.
@@ -81,9 +84,9 @@ session:
   key_prefix: %q
 redirect:
   allowed_domains: [".localhost"]
-%slog:
+%s%slog:
   level: %s
-`, c.Addr, grpc, c.Issuer, c.RedirectURL, c.CookieKey, c.Session, c.RedisAddr, c.KeyPrefix, access, level)
+`, c.Addr, grpc, c.Issuer, c.RedirectURL, c.CookieKey, c.Session, c.RedisAddr, c.KeyPrefix, access, c.Upstreams, level)
 }
 
 // newCookieKey returns a fresh base64-encoded 32-byte key.

@@ -35,6 +35,10 @@ type proxySetup struct {
 type proxyKind struct {
 	name  string
 	start func(ctx context.Context, s proxySetup, bin string) (*proc, error)
+	// upstreams, when set, is gatehouse's upstreams: section for an app
+	// at appAddr: the proxy sends everything to gatehouse, which proxies
+	// to the app itself (reverse-proxy mode, reverseproxy_test.go).
+	upstreams func(appAddr string) string
 }
 
 // substitute applies old→new pairs to the shipped text. Every old string
