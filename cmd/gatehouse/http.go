@@ -21,7 +21,7 @@ func (a *app) Handler() http.Handler {
 // ownPaths are the paths ownHandler serves; in reverse-proxy mode every
 // other path goes to an upstream.
 func (a *app) ownPaths() []string {
-	ps := []string{forwardauth.ForwardAuthPath, forwardauth.AuthRequestPath, "/oauth2/", "/healthz", "/readyz"}
+	ps := []string{forwardauth.ForwardAuthPath, forwardauth.AuthRequestPath, "/oauth2/", "/healthz", "/readyz", "/ping", "/ready"}
 	if a.access.jwks() != nil {
 		ps = append(ps, assertion.JWKSPath)
 	}
@@ -34,6 +34,14 @@ func (a *app) ownHandler() http.Handler {
 	fa := forwardauth.NewHandler(a.checker, forwardauth.Options{TrustedProxies: a.cfg.TrustedPrefixes(), Logger: a.log, Observer: a.metrics})
 	mux.Handle(forwardauth.ForwardAuthPath, a.tracer.HTTP("gatehouse.check forward_auth", fa))
 	mux.Handle(forwardauth.AuthRequestPath, a.tracer.HTTP("gatehouse.check auth_request", fa))
+	// oauth2-proxy's names for the same things, for snippets written for it.
+	mux.Handle(forwardauth.OAuth2AuthPath, a.tracer.HTTP("gatehouse.check auth_request", fa.OAuth2Auth()))
+	mux.Handle(forwardauth.UserInfoPath, forwardauth.UserInfo(a.checker))
+	mux.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "OK")
+	})
+	mux.HandleFunc("/ready", a.readyz)
 	mux.Handle(login.StartPath, a.tracer.HTTP("gatehouse.login start", a.login))
 	mux.Handle(login.CallbackPath, a.tracer.HTTP("gatehouse.login callback", a.login))
 	mux.Handle(login.SignOutPath, a.tracer.HTTP("gatehouse.login sign_out", a.login))
