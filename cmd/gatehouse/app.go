@@ -99,18 +99,10 @@ func newApp(cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	// logout need the store's index.
 	loginOpts := login.Options{Logger: logger, Locker: st.fresh, Revoker: st.fresh, Observer: a.metrics, Pages: pg, ProviderName: cfg.Pages.ProviderName}
 	a.login, err = login.New(login.Config{
-		IssuerURL:            cfg.OIDC.IssuerURL,
-		ClientID:             cfg.OIDC.ClientID,
-		ClientSecret:         cfg.OIDC.ClientSecret,
-		RedirectURL:          cfg.OIDC.RedirectURL,
-		Scopes:               cfg.OIDC.Scopes,
-		UserClaim:            cfg.OIDC.UserClaim,
-		EmailClaim:           cfg.OIDC.EmailClaim,
-		GroupsClaim:          cfg.OIDC.GroupsClaim,
-		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
-		SessionLifetime:      cfg.Session.Lifetime,
-		Timeout:              cfg.OIDC.Timeout,
-		HTTPClient:           &http.Client{Transport: a.providerTransport},
+		Providers:       loginProviders(cfg), // the oidc section, or providers
+		SessionLifetime: cfg.Session.Lifetime,
+		Timeout:         cfg.OIDC.Timeout,
+		HTTPClient:      &http.Client{Transport: a.providerTransport},
 	}, st.fresh, codec, cookies, redirects, loginOpts)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
