@@ -29,10 +29,11 @@ func newAccessWiring(cfg *config.Config, logger *slog.Logger) (*accessWiring, er
 	if issuers := cfg.BearerIssuers(); len(issuers) > 0 {
 		var list []bearer.Issuer
 		for _, is := range issuers {
-			list = append(list, bearer.Issuer{URL: is.IssuerURL, Audiences: is.Audiences, JWKSURL: is.JWKSURL, ClientID: is.ClientID})
+			list = append(list, bearer.Issuer{URL: is.IssuerURL, Audiences: is.Audiences, JWKSURL: is.JWKSURL, ClientID: is.ClientID, Provider: is.Provider})
 		}
+		def := cfg.LoginProviders()[0] // its claim names, as for sessions
 		v, err := bearer.New(list,
-			bearer.Claims{User: cfg.OIDC.UserClaim, Email: cfg.OIDC.EmailClaim, Groups: cfg.OIDC.GroupsClaim},
+			bearer.Claims{User: def.UserClaim, Email: def.EmailClaim, Groups: def.GroupsClaim},
 			bearer.Options{CacheTTL: cfg.Access.Bearer.CacheTTL, CacheSize: cfg.Access.Bearer.CacheSize,
 				Timeout: cfg.Access.Bearer.Timeout, FetchTimeout: cfg.OIDC.Timeout, Logger: logger})
 		if err != nil {

@@ -70,6 +70,13 @@ type Issuer struct {
 	// the audience of the ID tokens and logout tokens it receives. A token
 	// whose "aud" contains it is refused.
 	ClientID string
+	// Provider is the ID of the configured sign-in provider with this
+	// issuer, which the token's Identity names (for rules that name
+	// providers). Empty for an issuer that is no sign-in provider: its
+	// identities then name "bearer:" and the issuer URL, which no
+	// provider ID can be, so such a rule never takes them for the
+	// default provider's.
+	Provider string
 }
 
 // Claims names the claims that make up an Identity, as for sessions.
@@ -246,6 +253,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*authz.Identity, e
 		return nil, err
 	}
 	id := v.identity(claims)
+	id.Provider = is.Provider
+	if id.Provider == "" {
+		id.Provider = "bearer:" + is.URL
+	}
 	if id.User == "" {
 		return nil, fmt.Errorf("%w: claim %s is missing or not a string", ErrInvalid, v.claims.User)
 	}

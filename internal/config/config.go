@@ -284,6 +284,9 @@ type BearerIssuer struct {
 	// ClientID is oidc.client_id when IssuerURL is oidc.issuer_url: tokens
 	// for that audience are ID or logout tokens. Set by BearerIssuers.
 	ClientID string `yaml:"-"`
+	// Provider is the ID of the sign-in provider with this issuer, if
+	// any. Set by BearerIssuers.
+	Provider string `yaml:"-"`
 }
 
 // SkipRoute selects requests that need no login. Fields left empty match

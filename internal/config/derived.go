@@ -61,7 +61,7 @@ func (c *Config) BearerIssuers() []BearerIssuer {
 	for i := range out {
 		for _, p := range ps {
 			if out[i].IssuerURL == p.IssuerURL {
-				out[i].ClientID = p.ClientID
+				out[i].ClientID, out[i].Provider = p.ClientID, p.ID
 				break
 			}
 		}
