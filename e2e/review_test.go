@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
@@ -44,10 +45,26 @@ const (
 	reviewMallory = `mal"'<script>alert(1)</script>@evil.com`
 )
 
-// newReviewEnv starts the bench. policy may change the policy before the
-// checker is built; cfgPairs are further old→new pairs for each proxy's
-// configuration file after the suite's overlay (nil: the shipped file).
-func newReviewEnv(t *testing.T, policy func(*authz.Policy), cfgPairs map[string][]string) *reviewEnv {
+// reviewOptions change the bench; the zero value is the shipped files in
+// front of the default policy.
+type reviewOptions struct {
+	// Policy changes the policy before the checker is built.
+	Policy func(*authz.Policy)
+	// Edits are further old→new pairs for a proxy's configuration file
+	// ("nginx", "haproxy"), applied after the suite's overlay.
+	Edits map[string][]string
+	// Users are more users (name, email) to sign in besides alice and
+	// mallory; Session changes each session before it is saved.
+	Users   [][2]string
+	Session func(*session.Session)
+	// Store wraps the memory store the checker reads.
+	Store func(session.Store) session.Store
+	// AgentLog is the SPOE agent's logger (nil: discarded).
+	AgentLog *slog.Logger
+}
+
+// newReviewEnv starts the bench.
+func newReviewEnv(t *testing.T, o reviewOptions) *reviewEnv {
 	t.Helper()
 	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -61,14 +78,17 @@ func newReviewEnv(t *testing.T, policy func(*authz.Policy), cfgPairs map[string]
 	t.Cleanup(func() { _ = store.Close() })
 	const name = "_gatehouse"
 	env := &reviewEnv{cookies: map[string]string{}, proxies: map[string]proxySetup{}, procs: map[string]*proc{}}
-	for _, u := range []struct{ user, email string }{{"alice", "alice@example.com"}, {"mallory", reviewMallory}} {
+	for _, u := range append([][2]string{{"alice", "alice@example.com"}, {"mallory", reviewMallory}}, o.Users...) {
 		id, err := session.NewID()
 		if err != nil {
 			t.Fatal(err)
 		}
 		exp := time.Now().Add(time.Hour)
-		s := &session.Session{ID: id, Issuer: "https://idp.example.com", Subject: "sub-" + u.user, User: u.user,
-			Email: u.email, EmailVerified: true, Groups: []string{"eng"}, CreatedAt: time.Now(), ExpiresAt: exp}
+		s := &session.Session{ID: id, Issuer: "https://idp.example.com", Subject: "sub-" + u[0], User: u[0],
+			Email: u[1], EmailVerified: true, Groups: []string{"eng"}, CreatedAt: time.Now(), ExpiresAt: exp}
+		if o.Session != nil {
+			o.Session(s)
+		}
 		if err := store.Save(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}
@@ -76,17 +96,21 @@ func newReviewEnv(t *testing.T, policy func(*authz.Policy), cfgPairs map[string]
 		if err != nil {
 			t.Fatal(err)
 		}
-		env.cookies[u.user] = name + "=" + v
+		env.cookies[u[0]] = name + "=" + v
 	}
 	p := &authz.Policy{LoginURL: "/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames(),
 		Skip:  []authz.Route{{PathPrefix: "/public"}},
 		Rules: []authz.Rule{{Name: "internal", Paths: []string{"/internal"}, Action: authz.ActionDeny}}}
-	if policy != nil {
-		policy(p)
+	if o.Policy != nil {
+		o.Policy(p)
 	}
-	checker := check.New(store, codec, cookie.Settings{Name: name, Secure: true}, p, check.Options{Timeout: time.Second})
+	var st session.Store = store
+	if o.Store != nil {
+		st = o.Store(store)
+	}
+	checker := check.New(st, codec, cookie.Settings{Name: name, Secure: true}, p, check.Options{Timeout: time.Second})
 	gh := serveOn(t, forwardauth.NewHandler(checker, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
-	agent := agentOn(t, spoa.New(checker, spoa.Options{}))
+	agent := agentOn(t, spoa.New(checker, spoa.Options{Logger: o.AgentLog}))
 	env.app, err = startRecorder("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +136,7 @@ func newReviewEnv(t *testing.T, policy func(*authz.Policy), cfgPairs map[string]
 		ps := proxySetup{Dir: t.TempDir(), Host: "app." + k.name + "-review.localhost", HTTPPort: freePort(t), HTTPSPort: freePort(t),
 			GatehouseAddr: gh, SPOEAddr: agent, AppAddr: appAddr}
 		var pr *proc
-		if cfgPairs[k.name] == nil {
+		if o.Edits[k.name] == nil {
 			ctx := context.Background()
 			start := startNginx
 			if k.name == "haproxy" {
@@ -120,7 +144,7 @@ func newReviewEnv(t *testing.T, policy func(*authz.Policy), cfgPairs map[string]
 			}
 			pr, err = start(ctx, ps, bin)
 		} else {
-			pr, err = startEdited(ps, k.name, bin, k.conf, cfgPairs[k.name], k.args)
+			pr, err = startEdited(ps, k.name, bin, k.conf, o.Edits[k.name], k.args)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -242,7 +266,7 @@ func (env *reviewEnv) reached() []*rawRequest { return env.app.take() }
 // shipped file and checks both what the client got and that the app was
 // not reached (or, when it was, with no identity the client made up).
 func TestReviewAttacksRefused(t *testing.T) {
-	reviewAttacks(t, newReviewEnv(t, nil, nil))
+	reviewAttacks(t, newReviewEnv(t, reviewOptions{}))
 }
 
 // reviewAttacks runs TestReviewAttacksRefused's attacks on env.
