@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestMigrateSeedPassesCheckConfig converts the seed's oauth2-proxy
@@ -76,5 +78,70 @@ func TestMigrateExitsOneWhenNotCarried(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"migrate", "traefik"}, &out, &errOut, noEnv); code != 2 {
 		t.Errorf("unknown source product: exit %d, want 2", code)
+	}
+}
+
+// TestMigrationDocIsTrue: docs/migrating-from-oauth2-proxy.md shows the
+// seed's compose file, exactly what the migration prints for it, and the
+// compose file after, whose gatehouse service sets exactly the variables
+// the migration asks for; with them (compose's ${...} filled in) and the
+// printed configuration, check-config passes.
+func TestMigrationDocIsTrue(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/migrating-from-oauth2-proxy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile("../../internal/migrate/testdata/seed-compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile("../../internal/migrate/testdata/seed-compose-after.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"migrate", "oauth2-proxy", "--compose", "../../internal/migrate/testdata/seed-compose.yaml",
+		"--redirect-url", "https://app.company.com/oauth2/callback"}, &out, &errOut, noEnv); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for name, block := range map[string][]byte{"before": before, "printed": out.Bytes(), "after": after} {
+		if !bytes.Contains(doc, append(append([]byte("```yaml\n"), block...), "```\n"...)) {
+			t.Errorf("the doc does not show the %s configuration as it is:\n%s", name, block)
+		}
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(after, &compose); err != nil {
+		t.Fatal(err)
+	}
+	gotEnv := compose.Services["gatehouse"].Environment
+	var asked []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(line, "#   "), ":"); ok && strings.HasPrefix(line, "#   GATEHOUSE_") {
+			asked = append(asked, name)
+		}
+	}
+	if len(asked) != len(gotEnv) {
+		t.Errorf("the migration asks for %v, the compose file after sets %v", asked, gotEnv)
+	}
+	filled := map[string]string{"${CLIENT_ID}": "123456789012-abc.apps.googleusercontent.com", "${CLIENT_SECRET}": "the-client-secret", "${GATEHOUSE_COOKIE_SECRET}": randomKey(t)}
+	env := map[string]string{}
+	for _, name := range asked {
+		v, ok := gotEnv[name]
+		if !ok {
+			t.Errorf("the compose file after does not set %s", name)
+		}
+		env[name] = filled[v]
+	}
+	cfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(cfg, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if code := run(context.Background(), []string{"check-config", "--config", cfg}, &out, &errOut, lookup); code != 0 {
+		t.Fatalf("check-config with the compose file's environment: exit %d\n%s", code, errOut.String())
 	}
 }
