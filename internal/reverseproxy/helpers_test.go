@@ -46,7 +46,7 @@ type app struct {
 	serve func(w http.ResponseWriter, r *http.Request)
 }
 
-func newApp(t *testing.T, serve func(w http.ResponseWriter, r *http.Request)) *app {
+func newApp(t testing.TB, serve func(w http.ResponseWriter, r *http.Request)) *app {
 	t.Helper()
 	a := &app{serve: serve}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +106,7 @@ func testPolicy() *authz.Policy {
 	return p
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	key := make([]byte, cookie.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -144,7 +144,7 @@ type gate struct {
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
-func newGate(t *testing.T, f *fixture, opts Options, ups ...Upstream) *gate {
+func newGate(t testing.TB, f *fixture, opts Options, ups ...Upstream) *gate {
 	t.Helper()
 	h, err := New(f.checker, ups, opts)
 	if err != nil {
