@@ -127,7 +127,11 @@ func New(opts Options) (*Store, error) {
 		// costs a round trip and log noise on servers that lack it.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
-	s := NewFromClient(redis.NewUniversalClient(uo), opts.KeyPrefix)
+	client := redis.NewUniversalClient(uo)
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		cc.AddHook(clusterReload{cc})
+	}
+	s := NewFromClient(client, opts.KeyPrefix)
 	if opts.RevocationChannel != "" {
 		s.channel = opts.RevocationChannel
 	}
