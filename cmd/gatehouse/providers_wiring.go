@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/providers/claimhooks"
+	"github.com/gatehouse/gatehouse/internal/providers/github"
 )
 
 // loginProviders turns the configured providers (the oidc section, or the
@@ -21,7 +22,10 @@ func loginProviders(cfg *config.Config) []login.Provider {
 			GroupsClaim: p.GroupsClaim, ExtraGroupsClaims: slices.Clone(p.ExtraGroupsClaims),
 			AllowUnverifiedEmail: p.AllowUnverifiedEmail, AuthParams: maps.Clone(p.AuthParams),
 		}
-		if p.Preset != "" {
+		switch {
+		case p.OAuth2: // github
+			lp.Connector = github.New(p.BaseURL)
+		case p.Preset != "":
 			lp.Claims = claimhooks.For(p.Preset, p.PresetParams(), p.EmailClaim, p.GraphURL)
 		}
 		out = append(out, lp)

@@ -148,6 +148,8 @@ type Provider struct {
 	// Filled in from the preset by Load.
 	ExtraGroupsClaims []string          `yaml:"-"`
 	AuthParams        map[string]string `yaml:"-"`
+	// OAuth2 marks a provider that is not an OpenID provider (GitHub).
+	OAuth2 bool `yaml:"-"`
 }
 
 // Cookie configures the session cookie.

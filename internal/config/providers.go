@@ -70,6 +70,7 @@ func (c *Config) resolvePresets(errs *Errors) {
 			p.GroupsClaim = cmpOr(p.GroupsClaim, r.GroupsClaim)
 			p.ExtraGroupsClaims = r.ExtraGroupsClaims
 			p.AuthParams = r.AuthParams
+			p.OAuth2 = r.OAuth2
 			if p.Preset == providers.Entra && p.GraphURL == "" {
 				p.GraphURL = r.GraphURL
 			}
@@ -133,7 +134,7 @@ func (c *Config) validateProviders(errs *Errors) {
 				paths[u.EscapedPath()] = path
 			}
 		}
-		if !slices.Contains(p.Scopes, "openid") {
+		if !p.OAuth2 && !slices.Contains(p.Scopes, "openid") {
 			errs.add(path+".scopes", `must include "openid"`)
 		}
 		if p.Preset == providers.Google && p.AllowUnverifiedEmail {

@@ -129,6 +129,8 @@ func TestProvidersProblems(t *testing.T) {
 			[]string{"providers[0].allow_unverified_email: not with preset google"}},
 		"entra email from preferred_username": {"providers:\n  - id: ms\n    preset: entra\n    tenant: contoso.com\n    email_claim: preferred_username\n    client_id: x\n    client_secret: y\n    redirect_url: https://a.example.com/oauth2/callback/ms\n",
 			[]string{"providers[0].email_claim: must be email or upn with preset entra"}},
+		"github with an issuer": {"providers:\n  - id: gh\n    preset: github\n    issuer_url: https://github.com\n    client_id: x\n    client_secret: y\n    redirect_url: https://a.example.com/oauth2/callback/gh\n",
+			[]string{"providers[0].issuer_url: not a setting of preset github"}},
 		"callback outside /oauth2/": {"providers:\n  - id: a\n    issuer_url: https://idp.example.com\n    client_id: x\n    client_secret: y\n    redirect_url: https://a.example.com/cb\n",
 			[]string{"providers[0].redirect_url: must be on gatehouse's /oauth2/ path"}},
 		"rule names an unknown provider": {"providers:" + provider + "access:\n  rules:\n    - action: authenticate\n      providers: [b]\n",
@@ -148,5 +150,25 @@ func TestProvidersProblems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// GitHub is no OpenID provider: its scopes need no openid.
+func TestProvidersGitHub(t *testing.T) {
+	c, err := Load(writeFile(t, providersBase+`
+providers:
+  - id: github
+    preset: github
+    base_url: https://github.example.com
+    client_id: gh-id
+    client_secret: gh-secret
+    redirect_url: https://auth.example.com/oauth2/callback/github
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.LoginProviders()[0]
+	if !p.OAuth2 || p.IssuerURL != "https://github.example.com" || !slices.Equal(p.Scopes, []string{"read:user", "user:email", "read:org"}) {
+		t.Fatalf("github: %+v", p)
 	}
 }

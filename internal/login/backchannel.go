@@ -119,8 +119,8 @@ func (h *Handler) verifyLogoutToken(ctx context.Context, raw string) (*logoutReq
 	var f *failure
 	iss := unverifiedIssuer(raw)
 	for _, pv := range h.provs {
-		if len(h.provs) > 1 && pv.cfg.IssuerURL != iss {
-			continue
+		if pv.cfg.Connector != nil || len(h.provs) > 1 && pv.cfg.IssuerURL != iss {
+			continue // an OAuth 2 provider sends no logout tokens
 		}
 		if idt, f = h.verifyWith(ctx, pv, raw); f == nil {
 			break

@@ -99,6 +99,9 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 }
 
 func (d *discovery) discover(ctx context.Context) (*provider, error) {
+	if d.p.Connector != nil {
+		return d.connectorProvider(), nil
+	}
 	op, err := oidc.NewProvider(ctx, d.p.IssuerURL)
 	if err != nil {
 		return nil, err

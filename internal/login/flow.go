@@ -194,13 +194,24 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 		return fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
 	}
 
-	tok, rawID, idt, fl := h.redeem(ctx, pv, p, code, ls)
-	if fl != nil {
-		return fl
-	}
-	id, fl := h.identity(ctx, pv, p, tok, idt)
-	if fl != nil {
-		return fl
+	var tok *oauth2.Token
+	var rawID, issuer, subject string
+	var id *identity
+	if pv.cfg.Connector != nil {
+		var fl *failure
+		if tok, id, issuer, subject, fl = h.connectorIdentity(ctx, pv, p, code, ls); fl != nil {
+			return fl
+		}
+	} else {
+		var idt *oidc.IDToken
+		var fl *failure
+		if tok, rawID, idt, fl = h.redeem(ctx, pv, p, code, ls); fl != nil {
+			return fl
+		}
+		if id, fl = h.identity(ctx, pv, p, tok, idt); fl != nil {
+			return fl
+		}
+		issuer, subject = idt.Issuer, idt.Subject
 	}
 
 	sid, err := session.NewID()
@@ -210,8 +221,8 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 	now := h.cfg.Now()
 	s := &session.Session{
 		ID:                sid,
-		Issuer:            idt.Issuer,
-		Subject:           idt.Subject,
+		Issuer:            issuer,
+		Subject:           subject,
 		SID:               id.sid,
 		Provider:          pv.cfg.ID,
 		User:              id.user,

@@ -53,6 +53,11 @@ type Provider struct {
 	// domain check, groups fetched from another API). An error refuses
 	// the sign-in.
 	Claims ClaimsHook
+	// Connector, if set, makes this an OAuth 2 provider that is not an
+	// OpenID provider (GitHub): IssuerURL then only names it, nothing is
+	// discovered, and scopes need not include openid. Claims and the
+	// claim names are not used.
+	Connector Connector
 }
 
 // ClaimsHook checks or completes a provider's claims. client carries the
@@ -129,7 +134,7 @@ func (c Config) providers() ([]Provider, error) {
 		} else {
 			paths[ru.EscapedPath()] = p.ID
 		}
-		if !slices.Contains(p.Scopes, "openid") {
+		if p.Connector == nil && !slices.Contains(p.Scopes, "openid") {
 			errs = append(errs, fmt.Errorf(`%s: scopes must include "openid"`, where))
 		}
 		out[i] = p

@@ -247,6 +247,9 @@ func (h *Handler) renew(ctx context.Context, cur *session.Session) (*session.Ses
 	if err != nil {
 		return nil, fail(http.StatusServiceUnavailable, ReasonProviderUnavailable, err)
 	}
+	if pv.cfg.Connector != nil {
+		return h.renewConnector(ctx, pv, p, cur)
+	}
 	cctx, cancel := context.WithTimeout(pv.disc.withClient(ctx), h.cfg.Timeout)
 	defer cancel()
 	// An expired token makes the source use the refresh grant at once.

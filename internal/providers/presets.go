@@ -19,6 +19,7 @@ import (
 const (
 	Google   = "google"
 	Entra    = "entra"
+	GitHub   = "github"
 	GitLab   = "gitlab"
 	Keycloak = "keycloak"
 	Okta     = "okta"
@@ -26,7 +27,7 @@ const (
 )
 
 // Names lists the presets, as the configuration spells them.
-func Names() []string { return []string{Google, Entra, GitLab, Keycloak, Okta, Auth0} }
+func Names() []string { return []string{Google, Entra, GitHub, GitLab, Keycloak, Okta, Auth0} }
 
 // Default base URLs.
 const (
@@ -34,6 +35,7 @@ const (
 	EntraAuthority     = "https://login.microsoftonline.com"
 	EntraGraph         = "https://graph.microsoft.com"
 	GitLabCom          = "https://gitlab.com"
+	GitHubCom          = "https://github.com"
 	entraTenantPattern = `^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+)$`
 )
 
@@ -74,6 +76,9 @@ type Resolved struct {
 	ExtraGroupsClaims []string
 	AuthParams        map[string]string
 	GraphURL          string
+	// OAuth2 marks a provider that speaks OAuth 2 but not OpenID Connect
+	// (GitHub): IssuerURL is its base URL, which names it in sessions.
+	OAuth2 bool
 }
 
 // Problem is a parameter a preset refuses; Field is its configuration key.
@@ -136,6 +141,15 @@ func Resolve(preset string, p Params) (Resolved, []Problem) {
 			Scopes:    []string{"openid", "email", "profile", "offline_access", "User.Read"},
 			UserClaim: "oid", EmailClaim: "email", GroupsClaim: "groups",
 			GraphURL: baseURL(p.GraphURL, EntraGraph, "graph_url", bad)}
+	case GitHub:
+		unused("base_url")
+		if p.IssuerURL != "" {
+			bad("issuer_url", "not a setting of preset github, which is not an OpenID provider; a GitHub Enterprise Server is base_url")
+		}
+		// Profile, email addresses, organization and team membership.
+		r = Resolved{Name: "GitHub", IssuerURL: baseURL(p.BaseURL, GitHubCom, "base_url", bad),
+			Scopes: []string{"read:user", "user:email", "read:org"}, OAuth2: true}
+		return r, probs
 	case GitLab:
 		unused("base_url")
 		// GitLab's ID token carries groups_direct; userinfo carries groups

@@ -36,6 +36,9 @@ type Fake struct {
 	Discovery map[string]any
 	// ClientID and ClientSecret are the registered client.
 	ClientID, ClientSecret string
+	// OAuth2Only makes the fake an OAuth 2 provider that is not an
+	// OpenID provider (GitHub): no discovery document, no ID token.
+	OAuth2Only bool
 
 	t     testing.TB
 	srv   *httptest.Server
@@ -154,7 +157,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case api != nil:
 		api(w, r)
-	case here == iss.Host+strings.TrimSuffix(iss.Path, "/")+"/.well-known/openid-configuration":
+	case here == iss.Host+strings.TrimSuffix(iss.Path, "/")+"/.well-known/openid-configuration" && !f.OAuth2Only:
 		doc := map[string]any{"issuer": f.Issuer}
 		for k, v := range f.Discovery {
 			doc[k] = v
@@ -233,6 +236,10 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 	c := map[string]any{"iss": f.Issuer, "aud": f.ClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "nonce": g.nonce}
 	for k, v := range g.claims {
 		c[k] = v
+	}
+	if f.OAuth2Only { // GitHub's answer (asked for JSON): no expiry, no ID token
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": "at-" + f.ClientID, "token_type": "bearer", "scope": "read:org,read:user,user:email"})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": "at-" + f.ClientID, "token_type": "Bearer", "expires_in": 3599,
