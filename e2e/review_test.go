@@ -61,6 +61,9 @@ type reviewOptions struct {
 	Store func(session.Store) session.Store
 	// AgentLog is the SPOE agent's logger (nil: discarded).
 	AgentLog *slog.Logger
+	// OAuth2 builds the handler of gatehouse's /oauth2/ endpoints on the
+	// bench's store and cookies (nil: none, 404).
+	OAuth2 func(st session.Store, codec *cookie.Codec, cs cookie.Settings) http.Handler
 }
 
 // newReviewEnv starts the bench.
@@ -108,8 +111,14 @@ func newReviewEnv(t *testing.T, o reviewOptions) *reviewEnv {
 	if o.Store != nil {
 		st = o.Store(store)
 	}
-	checker := check.New(st, codec, cookie.Settings{Name: name, Secure: true}, p, check.Options{Timeout: time.Second})
-	gh := serveOn(t, forwardauth.NewHandler(checker, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
+	cs := cookie.Settings{Name: name, Secure: true}
+	checker := check.New(st, codec, cs, p, check.Options{Timeout: time.Second})
+	mux := http.NewServeMux()
+	mux.Handle("/authz/", forwardauth.NewHandler(checker, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
+	if o.OAuth2 != nil {
+		mux.Handle("/oauth2/", o.OAuth2(st, codec, cs))
+	}
+	gh := serveOn(t, mux)
 	agent := agentOn(t, spoa.New(checker, spoa.Options{Logger: o.AgentLog}))
 	env.app, err = startRecorder("127.0.0.1:0")
 	if err != nil {
