@@ -26,6 +26,20 @@ type Metrics struct {
 	cache         *prometheus.CounterVec
 	revocations   prometheus.Counter
 	policyReloads *prometheus.CounterVec
+
+	// The request path's children of the vectors above, resolved once.
+	decisionChild *children[decisionKey, prometheus.Counter]
+	checkChild    *children[string, prometheus.Observer]
+	storeChild    *children[string, prometheus.Observer]
+	cacheHit      prometheus.Counter
+	cacheMiss     prometheus.Counter
+}
+
+// decisionKey is the label values of gatehouse_decisions_total.
+type decisionKey struct {
+	adapter string
+	outcome authz.Outcome
+	reason  authz.Reason
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -82,9 +96,12 @@ func New() *Metrics {
 		m.decisions, m.checkDuration, m.logins, m.logouts, m.refreshes,
 		m.storeDuration, m.storeErrors, m.cache, m.revocations, m.policyReloads,
 	)
-	for _, r := range []string{"hit", "miss"} {
-		m.cache.WithLabelValues(r)
-	}
+	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
+	m.decisionChild = newChildren(func(k decisionKey) prometheus.Counter {
+		return m.decisions.WithLabelValues(k.adapter, k.outcome.String(), string(k.reason))
+	})
+	m.checkChild = newChildren(func(adapter string) prometheus.Observer { return m.checkDuration.WithLabelValues(adapter) })
+	m.storeChild = newChildren(func(op string) prometheus.Observer { return m.storeDuration.WithLabelValues(op) })
 	for _, r := range []string{"success", "failure"} {
 		m.logins.WithLabelValues(r)
 		m.refreshes.WithLabelValues(r)
@@ -103,8 +120,8 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveDecision records one check answered by adapter.
 func (m *Metrics) ObserveDecision(adapter string, d authz.Decision, took time.Duration) {
-	m.decisions.WithLabelValues(adapter, d.Outcome.String(), string(d.Reason)).Inc()
-	m.checkDuration.WithLabelValues(adapter).Observe(took.Seconds())
+	m.decisionChild.get(decisionKey{adapter, d.Outcome, d.Reason}).Inc()
+	m.checkChild.get(adapter).Observe(took.Seconds())
 }
 
 // Login records a finished login callback.
@@ -119,9 +136,9 @@ func (m *Metrics) Refresh(ok bool) { m.refreshes.WithLabelValues(result(ok)).Inc
 // CacheLookup records a local session cache hit or miss.
 func (m *Metrics) CacheLookup(hit bool) {
 	if hit {
-		m.cache.WithLabelValues("hit").Inc()
+		m.cacheHit.Inc()
 	} else {
-		m.cache.WithLabelValues("miss").Inc()
+		m.cacheMiss.Inc()
 	}
 }
 
@@ -133,7 +150,7 @@ func (m *Metrics) PolicyReload(ok bool) { m.policyReloads.WithLabelValues(result
 
 // StoreOp records one session store operation.
 func (m *Metrics) StoreOp(op string, took time.Duration, failed bool) {
-	m.storeDuration.WithLabelValues(op).Observe(took.Seconds())
+	m.storeChild.get(op).Observe(took.Seconds())
 	if failed {
 		m.storeErrors.WithLabelValues(op).Inc()
 	}
