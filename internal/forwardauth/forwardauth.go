@@ -54,7 +54,6 @@ type Handler struct {
 	trusted  []netip.Prefix
 	log      *slog.Logger
 	observer Observer
-	mux      *http.ServeMux
 }
 
 // NewHandler returns the HTTP adapter for checker.
@@ -63,14 +62,22 @@ func NewHandler(checker *check.Checker, opts Options) *Handler {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.mux = http.NewServeMux()
-	h.mux.HandleFunc(ForwardAuthPath, h.forwardAuth)
-	h.mux.HandleFunc(AuthRequestPath, h.authRequest)
 	return h
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler: ForwardAuthPath and AuthRequestPath,
+// matched exactly (the server's mux has already routed and cleaned the
+// path; a second mux per request cost more than the check), else 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case ForwardAuthPath:
+		h.forwardAuth(w, r)
+	case AuthRequestPath:
+		h.authRequest(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
 
 // forwardAuth answers Traefik and Caddy. Their replies for a denial go to the
 // browser as they are, so the decision is written out unchanged.
@@ -273,15 +280,24 @@ func cookieHeader(r *http.Request) string {
 // overwrites whatever the client sent.
 func writeVerdict(w http.ResponseWriter, v check.Verdict, status int) {
 	hdr := w.Header()
-	hdr.Set(ReasonHeader, string(v.Reason))
-	hdr.Set("Cache-Control", "no-store")
 	if v.Outcome == authz.Allow {
-		for _, h := range v.UpstreamHeaders {
-			hdr[http.CanonicalHeaderKey(h.Name)] = []string{h.Value}
+		// One backing array for every value (each header gets a one-element,
+		// full-capacity slice of it, so an Add elsewhere cannot spill into
+		// the next): an allow is the common answer, and a slice per header
+		// was most of its allocations.
+		vals := make([]string, 2+len(v.UpstreamHeaders))
+		vals[0], vals[1] = string(v.Reason), "no-store"
+		hdr[ReasonHeader] = vals[0:1:1]
+		hdr["Cache-Control"] = vals[1:2:2]
+		for i, h := range v.UpstreamHeaders {
+			vals[2+i] = h.Value
+			hdr[http.CanonicalHeaderKey(h.Name)] = vals[2+i : 3+i : 3+i]
 		}
 		w.WriteHeader(status)
 		return
 	}
+	hdr.Set(ReasonHeader, string(v.Reason))
+	hdr.Set("Cache-Control", "no-store")
 	for _, h := range v.Reply.Headers {
 		if strings.EqualFold(h.Name, "Set-Cookie") {
 			hdr.Add("Set-Cookie", h.Value)
