@@ -257,7 +257,7 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	case err != nil:
 		return who{state: authz.InvalidSession}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := withLazyTimeout(ctx, c.timeout)
 	defer cancel()
 	// Both reads go through every layer (idle timeout, cache, metrics); the
 	// identity alone skips opening the tokens where a layer can.
