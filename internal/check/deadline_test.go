@@ -141,7 +141,9 @@ func TestHangingStoreIsBoundedByTheTimeout(t *testing.T) {
 	for _, pollErr := range []bool{false, true} {
 		c := New(hangingStore{pollErr: pollErr}, e.codec, e.c.cookies, policy(), Options{Timeout: 20 * time.Millisecond})
 		done := make(chan Verdict, 1)
-		go func() { done <- c.Check(context.Background(), browser("app.example.com", "/"), Credentials{Cookie: e.cookie}) }()
+		go func() {
+			done <- c.Check(context.Background(), browser("app.example.com", "/"), Credentials{Cookie: e.cookie})
+		}()
 		select {
 		case v := <-done:
 			if v.Outcome != authz.Unavailable || v.Reason != authz.ReasonStoreUnavailable {
