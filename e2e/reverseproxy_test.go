@@ -242,10 +242,15 @@ func TestReverseProxy(t *testing.T) {
 	ctx := t.Context()
 	k := reverseProxyKind
 	ps := s.setups[k.name]
+	// Replica A is the reverse proxy behind nginx. Replica B shares its
+	// Redis and keys without upstreams, so it serves /authz/forward-auth
+	// (which reverse-proxy mode does not): the shared scenarios ask it
+	// whether sessions made through A hold, and end with sign-out.
 	st := &stack{ps: ps, keyPrefix: s.prefix + k.name + ":"}
-	st.replicaA = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	proxyReplica := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	st.replicaB = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ps.GatehouseAddr = st.replicaA
+	st.replicaA = st.replicaB
+	ps.GatehouseAddr = proxyReplica
 
 	appLn, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	if err != nil {
@@ -271,9 +276,12 @@ func TestReverseProxy(t *testing.T) {
   - url: http://%s
 `, down, ps.AppAddr, ps.AppAddr),
 	}
-	for _, r := range []struct{ name, addr string }{{"gatehouse-a", st.replicaA}, {"gatehouse-b", st.replicaB}} {
+	for _, r := range []struct{ name, addr string }{{"gatehouse-a", proxyReplica}, {"gatehouse-b", st.replicaB}} {
 		c := cfg
 		c.Addr = r.addr
+		if r.name == "gatehouse-b" {
+			c.Upstreams = ""
+		}
 		p, err := startGatehouse(ctx, ps.Dir, r.name, s.tools["gatehouse"], c)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
@@ -309,6 +317,7 @@ func TestReverseProxy(t *testing.T) {
 	t.Run("replicas", func(t *testing.T) { s.replicas(t, st) })
 	t.Run("http-to-https", func(t *testing.T) { s.httpRedirect(t, st) })
 	t.Run("app-cookies", func(t *testing.T) { rpAppCookies(t, st) })
+	t.Run("no-forward-auth-endpoint", func(t *testing.T) { rpNoForwardAuth(t, s, st) })
 	t.Run("websocket", func(t *testing.T) { rpWebsocket(t, st) })
 	t.Run("download", func(t *testing.T) { rpDownload(t, st) })
 	t.Run("upload", func(t *testing.T) { rpUpload(t, st) })
@@ -335,6 +344,21 @@ func aliceCookie(st *stack) string {
 		parts = append(parts, c.Name+"="+c.Value)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// rpNoForwardAuth: through nginx, /authz/forward-auth is an app path:
+// judged and proxied, never gatehouse's endpoint answering with the
+// caller's identity headers.
+func rpNoForwardAuth(t *testing.T, s *suite, st *stack) {
+	probe := "authz-" + randHex(4)
+	r, err := get(t.Context(), noFollow(st.aliceJar), st.ps.origin()+"/authz/forward-auth?probe="+probe,
+		[][2]string{{"X-Forwarded-Uri", "/public"}, {"Accept", "application/json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeEcho(r.body); err != nil || s.echo.seen(probe) != 1 || r.header.Get("X-Auth-Request-Email") != "" {
+		t.Errorf("/authz/forward-auth through nginx: %d %.200q (app reached %d times), want the app's answer", r.status, r.body, s.echo.seen(probe))
+	}
 }
 
 // rpAppCookies: the app gets its own cookies and never gatehouse's.

@@ -18,10 +18,13 @@ func (a *app) Handler() http.Handler {
 	return a.ownHandler()
 }
 
-// ownPaths are the paths ownHandler serves; in reverse-proxy mode every
-// other path goes to an upstream.
+// ownPaths are the paths gatehouse answers itself in reverse-proxy mode;
+// every other path goes to an upstream. The /authz/ endpoints are not
+// among them: behind the TLS proxy every client would reach them as a
+// trusted proxy and could read its own identity headers (an access token,
+// with headers.access_token) from their answers.
 func (a *app) ownPaths() []string {
-	ps := []string{forwardauth.ForwardAuthPath, forwardauth.AuthRequestPath, "/oauth2/", "/healthz", "/readyz", "/ping", "/ready"}
+	ps := []string{"/oauth2/", "/healthz", "/readyz", "/ping", "/ready"}
 	if a.access.jwks() != nil {
 		ps = append(ps, assertion.JWKSPath)
 	}

@@ -82,6 +82,10 @@ func TestReverseProxyMode(t *testing.T) {
 	if st, body := get(anon, "/healthz"); st != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q, want gatehouse's", st, body)
 	}
+	// The forward-auth endpoints are not gatehouse's here: the app's paths.
+	if st, body := get(anon, "/authz/forward-auth"); st != 401 || strings.Contains(body, "app at") {
+		t.Errorf("/authz/forward-auth: %d %q, want the check of an app path (401)", st, body)
+	}
 	if st, _ := get(anon, "/dashboard"); st != 401 {
 		t.Errorf("anonymous /dashboard: %d, want 401", st)
 	}
