@@ -223,11 +223,11 @@ func (c *converter) listener() error {
 	cert, cst := c.str("tls_cert_file")
 	key, kst := c.str("tls_key_file")
 	if cert != "" || key != "" {
-		st := cst
-		if st == nil {
-			st = kst
+		for _, st := range []*Setting{cst, kst} {
+			if st != nil {
+				c.note(st, Blocked, "gatehouse's HTTP listener does not terminate TLS: terminate it in the proxy in front (the shipped nginx config does); carrying this would serve plain HTTP where HTTPS was")
+			}
 		}
-		c.note(st, Blocked, "gatehouse's HTTP listener does not terminate TLS: terminate it in the proxy in front (the shipped nginx config does); carrying this would serve plain HTTP where HTTPS was")
 	}
 	for _, n := range []string{"https_address", "tls_min_version", "tls_cipher_suites"} {
 		if st := c.get(n); st != nil {
@@ -239,10 +239,14 @@ func (c *converter) listener() error {
 	}
 	if v, st := c.str("proxy_prefix"); st != nil && strings.TrimSuffix(v, "/") != "/oauth2" {
 		c.note(st, Attention, "gatehouse's endpoints are always under /oauth2/: change the proxy's routes and the provider's redirect URI")
+	} else if st != nil {
+		c.note(st, Dropped, "gatehouse's endpoints are under /oauth2/ too")
 	}
 	for _, p := range []struct{ name, def, what string }{{"ping_path", "/ping", "/ping"}, {"ready_path", "/ready", "/ready (and /readyz)"}} {
 		if v, st := c.str(p.name); st != nil && v != p.def {
 			c.note(st, Attention, "gatehouse answers health checks at %s only: point the health check there", p.what)
+		} else if st != nil {
+			c.note(st, Dropped, "gatehouse answers at %s too", p.what)
 		}
 	}
 	for _, n := range []string{"metrics_address", "metrics_secure_address"} {
@@ -304,6 +308,9 @@ func (c *converter) provider() error {
 		}
 		c.d.set("oidc.issuer_url", fixed, from(st, provider+"'s OpenID Connect issuer"))
 	}
+	if tst != nil && provider != "azure" {
+		c.note(tst, Dropped, "only used by the azure provider")
+	}
 	if provider == "entra-id" {
 		if st := c.get("entra_id_allowed_tenants"); st != nil {
 			c.note(st, Blocked, "gatehouse signs in with one tenant's issuer only")
@@ -345,7 +352,13 @@ func (c *converter) provider() error {
 	if u, err := url.Parse(redirect); err == nil && u.Scheme == "http" {
 		c.redirectHTTPS = false
 	}
-	c.get("relative_redirect_url")
+	if on, st := c.boolean("relative_redirect_url", false); st != nil {
+		if on {
+			c.note(st, Attention, "gatehouse's callback (oidc.redirect_url) is an absolute URL")
+		} else {
+			c.note(st, Dropped, "gatehouse's callback is absolute, as it was")
+		}
+	}
 	if scope, st := c.str("scope"); st != nil {
 		scopes := strings.Fields(scope)
 		more := []string{}
@@ -356,9 +369,19 @@ func (c *converter) provider() error {
 		c.d.set("oidc.scopes", scopes, from(st, more...))
 	}
 	emailClaim, est := c.str("oidc_email_claim")
-	if uc, st := c.str("user_id_claim"); st != nil && uc != "email" && (est == nil || emailClaim == "email") {
-		// oauth2-proxy's deprecated user_id_claim names the email claim.
-		emailClaim, est = uc, st
+	if uc, st := c.str("user_id_claim"); st != nil {
+		switch {
+		case uc != "email" && (est == nil || emailClaim == "email"):
+			// oauth2-proxy's deprecated user_id_claim names the email claim.
+			if est != nil {
+				c.note(est, Dropped, "the default; %s names the email claim instead, as in oauth2-proxy", st.Source)
+			}
+			emailClaim, est = uc, st
+		case uc == "email":
+			c.note(st, Dropped, "the email claim, gatehouse's default too")
+		default:
+			c.note(st, Dropped, "oauth2-proxy reads the email from oidc_email_claim when both are set")
+		}
 	}
 	if est != nil && emailClaim != "email" {
 		c.d.set("oidc.email_claim", emailClaim, from(est))
@@ -456,6 +479,8 @@ func (c *converter) cookie() error {
 	}
 	if v, st := c.str("cookie_path"); st != nil && v != "/" && v != "" {
 		c.note(st, Blocked, "gatehouse's cookie is for the whole host (Path=/), wider than %s", v)
+	} else if st != nil {
+		c.note(st, Dropped, "gatehouse's cookie has Path=/ too")
 	}
 	if v, st := c.str("cookie_expire"); st != nil {
 		d, err := time.ParseDuration(v)
@@ -511,6 +536,7 @@ func (c *converter) cookie() error {
 
 func (c *converter) session() error {
 	store, st := c.str("session_store_type")
+	st0 := st
 	switch {
 	case st == nil || store == "cookie":
 		if st != nil {
@@ -557,32 +583,39 @@ func (c *converter) session() error {
 	}
 	sentinel, sst := c.boolean("redis_use_sentinel", false)
 	cluster, cst := c.boolean("redis_use_cluster", false)
-	var src *Setting
+	var src, mode *Setting
+	unused := []string{"redis_connection_url", "redis_sentinel_connection_urls", "redis_cluster_connection_urls", "redis_sentinel_master_name", "redis_sentinel_password"}
 	switch {
 	case sentinel:
-		src = c.get("redis_sentinel_connection_urls")
+		src, mode = c.get("redis_sentinel_connection_urls"), sst
+		unused = []string{"redis_connection_url", "redis_cluster_connection_urls"}
 		if m, mst := c.str("redis_sentinel_master_name"); mst != nil {
 			c.d.set("redis.master_name", m, from(mst))
 		}
 		if pst := c.get("redis_sentinel_password"); pst != nil {
 			c.note(pst, Attention, "gatehouse uses redis.password for the Sentinels as for the master: they must share it")
 		}
-		if src == nil {
-			src = sst
+		if cluster {
+			c.note(cst, Attention, "Sentinel and Cluster both on: Sentinel (%s) is used, as oauth2-proxy does", sst.Source)
 		}
 	case cluster:
-		src = c.get("redis_cluster_connection_urls")
-		if src == nil {
-			src = cst
-		}
+		src, mode = c.get("redis_cluster_connection_urls"), cst
+		unused = slices.DeleteFunc(unused, func(n string) bool { return n == "redis_cluster_connection_urls" })
 	default:
 		src = c.get("redis_connection_url")
+		unused = unused[1:]
 	}
-	if src == nil || src.Name == "redis_use_sentinel" || src.Name == "redis_use_cluster" {
-		if src == nil {
-			src = st
+	for _, m := range []*Setting{sst, cst} {
+		if m != nil && m != mode && !(sentinel && cluster) {
+			c.note(m, Dropped, "off")
 		}
-		c.note(src, Attention, "no Redis address: set redis.addrs")
+	}
+	if src == nil {
+		st := mode
+		if st == nil {
+			st = st0
+		}
+		c.note(st, Attention, "no Redis address: set redis.addrs")
 	} else {
 		for _, raw := range src.Values {
 			h, err := hostOf(src, raw)
@@ -591,10 +624,14 @@ func (c *converter) session() error {
 			}
 			addrs = append(addrs, h)
 		}
-		c.d.set("redis.addrs", addrs, from(src))
+		more := []string{}
+		if mode != nil {
+			more = append(more, "mode from "+mode.Source)
+		}
+		c.d.set("redis.addrs", addrs, from(src, more...))
 	}
-	for _, n := range []string{"redis_connection_url", "redis_sentinel_connection_urls", "redis_cluster_connection_urls", "redis_sentinel_master_name", "redis_sentinel_password"} {
-		if rst := c.get(n); rst != nil && rst != src && !c.d.has("redis.master_name") {
+	for _, n := range unused {
+		if rst := c.get(n); rst != nil {
 			c.note(rst, Dropped, "not the Redis mode in use")
 		}
 	}
@@ -694,12 +731,15 @@ func (c *converter) access() error {
 		}
 		skips = append(skips, skip)
 	}
+	var skipSources []string
 	if st := c.get("skip_auth_regex"); st != nil {
+		skipSources = append(skipSources, st.Source)
 		for _, re := range st.Values {
 			addSkip(st, "", re)
 		}
 	}
 	if st := c.get("skip_auth_routes"); st != nil {
+		skipSources = append(skipSources, st.Source)
 		for _, route := range st.Values {
 			if strings.Contains(route, "!=") {
 				c.note(st, Blocked, "%q opens every path that does NOT match; gatehouse's skip routes name what they open: write that as ^/... routes by hand", route)
@@ -713,11 +753,12 @@ func (c *converter) access() error {
 		}
 	}
 	if on, st := c.boolean("skip_auth_preflight", false); on {
+		skipSources = append(skipSources, st.Source)
 		skips = append(skips, map[string]any{"methods": []string{"OPTIONS"}})
 		c.note(st, Attention, "carried: every OPTIONS request passes without sign-in, as before; the app must not act on OPTIONS")
 	}
 	if len(skips) > 0 {
-		c.d.set("access.skip", skips, "from skip_auth_regex / skip_auth_routes / skip_auth_preflight: gatehouse matches the normalized path (decoded, dot segments resolved), never the query")
+		c.d.set("access.skip", skips, "from "+strings.Join(skipSources, ", ")+": gatehouse matches the normalized path (decoded, dot segments resolved), never the query")
 	}
 	groups := c.get("allowed_groups")
 	var restrictGroups []string
@@ -851,11 +892,16 @@ func (c *converter) headers() error {
 			comment := []string{}
 			if i == 0 {
 				comment = append(comment, "the names oauth2-proxy sent the app (pass_user_headers, on by default); gatehouse removes any the client sent")
+				for _, st := range []*Setting{pst, bst} {
+					if st != nil {
+						comment = append(comment, "from "+st.Source)
+					}
+				}
 			}
 			c.d.set("headers."+n[0], n[1], comment...)
 		}
 	}
-	if pst != nil && !(hasUpstreams && passUser) {
+	if pst != nil && !(hasUpstreams && (passUser || passBasic)) {
 		c.note(pst, Dropped, "gatehouse sends its identity headers (headers.*) on every allow, named as configured")
 	}
 	if xst != nil {
@@ -870,14 +916,16 @@ func (c *converter) headers() error {
 	}
 	pw := c.get("basic_auth_password")
 	setBasic, sbst := c.boolean("set_basic_auth", false)
-	switch {
-	case pw != nil:
+	if pw != nil {
 		c.note(pw, Attention, "gatehouse sends no Basic credentials to the app: an app that checked this shared password needs another check (assertion.enabled signs the identity)")
-	case setBasic:
-		c.note(sbst, Attention, "gatehouse sends no Basic credentials: an app that read them needs the identity headers")
 	}
-	if bst != nil && pw == nil {
-		c.note(bst, Dropped, "without basic_auth_password it only sent the user headers, which gatehouse sends")
+	if setBasic {
+		c.note(sbst, Attention, "gatehouse sends no Basic credentials: an app that read them needs the identity headers")
+	} else if sbst != nil {
+		c.note(sbst, Dropped, "off")
+	}
+	if bst != nil && !(hasUpstreams && (passUser || passBasic)) {
+		c.note(bst, Dropped, "gatehouse sends no Basic credentials; the user headers it implied are sent")
 	}
 	if on, st := c.boolean("pass_access_token", false); on {
 		c.d.set("headers.access_token", true, from(st))
@@ -886,12 +934,20 @@ func (c *converter) headers() error {
 	auth1, a1 := c.boolean("pass_authorization_header", false)
 	auth2, a2 := c.boolean("set_authorization_header", false)
 	if auth1 || auth2 {
-		st := a1
-		if !auth1 {
-			st = a2
+		var srcs []string
+		for _, st := range []*Setting{a1, a2} {
+			if st != nil {
+				srcs = append(srcs, st.Source)
+			}
 		}
-		c.d.set("headers.authorization", true, from(st, "Authorization: Bearer <ID token>, as oauth2-proxy sent it"))
-		c.d.set("headers.token", "id", from(st))
+		c.d.set("headers.authorization", true, "from "+strings.Join(srcs, ", ")+"; Authorization: Bearer <ID token>, as oauth2-proxy sent it")
+		c.d.set("headers.token", "id", "the ID token, as oauth2-proxy sent")
+	} else {
+		for _, st := range []*Setting{a1, a2} {
+			if st != nil {
+				c.note(st, Dropped, "off")
+			}
+		}
 	}
 	return nil
 }
@@ -945,13 +1001,14 @@ func (c *converter) upstreamsSection() error {
 		ups = append(ups, up)
 	}
 	if len(ups) > 0 {
-		comment := []string{from(st, "gatehouse's reverse-proxy mode (docs/reverse-proxy.md): allowed requests go to these, by path prefix")}
+		more := []string{"gatehouse's reverse-proxy mode (docs/reverse-proxy.md): allowed requests go to these, by path prefix"}
 		if hst != nil {
-			comment = append(comment, "pass_host_header from "+hst.Source)
+			more = append(more, "pass_host_header from "+hst.Source)
 		}
 		if tst != nil {
-			comment = append(comment, "upstream_timeout from "+tst.Source+" bounds the wait for the response headers")
+			more = append(more, "upstream_timeout from "+tst.Source+" bounds the wait for the response headers")
 		}
+		comment := []string{from(st, more...)}
 		c.d.set("upstreams", ups, comment...)
 	}
 	for _, n := range []string{"proxy_websockets", "flush_interval", "disable_keep_alives"} {
