@@ -59,14 +59,15 @@ type loaded struct {
 	took time.Duration
 }
 
-// loadSessions writes f's sessions into Redis under prefix, exactly as
+// loadSessions writes f's sessions into each Redis of clients (the same
+// sessions in each) under prefix, exactly as
 // redisstore.Store.Save lays them out (the record from record.Encode under
 // "<prefix>session:{<handle>}" with the session's TTL, the handle added to
 // each index set "<prefix><kind>:{<hash>}" whose expiry is raised to the
 // longest-lived member's), but pipelined in batches of whole users from
 // several goroutines, and without the revocation message Save publishes
 // (nothing caches a session that does not exist yet). It returns the IDs.
-func loadSessions(ctx context.Context, c redis.UniversalClient, prefix string, f fixture, workers int) (loaded, error) {
+func loadSessions(ctx context.Context, clients []redis.UniversalClient, prefix string, f fixture, workers int) (loaded, error) {
 	if f.n <= 0 || f.perUser <= 0 {
 		return loaded{}, fmt.Errorf("need sessions > 0 and sessions per user > 0")
 	}
@@ -89,7 +90,7 @@ func loadSessions(ctx context.Context, c redis.UniversalClient, prefix string, f
 		go func() {
 			defer wg.Done()
 			for first := range batches {
-				if err := loadBatch(ctx, c, prefix, f, ids, first, min(users, first+usersPerBatch)); err != nil {
+				if err := loadBatch(ctx, clients, prefix, f, ids, first, min(users, first+usersPerBatch)); err != nil {
 					errs <- err
 					return
 				}
@@ -122,35 +123,63 @@ feed:
 	return loaded{ids: ids, took: time.Since(start)}, nil
 }
 
-// loadBatch writes the sessions of users [fromUser, toUser) in one pipeline.
-func loadBatch(ctx context.Context, c redis.UniversalClient, prefix string, f fixture, ids []string, fromUser, toUser int) error {
+// loadBatch writes the sessions of users [fromUser, toUser) in one
+// pipeline to each client: the records are encoded once.
+func loadBatch(ctx context.Context, clients []redis.UniversalClient, prefix string, f fixture, ids []string, fromUser, toUser int) error {
+	type stored struct {
+		key  string
+		data []byte
+		ttl  time.Duration
+	}
+	type index struct {
+		key     string
+		members []any
+		d       time.Duration
+	}
+	var records []stored
+	var indexes []index
 	now := time.Now()
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for u := fromUser; u < toUser; u++ {
-			members := map[string][]any{} // index key → handles
-			var longest time.Duration
-			for i := u * f.perUser; i < min(f.n, (u+1)*f.perUser); i++ {
-				s := f.sessionAt(i, ids[i], now)
-				handle, data, ttl, err := record.Encode(s, now)
-				if err != nil {
-					return err
-				}
-				p.Set(ctx, prefix+"session:{"+handle+"}", data, ttl)
-				longest = max(longest, ttl)
-				for _, ix := range record.IndexesOf(s) {
-					k := prefix + string(ix.Kind) + ":{" + ix.Hash + "}"
-					members[k] = append(members[k], handle)
-				}
+	for u := fromUser; u < toUser; u++ {
+		members := map[string][]any{} // index key → handles
+		var keys []string
+		var longest time.Duration
+		for i := u * f.perUser; i < min(f.n, (u+1)*f.perUser); i++ {
+			s := f.sessionAt(i, ids[i], now)
+			handle, data, ttl, err := record.Encode(s, now)
+			if err != nil {
+				return err
 			}
-			// As redisstore's addToIndexes: whole seconds, plus one.
-			d := longest.Truncate(time.Second) + time.Second
-			for k, hs := range members {
-				p.SAdd(ctx, k, hs...)
-				p.ExpireNX(ctx, k, d)
-				p.ExpireGT(ctx, k, d)
+			records = append(records, stored{prefix + "session:{" + handle + "}", data, ttl})
+			longest = max(longest, ttl)
+			for _, ix := range record.IndexesOf(s) {
+				k := prefix + string(ix.Kind) + ":{" + ix.Hash + "}"
+				if _, ok := members[k]; !ok {
+					keys = append(keys, k)
+				}
+				members[k] = append(members[k], handle)
 			}
 		}
-		return nil
-	})
-	return err
+		// As redisstore's addToIndexes: whole seconds, plus one.
+		d := longest.Truncate(time.Second) + time.Second
+		for _, k := range keys {
+			indexes = append(indexes, index{k, members[k], d})
+		}
+	}
+	for _, c := range clients {
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, r := range records {
+				p.Set(ctx, r.key, r.data, r.ttl)
+			}
+			for _, ix := range indexes {
+				p.SAdd(ctx, ix.key, ix.members...)
+				p.ExpireNX(ctx, ix.key, ix.d)
+				p.ExpireGT(ctx, ix.key, ix.d)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

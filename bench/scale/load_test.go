@@ -17,15 +17,18 @@ import (
 // TestLoadSessionsIsSavesLayout: the bulk loader leaves Redis exactly as
 // redisstore.Save does for the same sessions (the same keys, types, set
 // members and expiries; the records differ only by their random nonces),
-// and redisstore reads, lists and deletes what it loaded.
+// the same in every Redis it loads at once, and redisstore reads, lists and
+// deletes what it loaded.
 func TestLoadSessionsIsSavesLayout(t *testing.T) {
 	srv := sessiontest.StartRedisServer(t, sessiontest.FreePort(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer c.Close()
+	c2 := redis.NewClient(&redis.Options{Addr: sessiontest.StartRedisServer(t, sessiontest.FreePort(t)).Addr()})
+	defer c2.Close()
 	f := fixture{n: 10, perUser: 3, tok: token(300), expires: time.Now().Add(time.Hour)}
-	ld, err := loadSessions(ctx, c, "bulk:", f, 3)
+	ld, err := loadSessions(ctx, []redis.UniversalClient{c, c2}, "bulk:", f, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +48,15 @@ func TestLoadSessionsIsSavesLayout(t *testing.T) {
 		}
 	}
 	bulk, savedKeys := layout(t, c, "bulk:"), layout(t, c, "saved:")
+	second := layout(t, c2, "bulk:")
+	if len(second) != len(bulk) {
+		t.Errorf("the second Redis holds %d keys, the first %d", len(second), len(bulk))
+	}
+	for k, ks := range bulk {
+		if o, ok := second[k]; !ok || o.typ != ks.typ || !slices.Equal(o.members, ks.members) || (o.expireAt.Sub(ks.expireAt)).Abs() > time.Second {
+			t.Errorf("%s: first Redis %+v, second %+v", k, ks, o)
+		}
+	}
 	if len(bulk) != f.n+4*3+f.n { // sessions, user/sub/email sets of 4 users, one sid set each
 		t.Errorf("bulk load wrote %d keys, want %d", len(bulk), f.n+4*3+f.n)
 	}

@@ -9,8 +9,9 @@
 //
 //   - the authenticated check's throughput and p99 with -n sessions
 //     against -small, with the local cache off (every check reads Redis;
-//     the checks spread over -spread sessions) and with the default cache
-//     (the checks spread over -active sessions, the same number in both);
+//     the checks spread over -spread sessions of the large set, or over
+//     -small of them, as many as the small set has) and with the default
+//     cache (the checks spread over -active sessions in both);
 //
 //   - Cluster against standalone, cache off, both holding -n sessions;
 //
@@ -70,7 +71,7 @@ func main() {
 	flag.DurationVar(&c.dur, "d", 5*time.Second, "duration of each wrk run")
 	flag.IntVar(&c.conns, "c", 64, "wrk connections")
 	flag.IntVar(&c.threads, "t", 2, "wrk threads")
-	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds over every target")
+	flag.IntVar(&c.rounds, "rounds", 5, "interleaved rounds over every target")
 	flag.IntVar(&c.revocations, "revocations", 200, "revocations measured per data set")
 	flag.IntVar(&c.replicas, "replicas", 3, "replicas in the revocation measurement")
 	flag.IntVar(&c.memN, "mem-n", 100_000, "sessions in the memory measurements")
@@ -129,52 +130,64 @@ func run(c config) error {
 	exp := time.Now().Add(24 * time.Hour)
 	tok := token(c.tokenBytes)
 
-	// The data sets.
+	// The data sets: the small one, and the large one twice (standalone
+	// and Cluster, the same sessions in both, encoded once).
 	type dataset struct {
 		name  string
 		addrs []string
 		n     int
 		ids   []string
 		perS  float64 // Redis bytes per session
-		took  time.Duration
 	}
-	sets := []*dataset{{name: "standalone-small", n: c.small}, {name: "standalone-large", n: c.n}}
+	small := &dataset{name: "standalone-small", n: c.small}
+	large := &dataset{name: "standalone-large", n: c.n}
+	sets := []*dataset{small, large}
+	groups := [][]*dataset{{small}, {large}}
 	if c.cluster {
 		sets = append(sets, &dataset{name: "cluster-large", n: c.n})
+		groups[1] = append(groups[1], sets[2])
 	}
-	for _, ds := range sets {
-		if strings.HasPrefix(ds.name, "cluster") {
-			ds.addrs, err = ps.startCluster(ctx)
-		} else {
-			var a string
-			a, err = ps.startRedis(ctx, ds.name)
-			ds.addrs = []string{a}
+	for _, group := range groups {
+		var clients []redis.UniversalClient
+		before := map[*dataset]int64{}
+		for _, ds := range group {
+			if strings.HasPrefix(ds.name, "cluster") {
+				ds.addrs, err = ps.startCluster(ctx)
+			} else {
+				var a string
+				a, err = ps.startRedis(ctx, ds.name)
+				ds.addrs = []string{a}
+			}
+			if err != nil {
+				return err
+			}
+			if before[ds], err = usedMemory(ctx, ds.addrs); err != nil {
+				return err
+			}
+			if len(ds.addrs) > 1 {
+				clients = append(clients, redis.NewClusterClient(&redis.ClusterOptions{Addrs: ds.addrs}))
+			} else {
+				clients = append(clients, redis.NewClient(&redis.Options{Addr: ds.addrs[0]}))
+			}
+		}
+		ld, err := loadSessions(ctx, clients, prefix, fixture{n: group[0].n, perUser: c.perUser, tok: tok, expires: exp}, 4)
+		for _, cl := range clients {
+			cl.Close()
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", group[0].name, err)
 		}
-		before, err := usedMemory(ctx, ds.addrs)
-		if err != nil {
-			return err
+		var names []string
+		for _, ds := range group {
+			after, err := usedMemory(ctx, ds.addrs)
+			if err != nil {
+				return err
+			}
+			ds.ids, ds.perS = ld.ids, float64(after-before[ds])/float64(ds.n)
+			names = append(names, ds.name)
 		}
-		var cl redis.UniversalClient
-		if len(ds.addrs) > 1 {
-			cl = redis.NewClusterClient(&redis.ClusterOptions{Addrs: ds.addrs})
-		} else {
-			cl = redis.NewClient(&redis.Options{Addr: ds.addrs[0]})
-		}
-		ld, err := loadSessions(ctx, cl, prefix, fixture{n: ds.n, perUser: c.perUser, tok: tok, expires: exp}, 4)
-		cl.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", ds.name, err)
-		}
-		after, err := usedMemory(ctx, ds.addrs)
-		if err != nil {
-			return err
-		}
-		ds.ids, ds.took, ds.perS = ld.ids, ld.took, float64(after-before)/float64(ds.n)
-		fmt.Printf("loaded %-17s %8d sessions in %6.1fs (%.0f/s); Redis used_memory +%.0f bytes per session\n",
-			ds.name, ds.n, ld.took.Seconds(), float64(ds.n)/ld.took.Seconds(), ds.perS)
+		fmt.Printf("loaded %8d sessions into %s in %.1fs (%.0f/s)\n",
+			group[0].n, strings.Join(names, " and "), ld.took.Seconds(), float64(group[0].n)/ld.took.Seconds())
 	}
 
 	// Cookies, as gatehouse serve seals them with this key.
@@ -225,7 +238,6 @@ func run(c config) error {
 		targets = append(targets, &target{name: name, url: url, cookies: file})
 		return nil
 	}
-	small, large := sets[0], sets[1]
 	steps := []struct {
 		name      string
 		ds        *dataset
@@ -234,6 +246,7 @@ func run(c config) error {
 	}{
 		{fmt.Sprintf("no cache, %s in Redis", count(c.small)), small, 0, c.small},
 		{fmt.Sprintf("no cache, %s in Redis", count(c.n)), large, 0, c.spread},
+		{fmt.Sprintf("no cache, %s in Redis, %s active", count(c.n), count(c.small)), large, 0, c.small},
 		{fmt.Sprintf("cache, %s in Redis", count(c.small)), small, 10000, c.active},
 		{fmt.Sprintf("cache, %s in Redis", count(c.n)), large, 10000, c.active},
 	}
@@ -252,6 +265,7 @@ func run(c config) error {
 	}
 
 	// Warm up every target, then interleave the rounds.
+	loadBefore := loadAvg()
 	for _, t := range targets {
 		if _, err := runWrk(ctx, t.url, script, t.cookies, c.threads, c.conns, time.Second); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
@@ -271,16 +285,17 @@ func run(c config) error {
 		}
 	}
 	ps.stopServes()
+	fmt.Printf("\nload average before the checks: %s; after: %s\n", loadBefore, loadAvg())
 
 	fmt.Printf("\nchecks (gatehouse serve, forward-auth, signed-in browser, every answer 200): median of %d rounds [min–max]\n", c.rounds)
-	fmt.Printf("  %-34s %8s  %-17s %9s  %-19s %s\n", "target", "sessions", "", "req/s", "", "p99")
+	fmt.Printf("  %-40s %8s  %-13s %9s  %-17s %s\n", "target", "sessions", "", "req/s", "", "p99")
 	for i, t := range targets {
 		rps := make([]float64, len(t.runs))
 		p99 := make([]float64, len(t.runs))
 		for j, r := range t.runs {
 			rps[j], p99[j] = r.rps, float64(r.p99)/1e6
 		}
-		fmt.Printf("  %-34s %8d  checks spread  %9.0f [%.0f–%.0f]  %6.2fms [%.2f–%.2f]\n", t.name, steps[i].k,
+		fmt.Printf("  %-40s %8d  checked       %9.0f [%.0f–%.0f]  %6.2fms [%.2f–%.2f]\n", t.name, steps[i].k,
 			median(rps), slices.Min(rps), slices.Max(rps), median(p99), slices.Min(p99), slices.Max(p99))
 	}
 	ratio := func(what string, a, b *target) {
@@ -289,14 +304,15 @@ func run(c config) error {
 			rr = append(rr, a.runs[j].rps/b.runs[j].rps)
 			pr = append(pr, float64(a.runs[j].p99)/float64(b.runs[j].p99))
 		}
-		fmt.Printf("  %-48s req/s %.2fx [%.2f–%.2f]  p99 %.2fx [%.2f–%.2f]\n", what,
+		fmt.Printf("  %-56s req/s %.2fx [%.2f–%.2f]  p99 %.2fx [%.2f–%.2f]\n", what,
 			median(rr), slices.Min(rr), slices.Max(rr), median(pr), slices.Min(pr), slices.Max(pr))
 	}
 	fmt.Println("ratios (per round, median [min–max]):")
-	ratio(fmt.Sprintf("no cache: %s / %s sessions", count(c.n), count(c.small)), targets[1], targets[0])
-	ratio(fmt.Sprintf("cache:    %s / %s sessions", count(c.n), count(c.small)), targets[3], targets[2])
+	ratio(fmt.Sprintf("no cache: %s / %s sessions, both over %s", count(c.n), count(c.small), count(c.small)), targets[2], targets[0])
+	ratio(fmt.Sprintf("no cache: %s over %s / %s over %s", count(c.n), count(c.spread), count(c.small), count(c.small)), targets[1], targets[0])
+	ratio(fmt.Sprintf("cache:    %s / %s sessions, both over %s", count(c.n), count(c.small), count(c.active)), targets[4], targets[3])
 	if c.cluster {
-		ratio("no cache: Cluster / standalone (both "+count(c.n)+")", targets[4], targets[1])
+		ratio("no cache: Cluster / standalone (both "+count(c.n)+" over "+count(c.spread)+")", targets[5], targets[1])
 	}
 
 	// Revocation to denial.
@@ -344,6 +360,17 @@ func (ps *procs) stopServes() {
 			_ = c.Wait()
 		}
 	}
+}
+
+// loadAvg is the machine's 1, 5 and 15-minute load averages, which say how
+// much else was running.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // spreadPick returns k of ids spread evenly over the whole list.
