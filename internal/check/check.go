@@ -165,12 +165,14 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) V
 func (c *Checker) CheckFor(ctx context.Context, r *authz.Request, cr Credentials, told func(Verdict) int) Verdict {
 	p := c.policy.Load() // one snapshot for the whole request
 	w := c.identify(ctx, p, cr)
-	d := authz.Decide(p, r, w.state, w.id)
+	id := w.identity() // w stays on the stack: Decide keeps no pointer to it
+	d := authz.Decide(p, r, w.state, id)
 	if w.issuerDown && d.Outcome == authz.Unavailable {
 		d.Reason = authz.ReasonIssuerUnavailable
 	}
 	if d.Outcome == authz.Allow && d.Reason == authz.ReasonAllowed && c.asserter != nil && p.Headers.Assertion != "" {
-		tok, err := c.asserter.Mint(w.key, authz.CanonicalHost(r.Host), w.id)
+		minted := *id // the asserter may keep it; w stays on the stack
+		tok, err := c.asserter.Mint(w.key, authz.CanonicalHost(r.Host), &minted)
 		if err != nil {
 			c.log.LogAttrs(ctx, slog.LevelError, "identity assertion failed", slog.String("reason", string(authz.ReasonAssertionFailed)), slog.String("error", err.Error()))
 			return Failed(authz.ReasonAssertionFailed)
@@ -216,13 +218,24 @@ func (c *Checker) CheckFor(ctx context.Context, r *authz.Request, cr Credentials
 	return v
 }
 
-// who is a request's resolved identity.
+// who is a request's resolved identity: a session's, held by value so that
+// a check allocates no Identity (fromSession), or a bearer token's (id).
 type who struct {
-	state      authz.SessionState
-	id         *authz.Identity
-	key        string // the credential, for the assertion cache; never logged
-	issuerDown bool
-	sess       *session.Session // the session behind id, when there is one
+	state       authz.SessionState
+	id          *authz.Identity
+	session     authz.Identity
+	fromSession bool
+	key         string // the credential, for the assertion cache; never logged
+	issuerDown  bool
+	sess        *session.Session // the session behind id, when there is one
+}
+
+// identity is the resolved identity, nil when there is none.
+func (w *who) identity() *authz.Identity {
+	if w.fromSession {
+		return &w.session
+	}
+	return w.id
 }
 
 func (c *Checker) identify(ctx context.Context, p *authz.Policy, cr Credentials) who {
@@ -257,8 +270,9 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	case err != nil:
 		return who{state: authz.InvalidSession}
 	}
-	ctx, cancel := withLazyTimeout(ctx, c.timeout)
-	defer cancel()
+	lctx := withLazyTimeout(ctx, c.timeout)
+	defer lctx.release()
+	ctx = lctx
 	// Both reads go through every layer (idle timeout, cache, metrics); the
 	// identity alone skips opening the tokens where a layer can.
 	var s *session.Session
@@ -277,7 +291,7 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	if !s.ExpiresAt.IsZero() && !c.now().Before(s.ExpiresAt) {
 		return who{state: authz.InvalidSession}
 	}
-	id := &authz.Identity{
+	w := who{state: authz.ValidSession, fromSession: true, key: sid, sess: s, session: authz.Identity{
 		Subject:           s.Subject,
 		User:              s.User,
 		Email:             s.Email,
@@ -285,17 +299,17 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 		PreferredUsername: s.PreferredUsername,
 		Groups:            s.Groups,
 		Provider:          s.Provider,
-	}
+	}}
 	if p.Headers.AccessToken != "" || p.Headers.Authorization != "" {
-		id.Token = s.AccessToken
+		w.session.Token = s.AccessToken
 		if c.idToken {
-			id.Token = s.IDToken
+			w.session.Token = s.IDToken
 		}
 	}
 	if p.UsesClaims() {
-		id.Claims = idTokenClaims(s.IDToken)
+		w.session.Claims = idTokenClaims(s.IDToken)
 	}
-	return who{state: authz.ValidSession, id: id, key: sid, sess: s}
+	return w
 }
 
 // idTokenClaims reads the claims of the session's ID token, which the

@@ -34,13 +34,14 @@ var (
 )
 
 // withLazyTimeout is context.WithTimeout(parent, d) without a timer until one
-// is needed. Call release when done, as with a CancelFunc.
-func withLazyTimeout(parent context.Context, d time.Duration) (ctx context.Context, release func()) {
+// is needed. Call its release when done, as with a CancelFunc. (It returns
+// the concrete type: a release method value would cost an allocation.)
+func withLazyTimeout(parent context.Context, d time.Duration) *lazyDeadline {
 	c := &lazyDeadline{parent: parent, deadline: time.Now().Add(d)}
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
 		c.deadline = pd
 	}
-	return c, c.release
+	return c
 }
 
 func (c *lazyDeadline) Deadline() (time.Time, bool) { return c.deadline, true }

@@ -23,8 +23,8 @@ func waitDone(t *testing.T, ctx context.Context) {
 
 func TestLazyDeadlineReportsItsDeadline(t *testing.T) {
 	before := time.Now()
-	ctx, release := withLazyTimeout(context.Background(), time.Hour)
-	defer release()
+	ctx := withLazyTimeout(context.Background(), time.Hour)
+	defer ctx.release()
 	dl, ok := ctx.Deadline()
 	if !ok || dl.Before(before.Add(time.Hour)) || dl.After(time.Now().Add(time.Hour)) {
 		t.Errorf("Deadline = %v, %v; want about an hour from now", dl, ok)
@@ -32,8 +32,8 @@ func TestLazyDeadlineReportsItsDeadline(t *testing.T) {
 	parent, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pdl, _ := parent.Deadline()
-	ctx, release = withLazyTimeout(parent, time.Hour)
-	defer release()
+	ctx = withLazyTimeout(parent, time.Hour)
+	defer ctx.release()
 	if dl, _ := ctx.Deadline(); !dl.Equal(pdl) {
 		t.Errorf("Deadline = %v, want the parent's earlier %v", dl, pdl)
 	}
@@ -44,8 +44,8 @@ func TestLazyDeadlineReportsItsDeadline(t *testing.T) {
 
 // A reader that never waits (the local cache) still sees the deadline pass.
 func TestLazyDeadlineErrWithoutDone(t *testing.T) {
-	ctx, release := withLazyTimeout(context.Background(), 5*time.Millisecond)
-	defer release()
+	ctx := withLazyTimeout(context.Background(), 5*time.Millisecond)
+	defer ctx.release()
 	for end := time.Now().Add(10 * time.Second); ctx.Err() == nil && time.Now().Before(end); {
 		time.Sleep(time.Millisecond)
 	}
@@ -59,8 +59,8 @@ func TestLazyDeadlineErrWithoutDone(t *testing.T) {
 }
 
 func TestLazyDeadlineDoneClosesAtTheDeadline(t *testing.T) {
-	ctx, release := withLazyTimeout(context.Background(), 20*time.Millisecond)
-	defer release()
+	ctx := withLazyTimeout(context.Background(), 20*time.Millisecond)
+	defer ctx.release()
 	waitDone(t, ctx)
 	if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Err = %v, want DeadlineExceeded", err)
@@ -70,8 +70,8 @@ func TestLazyDeadlineDoneClosesAtTheDeadline(t *testing.T) {
 func TestLazyDeadlineFollowsItsParent(t *testing.T) {
 	type key struct{}
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
-	ctx, release := withLazyTimeout(parent, time.Hour)
-	defer release()
+	ctx := withLazyTimeout(parent, time.Hour)
+	defer ctx.release()
 	if ctx.Value(key{}) != "v" {
 		t.Error("a value of the parent is lost")
 	}
@@ -85,8 +85,8 @@ func TestLazyDeadlineFollowsItsParent(t *testing.T) {
 	waitDone(t, child)
 
 	parent, cancel = context.WithCancel(context.Background())
-	ctx, release2 := withLazyTimeout(parent, time.Hour)
-	defer release2()
+	ctx = withLazyTimeout(parent, time.Hour)
+	defer ctx.release()
 	done := ctx.Done() // made before the cancel
 	cancel()
 	select {
@@ -97,16 +97,16 @@ func TestLazyDeadlineFollowsItsParent(t *testing.T) {
 }
 
 func TestLazyDeadlineRelease(t *testing.T) {
-	ctx, release := withLazyTimeout(context.Background(), time.Hour)
-	release()
+	ctx := withLazyTimeout(context.Background(), time.Hour)
+	ctx.release()
 	if err := ctx.Err(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Err after release = %v, want Canceled", err)
 	}
 	waitDone(t, ctx) // made after release: closed
 
-	ctx, release = withLazyTimeout(context.Background(), time.Hour)
+	ctx = withLazyTimeout(context.Background(), time.Hour)
 	done := ctx.Done() // made before release
-	release()
+	ctx.release()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

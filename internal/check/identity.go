@@ -12,5 +12,5 @@ import (
 // The identity is nil unless the state is authz.ValidSession.
 func (c *Checker) SessionIdentity(ctx context.Context, cookieHeader string) (authz.SessionState, *authz.Identity) {
 	w := c.lookup(ctx, c.policy.Load(), cookieHeader)
-	return w.state, w.id
+	return w.state, w.identity()
 }
