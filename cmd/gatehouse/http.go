@@ -38,7 +38,14 @@ func (a *app) ownHandler() http.Handler {
 	mux.Handle(forwardauth.ForwardAuthPath, a.tracer.HTTP("gatehouse.check forward_auth", fa))
 	mux.Handle(forwardauth.AuthRequestPath, a.tracer.HTTP("gatehouse.check auth_request", fa))
 	// oauth2-proxy's names for the same things, for snippets written for it.
-	mux.Handle(forwardauth.OAuth2AuthPath, a.tracer.HTTP("gatehouse.check auth_request", fa.OAuth2Auth()))
+	if len(a.cfg.Upstreams) == 0 {
+		mux.Handle(forwardauth.OAuth2AuthPath, a.tracer.HTTP("gatehouse.check auth_request", fa.OAuth2Auth()))
+	} else {
+		// In reverse-proxy mode /oauth2/ is reached by every client through
+		// the TLS proxy, a trusted address: as for /authz/, the answer would
+		// show the client its own identity headers (an access token too).
+		mux.Handle(forwardauth.OAuth2AuthPath, http.NotFoundHandler())
+	}
 	mux.Handle(forwardauth.UserInfoPath, forwardauth.UserInfo(a.checker))
 	mux.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
