@@ -34,10 +34,22 @@ func (c *Config) LoginProviders() []Provider {
 	}
 	o := c.OIDC
 	return []Provider{{
-		ID: DefaultProviderID, IssuerURL: o.IssuerURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		ID: DefaultProviderID, IssuerURL: o.IssuerURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, ClientSecretFile: o.ClientSecretFile,
 		RedirectURL: o.RedirectURL, Scopes: o.Scopes, UserClaim: o.UserClaim, EmailClaim: o.EmailClaim,
 		GroupsClaim: o.GroupsClaim, AllowUnverifiedEmail: o.AllowUnverifiedEmail,
 	}}
+}
+
+// eachProvider calls fn with each provider of LoginProviders and the path
+// prefix of its settings: "oidc." or "providers[i].".
+func (c *Config) eachProvider(fn func(path string, p Provider)) {
+	for i, p := range c.LoginProviders() {
+		path := "oidc."
+		if c.usesProviders() {
+			path = indexPath("providers", i) + "."
+		}
+		fn(path, p)
+	}
 }
 
 // PresetParams returns what p's preset reads.

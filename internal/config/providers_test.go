@@ -172,3 +172,56 @@ providers:
 		t.Fatalf("github: %+v", p)
 	}
 }
+
+// Warnings look at every provider, named by its path: a public provider
+// admitting anyone (Google without domains; not with them), plain http.
+func TestProvidersWarnings(t *testing.T) {
+	r, err := Check(writeFile(t, `
+cookie:
+  secrets: ["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]
+access:
+  allow_any_authenticated: true
+  rules:
+    - hosts: [corp.example.com]
+      action: authenticate
+      providers: [corp]
+providers:
+  - id: corp
+    issuer_url: http://idp.corp.example.com
+    client_id: c
+    client_secret: s
+    redirect_url: https://auth.example.com/oauth2/callback/corp
+  - id: gmail
+    preset: google
+    client_id: g
+    client_secret: s
+    redirect_url: https://auth.example.com/oauth2/callback/gmail
+  - id: workspace
+    preset: google
+    domains: [company.com]
+    client_id: w
+    client_secret: s
+    redirect_url: https://auth.example.com/oauth2/callback/workspace
+`), env(nil))
+	if err != nil || len(r.Errors) > 0 {
+		t.Fatal(err, r.Errors)
+	}
+	var got []string
+	for _, w := range r.Warnings {
+		got = append(got, w.Path+": "+w.Msg)
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		"providers[0].issuer_url: plain http to idp.corp.example.com",
+		"access.allow_any_authenticated: true with providers[1].issuer_url at Google",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing warning %q in:\n%s", want, all)
+		}
+	}
+	for _, not := range []string{"providers[2].issuer_url at Google", "access.rules[0]: action authenticate with providers[1]"} {
+		if strings.Contains(all, not) {
+			t.Errorf("unexpected warning %q in:\n%s", not, all)
+		}
+	}
+}

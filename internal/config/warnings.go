@@ -51,16 +51,18 @@ func (c *Config) Warnings() Warnings {
 // over plain HTTP; one with Secure on a plain-HTTP site is dropped by
 // browsers (except on localhost), so sign-in loops.
 func (c *Config) warnCookie(ws *Warnings) {
-	u, err := url.Parse(c.OIDC.RedirectURL)
-	if err != nil || u.Host == "" {
-		return
-	}
-	switch {
-	case !c.Cookie.Secure && u.Scheme == "https":
-		ws.add("cookie.secure", "false, but oidc.redirect_url is https: the session cookie would also be sent over plain HTTP, where anyone on the path can take it; set cookie.secure: true")
-	case c.Cookie.Secure && u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
-		ws.add("cookie.secure", "true, but oidc.redirect_url is plain http on %s: browsers drop Secure cookies there, so sign-in cannot complete; serve gatehouse over https (cookie.secure: false only for development)", u.Hostname())
-	}
+	c.eachProvider(func(path string, p Provider) {
+		u, err := url.Parse(p.RedirectURL)
+		if err != nil || u.Host == "" {
+			return
+		}
+		switch {
+		case !c.Cookie.Secure && u.Scheme == "https":
+			ws.add("cookie.secure", "false, but %sredirect_url is https: the session cookie would also be sent over plain HTTP, where anyone on the path can take it; set cookie.secure: true", path)
+		case c.Cookie.Secure && u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+			ws.add("cookie.secure", "true, but %sredirect_url is plain http on %s: browsers drop Secure cookies there, so sign-in cannot complete; serve gatehouse over https (cookie.secure: false only for development)", path, u.Hostname())
+		}
+	})
 }
 
 // publicProvider names the provider at issuer if anyone can get an account
@@ -88,33 +90,37 @@ func publicProvider(issuer string) (string, bool) {
 // warnPublicProvider: with a public provider, "any signed-in user" is
 // anyone on the internet.
 func (c *Config) warnPublicProvider(ws *Warnings) {
-	name, ok := publicProvider(c.OIDC.IssuerURL)
-	if !ok {
-		return
-	}
-	anyone := fmt.Sprintf("anyone can create an account at %s, so this admits anyone on the internet; list email_domains, emails or groups instead", name)
-	if c.Access.AllowAnyAuthenticated {
-		ws.add("access.allow_any_authenticated", "true with oidc.issuer_url at %s: %s", name, anyone)
-	}
-	for i, d := range c.Access.EmailDomains {
-		if d == "*" {
-			ws.add(indexPath("access.email_domains", i), `"*" with oidc.issuer_url at %s: %s`, name, anyone)
+	c.eachProvider(func(path string, p Provider) {
+		name, ok := publicProvider(p.IssuerURL)
+		if !ok || p.Preset == "google" && len(p.Domains) > 0 { // hd restricts it to Workspace domains
+			return
 		}
-	}
-	for i, r := range c.Access.Rules {
-		if r.Action == "authenticate" {
-			ws.add(indexPath("access.rules", i), "action authenticate with oidc.issuer_url at %s: %s", name, anyone)
+		anyone := fmt.Sprintf("anyone can create an account at %s, so this admits anyone on the internet; list email_domains, emails or groups instead", name)
+		if c.Access.AllowAnyAuthenticated {
+			ws.add("access.allow_any_authenticated", "true with %sissuer_url at %s: %s", path, name, anyone)
 		}
-	}
+		for i, d := range c.Access.EmailDomains {
+			if d == "*" {
+				ws.add(indexPath("access.email_domains", i), `"*" with %sissuer_url at %s: %s`, path, name, anyone)
+			}
+		}
+		for i, r := range c.Access.Rules {
+			if r.Action == "authenticate" && (len(r.Providers) == 0 || slices.Contains(r.Providers, p.ID)) {
+				ws.add(indexPath("access.rules", i), "action authenticate with %sissuer_url at %s: %s", path, name, anyone)
+			}
+		}
+	})
 }
 
 // warnExampleSecrets: a secret copied from gatehouse's examples is public.
 // The messages never show the secret.
 func (c *Config) warnExampleSecrets(ws *Warnings) {
 	const msg = "is an example value published in gatehouse's own repository, known to everyone: %s"
-	if c.OIDC.ClientSecret != "" && isExampleSecret(c.OIDC.ClientSecret) {
-		ws.add(secretPath(c.OIDC.ClientSecretFile, "oidc.client_secret"), msg, "use the secret your provider issued for this client")
-	}
+	c.eachProvider(func(path string, p Provider) {
+		if p.ClientSecret != "" && isExampleSecret(p.ClientSecret) {
+			ws.add(secretPath(p.ClientSecretFile, path+"client_secret"), msg, "use the secret your provider issued for this client")
+		}
+	})
 	for i, s := range c.Cookie.Secrets {
 		if _, err := decodeKey(s); err == nil && isExampleSecret(s) { // a bad key is a problem already
 			ws.add(secretPath(c.Cookie.SecretsFile, indexPath("cookie.secrets", i)), msg, "generate your own with: openssl rand -base64 32")
@@ -160,9 +166,11 @@ func isExampleSecret(s string) bool {
 // warnPlainText: credentials and identities crossing the network
 // unencrypted.
 func (c *Config) warnPlainText(ws *Warnings) {
-	if u, err := url.Parse(c.OIDC.IssuerURL); err == nil && u.Scheme == "http" && u.Host != "" && !isLoopbackHost(u.Hostname()) {
-		ws.add("oidc.issuer_url", "plain http to %s: the client secret, tokens and signing keys cross the network unencrypted, and anyone on the path can forge them; use https", u.Hostname())
-	}
+	c.eachProvider(func(path string, p Provider) {
+		if u, err := url.Parse(p.IssuerURL); err == nil && u.Scheme == "http" && u.Host != "" && !isLoopbackHost(u.Hostname()) {
+			ws.add(path+"issuer_url", "plain http to %s: the client secret, tokens and signing keys cross the network unencrypted, and anyone on the path can forge them; use https", u.Hostname())
+		}
+	})
 	if c.Session.Store == "redis" && !c.Redis.TLS.Enabled && c.Redis.Password != "" {
 		for i, a := range c.Redis.Addrs {
 			if host, _, err := net.SplitHostPort(a); err == nil && !isLoopbackHost(host) {
@@ -181,20 +189,26 @@ func (c *Config) warnPlainText(ws *Warnings) {
 // warnCallbackHost: the callback must be on a host the session cookie is
 // set for, and, with http.public_url, on gatehouse's own host.
 func (c *Config) warnCallbackHost(ws *Warnings) {
-	u, err := url.Parse(c.OIDC.RedirectURL)
-	if err != nil || u.Host == "" {
-		return
-	}
-	host := strings.ToLower(u.Hostname())
-	if c.HTTP.PublicURL != "" {
-		if p, err := url.Parse(c.HTTP.PublicURL); err == nil && p.Host != "" && !strings.EqualFold(p.Hostname(), host) {
-			ws.add("oidc.redirect_url", "on %s, but http.public_url is on %s: the provider sends people back to a host where gatehouse's /oauth2/ endpoints are not, or the login cookie is not; use %s/oauth2/callback",
-				host, p.Hostname(), strings.TrimSuffix(c.HTTP.PublicURL, "/"))
+	c.eachProvider(func(path string, pr Provider) {
+		u, err := url.Parse(pr.RedirectURL)
+		if err != nil || u.Host == "" {
+			return
 		}
-	}
-	if d := strings.ToLower(strings.TrimPrefix(c.Cookie.Domain, ".")); d != "" && host != d && !strings.HasSuffix(host, "."+d) {
-		ws.add("cookie.domain", "%s does not cover %s, the host of oidc.redirect_url: browsers refuse the session cookie set at the callback", c.Cookie.Domain, host)
-	}
+		callback := "/oauth2/callback"
+		if path != "oidc." {
+			callback += "/" + pr.ID
+		}
+		host := strings.ToLower(u.Hostname())
+		if c.HTTP.PublicURL != "" {
+			if p, err := url.Parse(c.HTTP.PublicURL); err == nil && p.Host != "" && !strings.EqualFold(p.Hostname(), host) {
+				ws.add(path+"redirect_url", "on %s, but http.public_url is on %s: the provider sends people back to a host where gatehouse's /oauth2/ endpoints are not, or the login cookie is not; use %s%s",
+					host, p.Hostname(), strings.TrimSuffix(c.HTTP.PublicURL, "/"), callback)
+			}
+		}
+		if d := strings.ToLower(strings.TrimPrefix(c.Cookie.Domain, ".")); d != "" && host != d && !strings.HasSuffix(host, "."+d) {
+			ws.add("cookie.domain", "%s does not cover %s, the host of %sredirect_url: browsers refuse the session cookie set at the callback", c.Cookie.Domain, host, path)
+		}
+	})
 }
 
 // isLoopbackHost reports whether host (a name or an address, without port)

@@ -76,14 +76,26 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) []Finding {
 	}
 	p := &prober{opts: opts}
 	probes := []func(context.Context) []Finding{
-		func(ctx context.Context) []Finding {
-			return p.provider(ctx, "oidc.issuer_url", cfg.OIDC.IssuerURL, "")
-		},
-		func(ctx context.Context) []Finding { return p.callbackHost(ctx, cfg.OIDC.RedirectURL) },
 		func(ctx context.Context) []Finding { return p.files(cfg) },
 	}
+	// Every sign-in provider: its discovery and keys (an OAuth 2 provider
+	// such as GitHub has none), and its callback's host.
+	probed := map[string]bool{}
+	for i, lp := range cfg.LoginProviders() {
+		path := "oidc."
+		if len(cfg.Providers) > 0 {
+			path = fmt.Sprintf("providers[%d].", i)
+		}
+		if !lp.OAuth2 {
+			probed[lp.IssuerURL] = true
+			probes = append(probes, func(ctx context.Context) []Finding {
+				return p.provider(ctx, path+"issuer_url", lp.IssuerURL, "")
+			})
+		}
+		probes = append(probes, func(ctx context.Context) []Finding { return p.callbackHost(ctx, path+"redirect_url", lp.RedirectURL) })
+	}
 	for i, iss := range cfg.Access.Bearer.Issuers {
-		if iss.IssuerURL == cfg.OIDC.IssuerURL && iss.JWKSURL == "" {
+		if probed[iss.IssuerURL] && iss.JWKSURL == "" {
 			continue // probed above
 		}
 		path := fmt.Sprintf("access.bearer.issuers[%d].issuer_url", i)

@@ -123,9 +123,9 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// callbackHost checks that the host of oidc.redirect_url resolves: the
-// provider sends every browser there after sign-in.
-func (p *prober) callbackHost(ctx context.Context, redirectURL string) []Finding {
+// callbackHost checks that the host of a provider's redirect URL (at
+// path) resolves: the provider sends every browser there after sign-in.
+func (p *prober) callbackHost(ctx context.Context, path, redirectURL string) []Finding {
 	u, err := url.Parse(redirectURL)
 	if err != nil || u.Hostname() == "" {
 		return nil // validation reports it
@@ -135,7 +135,7 @@ func (p *prober) callbackHost(ctx context.Context, redirectURL string) []Finding
 		return nil
 	}
 	if _, err := p.opts.LookupHost(ctx, host); err != nil {
-		return []Finding{fail("oidc.redirect_url", "the host %s does not resolve (%v): browsers coming back from the provider cannot reach gatehouse", host, err)}
+		return []Finding{fail(path, "the host %s does not resolve (%v): browsers coming back from the provider cannot reach gatehouse", host, err)}
 	}
 	return nil
 }
