@@ -91,26 +91,41 @@ const idLen = (IDBytes*8 + 5) / 6
 // Only the canonical encoding is accepted (exact length, strict padding
 // bits), so one session has exactly one ID string.
 func ParseID(id string) ([]byte, error) {
+	var b [IDBytes]byte
+	if err := parseID(&b, id); err != nil {
+		return nil, err
+	}
+	return b[:], nil
+}
+
+// parseID is ParseID into dst, without allocating.
+func parseID(dst *[IDBytes]byte, id string) error {
 	if len(id) != idLen {
-		return nil, ErrInvalidID
+		return ErrInvalidID
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(id)
-	if err != nil || len(b) != IDBytes {
-		return nil, ErrInvalidID
+	var src [idLen]byte
+	copy(src[:], id)
+	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], src[:])
+	if err != nil || n != IDBytes {
+		return ErrInvalidID
 	}
-	return b, nil
+	return nil
 }
 
 // HandleOf returns the Handle of the session with this ID: the hex SHA-256
 // of its bytes, the name stores keep it under, so a store never holds the
 // bearer value of a cookie.
 func HandleOf(id string) (string, error) {
-	b, err := ParseID(id)
-	if err != nil {
+	// Fixed-size buffers on the stack: the handle is computed on every
+	// check, and only the returned string is allocated.
+	var b [IDBytes]byte
+	if err := parseID(&b, id); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	sum := sha256.Sum256(b[:])
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:]), nil
 }
 
 // ValidHandle accepts only the canonical form of a handle (64 lower-case hex
