@@ -67,7 +67,7 @@ func asOriginalURL(r *http.Request) error {
 	case orig != "" && uri != "":
 		return fmt.Errorf("%w: both X-Original-URL and X-Forwarded-Uri describe the request", authz.ErrBadRequest)
 	case orig != "":
-		return nil
+		return notOwnPath(r)
 	case uri == "":
 		return fmt.Errorf("%w: no X-Forwarded-Uri (set it to $request_uri, as oauth2-proxy's nginx snippet does)", authz.ErrBadRequest)
 	}
@@ -95,6 +95,22 @@ func asOriginalURL(r *http.Request) error {
 	}
 	for _, k := range []string{"X-Forwarded-Uri", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Method"} {
 		r.Header.Del(k)
+	}
+	return notOwnPath(r)
+}
+
+// notOwnPath refuses a check that describes a request for /oauth2/
+// itself. The proxy routes /oauth2/ to gatehouse without a check, so
+// only a client calling /oauth2/auth directly (it is not an internal
+// location in oauth2-proxy's snippet) asks this, and the allow's answer
+// would show it its own identity headers, an access token too.
+func notOwnPath(r *http.Request) error {
+	req, err := fromOriginalURL(r)
+	if err != nil {
+		return nil // the adapter refuses it with the reason
+	}
+	if req.Path == "/oauth2" || strings.HasPrefix(req.Path, "/oauth2/") {
+		return fmt.Errorf("%w: a check of gatehouse's own %s: a direct call, not a proxy's sub-request", authz.ErrBadRequest, req.Path)
 	}
 	return nil
 }

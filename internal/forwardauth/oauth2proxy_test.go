@@ -110,13 +110,16 @@ func TestOAuth2AuthRefusesAmbiguity(t *testing.T) {
 		path, uri string
 		hdr       map[string]string
 	}{
-		"no X-Forwarded-Uri":              {OAuth2AuthPath, "", nil},
-		"client's X-Forwarded-Host":       {OAuth2AuthPath, "/app", map[string]string{"X-Forwarded-Host": "public.example.com"}},
-		"both X-Original-URL and Uri":     {OAuth2AuthPath, "/app", map[string]string{"X-Original-URL": "https://app.example.com/public"}},
-		"allowed_groups query":            {OAuth2AuthPath + "?allowed_groups=admins", "/app", nil},
-		"two methods":                     {OAuth2AuthPath, "/app", map[string]string{"X-Original-Method": "GET", "X-Forwarded-Method": "DELETE"}},
-		"a target that is not a path":     {OAuth2AuthPath, "app", nil},
-		"scheme other than http or https": {OAuth2AuthPath, "/app", map[string]string{"X-Forwarded-Proto": "gopher"}},
+		"no X-Forwarded-Uri":                 {OAuth2AuthPath, "", nil},
+		"client's X-Forwarded-Host":          {OAuth2AuthPath, "/app", map[string]string{"X-Forwarded-Host": "public.example.com"}},
+		"both X-Original-URL and Uri":        {OAuth2AuthPath, "/app", map[string]string{"X-Original-URL": "https://app.example.com/public"}},
+		"allowed_groups query":               {OAuth2AuthPath + "?allowed_groups=admins", "/app", nil},
+		"two methods":                        {OAuth2AuthPath, "/app", map[string]string{"X-Original-Method": "GET", "X-Forwarded-Method": "DELETE"}},
+		"a target that is not a path":        {OAuth2AuthPath, "app", nil},
+		"scheme other than http or https":    {OAuth2AuthPath, "/app", map[string]string{"X-Forwarded-Proto": "gopher"}},
+		"a direct call of /oauth2/auth":      {OAuth2AuthPath, "/oauth2/auth", nil},
+		"gatehouse's own path, dot segments": {OAuth2AuthPath, "/app/../oauth2/userinfo", nil},
+		"own path as X-Original-URL":         {OAuth2AuthPath, "", map[string]string{"X-Original-URL": "https://app.example.com/oauth2/auth"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp := snippet(t, srv, tc.path, tc.uri, alice, tc.hdr)
