@@ -89,12 +89,19 @@ func (c *Codec) Open(name, value string) ([]byte, error) {
 	if err != nil || base64.RawURLEncoding.EncodedLen(len(raw)) != len(value) {
 		return nil, ErrInvalid
 	}
-	for _, aead := range c.aeads {
+	ad := []byte(name)
+	for i, aead := range c.aeads {
 		ns := aead.NonceSize()
 		if len(raw) < ns+8+aead.Overhead() {
 			return nil, ErrInvalid
 		}
-		plain, err := aead.Open(nil, raw[:ns], raw[ns:], []byte(name))
+		// The last key tried opens in place (raw is ours); an earlier one
+		// must not, since a failed Open may leave its output scrambled.
+		var dst []byte
+		if i == len(c.aeads)-1 {
+			dst = raw[ns:ns]
+		}
+		plain, err := aead.Open(dst, raw[:ns], raw[ns:], ad)
 		if err != nil {
 			continue
 		}
@@ -125,5 +132,8 @@ func (c *Codec) OpenID(name, value string) (string, error) {
 	if len(b) != session.IDBytes {
 		return "", ErrInvalid
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	var id [64]byte // the text form of IDBytes (43 bytes), on the stack
+	n := base64.RawURLEncoding.EncodedLen(len(b))
+	base64.RawURLEncoding.Encode(id[:n], b)
+	return string(id[:n]), nil
 }
