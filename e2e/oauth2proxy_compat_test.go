@@ -75,8 +75,9 @@ var startLink = regexp.MustCompile(`href="(/oauth2/start[^"]*)"`)
 // /oauth2/sign_in with rd, the sign-in page starts the login, alice comes
 // back to the page she asked for with her identity in the snippet's
 // X-User / X-Email (whatever she sent herself), /oauth2/userinfo shows her,
-// a client's own X-Forwarded-Host is refused (403, app not reached), and
-// bob, signed in but not admitted, gets 403.
+// /oauth2/auth called directly and a client's own X-Forwarded-Host are
+// refused (403, app not reached), and bob, signed in but not admitted,
+// gets 403.
 func TestOAuth2ProxyCompat(t *testing.T) {
 	s := newSuite(t)
 	ctx := t.Context()
@@ -171,6 +172,17 @@ func TestOAuth2ProxyCompat(t *testing.T) {
 	}
 	if r, err := get(ctx, plain, ps.origin()+"/oauth2/userinfo", nil); err != nil || r.status != http.StatusUnauthorized {
 		t.Errorf("userinfo without a session: %v %v, want 401", r, err)
+	}
+
+	// /oauth2/auth called directly (the snippet's location is not
+	// internal): refused, so its answer never shows alice her own
+	// identity headers.
+	r, err = get(ctx, alice, ps.origin()+"/oauth2/auth", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusForbidden || r.header.Get("X-Auth-Request-Email") != "" {
+		t.Errorf("a direct /oauth2/auth: %d, X-Auth-Request-Email %q; want 403 without identity", r.status, r.header.Get("X-Auth-Request-Email"))
 	}
 
 	probe := "xfh-" + randHex(4)
