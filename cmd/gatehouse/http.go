@@ -37,6 +37,7 @@ func (a *app) ownHandler() http.Handler {
 	fa := forwardauth.NewHandler(a.checker, forwardauth.Options{TrustedProxies: a.cfg.TrustedPrefixes(), Logger: a.log, Observer: a.metrics})
 	mux.Handle(forwardauth.ForwardAuthPath, a.tracer.HTTP("gatehouse.check forward_auth", fa))
 	mux.Handle(forwardauth.AuthRequestPath, a.tracer.HTTP("gatehouse.check auth_request", fa))
+	mux.Handle(forwardauth.DeniedPagePath, a.tracer.HTTP("gatehouse.check forward_auth", fa))
 	// oauth2-proxy's names for the same things, for snippets written for it.
 	if len(a.cfg.Upstreams) == 0 {
 		mux.Handle(forwardauth.OAuth2AuthPath, a.tracer.HTTP("gatehouse.check auth_request", fa.OAuth2Auth()))

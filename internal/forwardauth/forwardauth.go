@@ -22,6 +22,15 @@ import (
 const (
 	ForwardAuthPath = "/authz/forward-auth"
 	AuthRequestPath = "/authz/auth-request"
+	// DeniedPagePath answers the shipped nginx config's second question
+	// after auth_request refused a request: the reply a forward-auth proxy
+	// gets for it (the designed page or JSON, with its status), which
+	// nginx hands to the browser as it is. So a refusal that no longer
+	// holds a moment later (the store came back, the policy was reloaded)
+	// is never answered with the allow and its upstream headers (a token,
+	// say) but with a 307 back to the same URL, which the browser then
+	// asks through auth_request again.
+	DeniedPagePath = "/authz/denied-page"
 )
 
 // LoginHeader carries the login URL on nginx auth_request 401 replies; the
@@ -74,6 +83,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.forwardAuth(w, r)
 	case AuthRequestPath:
 		h.authRequest(w, r)
+	case DeniedPagePath:
+		h.deniedPage(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -88,6 +99,27 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		v = h.checker.Check(r.Context(), req, credentials(r))
 	}
 	writeVerdict(w, v, v.Reply.Status)
+	h.observe("forward_auth", v, start)
+}
+
+// deniedPage answers DeniedPagePath: forwardAuth's reply, except that an
+// allow becomes a 307 to the request's own URL with no upstream header.
+func (h *Handler) deniedPage(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	req, v, ok := h.parse(r, fromForwardedHeaders)
+	if ok {
+		v = h.checker.Check(r.Context(), req, credentials(r))
+	}
+	if v.Outcome != authz.Allow {
+		writeVerdict(w, v, v.Reply.Status)
+		h.observe("forward_auth", v, start)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set(ReasonHeader, string(v.Reason))
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Location", req.URL())
+	w.WriteHeader(http.StatusTemporaryRedirect)
 	h.observe("forward_auth", v, start)
 }
 
