@@ -315,6 +315,25 @@ func run(c config) error {
 		ratio("no cache: Cluster / standalone (both "+count(c.n)+" over "+count(c.spread)+")", targets[5], targets[1])
 	}
 
+	// Redis alone: the lookup a check makes, from one connection.
+	fmt.Printf("\nRedis alone: one MGET of a random session's keys from one connection, %d rounds of 2000 interleaved:\n", c.rounds)
+	lookups := map[string][]time.Duration{}
+	picks := map[string][]string{small.name: small.ids, large.name: spreadPick(large.ids, c.spread)}
+	for range c.rounds {
+		for _, ds := range sets[:2] {
+			d, err := redisLookups(ctx, ds.addrs[0], prefix, picks[ds.name], 2000)
+			if err != nil {
+				return fmt.Errorf("lookups in Redis, %s: %w", ds.name, err)
+			}
+			lookups[ds.name] = append(lookups[ds.name], d...)
+		}
+	}
+	for _, ds := range sets[:2] {
+		d := lookups[ds.name]
+		slices.Sort(d)
+		fmt.Printf("  %8d sessions in Redis, over %6d: p50 %v  p99 %v\n", ds.n, len(picks[ds.name]), quantile(d, 0.50), quantile(d, 0.99))
+	}
+
 	// Revocation to denial.
 	fmt.Printf("\nrevocation to denial, %d replicas (1 revoking, %d polling every 1ms), %d revocations each:\n", c.replicas, c.replicas-1, c.revocations)
 	for _, ds := range sets[:2] {
@@ -394,8 +413,11 @@ func median(v []float64) float64 {
 
 // quantile of sorted d, rounded for printing.
 func quantile(d []time.Duration, p float64) time.Duration {
-	return d[min(len(d)-1, int(p*float64(len(d))))].Round(10 * time.Microsecond)
+	return d[min(len(d)-1, int(p*float64(len(d))))].Round(time.Microsecond)
 }
+
+// errNotLoaded means a session the benchmark loaded is missing from Redis.
+var errNotLoaded = errors.New("a loaded session is missing")
 
 // count renders 1000 as 1k and 1000000 as 1M.
 func count(n int) string {
