@@ -145,3 +145,33 @@ func TestMigrationDocIsTrue(t *testing.T) {
 		t.Fatalf("check-config with the compose file's environment: exit %d\n%s", code, errOut.String())
 	}
 }
+
+// TestMigrateGitHubPassesCheckConfig: oauth2-proxy's github provider,
+// given as flags, becomes a providers entry with the github preset whose
+// secret is a file (--secrets-dir), and check-config accepts it.
+func TestMigrateGitHubPassesCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "github_client_secret"), []byte("the-github-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cookie_secrets"), []byte(randomKey(t)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"migrate", "oauth2-proxy", "--secrets-dir", dir, "--",
+		"--provider=github", "--github-org=acme", "--github-team=ops", "--email-domain=*", "--client-id=Iv1.abc",
+		"--client-secret=the-github-secret", "--redirect-url=https://app.company.com/oauth2/callback"}, &out, &errOut, noEnv)
+	if code != 0 {
+		t.Fatalf("migrate exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "the-github-secret") {
+		t.Fatal("the secret was printed")
+	}
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	if err := os.WriteFile(cfg, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := run(context.Background(), []string{"check-config", "--config", cfg}, &out, &errOut, noEnv); code != 0 {
+		t.Fatalf("check-config exit %d: %s", code, errOut.String())
+	}
+}

@@ -99,6 +99,12 @@ type converter struct {
 	// redirectHTTPS: the callback is https (or unknown, hence https).
 	redirectHTTPS bool
 	upstreams     []*url.URL
+	// providerType is oauth2-proxy's provider (google when unset).
+	providerType string
+	// entry, when set, is a providers: entry that takes the oidc: keys
+	// (a preset only a providers entry has: github).
+	entry        map[string]any
+	entryComment []string
 }
 
 // Convert turns s into a gatehouse configuration.
@@ -112,6 +118,9 @@ func Convert(s *Settings, opts Options) (*Result, error) {
 		if err := step(); err != nil {
 			return nil, err
 		}
+	}
+	if c.entry != nil {
+		c.d.set("providers", []map[string]any{c.entry}, c.entryComment...)
 	}
 	byName, _ := options()
 	for _, name := range s.Names() {
@@ -174,6 +183,16 @@ func from(st *Setting, more ...string) string {
 	return strings.Join(append([]string{"from " + st.Source}, more...), "; ")
 }
 
+// oidc sets a key of the provider: oidc.<name>, or the providers entry's.
+func (c *converter) oidc(name string, value any, comment string) {
+	if c.entry != nil {
+		c.entry[name] = value
+		c.entryComment = append(c.entryComment, name+": "+comment)
+		return
+	}
+	c.d.set("oidc."+name, value, comment)
+}
+
 // interpolated reports a value docker compose fills in (${VAR}).
 func interpolated(v string) bool { return strings.Contains(v, "${") || strings.HasPrefix(v, "$") }
 
@@ -185,6 +204,14 @@ func envName(key string) string {
 // plain carries a non-secret scalar, or, when compose fills it in, moves
 // it to gatehouse's environment.
 func (c *converter) plain(key string, st *Setting, value string, comment ...string) {
+	if name, ok := strings.CutPrefix(key, "oidc."); ok && c.entry != nil {
+		if interpolated(value) {
+			c.note(st, Attention, "%s is filled in by compose; gatehouse reads providers[0].%s from its configuration only: write the value there", value, name)
+			return
+		}
+		c.oidc(name, value, from(st, comment...))
+		return
+	}
 	if interpolated(value) {
 		c.env = append(c.env, EnvVar{Name: envName(key), What: fmt.Sprintf("%s (what %s was set to)", value, st.Source)})
 		return
@@ -195,6 +222,14 @@ func (c *converter) plain(key string, st *Setting, value string, comment ...stri
 // secret carries a secret as a reference: a file in SecretsDir, or a
 // GATEHOUSE_* variable. Its value is never written.
 func (c *converter) secret(key, fileKey, fileName, what string) {
+	if name, ok := strings.CutPrefix(fileKey, "oidc."); ok && c.entry != nil {
+		dir := cmpOr(c.opts.SecretsDir, "secrets")
+		p := path.Join(dir, fmt.Sprint(c.entry["id"])+"_client_secret")
+		c.oidc(name, p, "write "+what+" into this file")
+		c.notes = append(c.notes, Note{Setting: "providers[0]." + name, Severity: Attention,
+			Text: "a providers entry reads its secret from a file only: write " + what + " into " + p})
+		return
+	}
 	if c.opts.SecretsDir != "" {
 		p := path.Join(c.opts.SecretsDir, fileName)
 		c.d.set(fileKey, p, "write "+what+" into this file (never into this configuration)")
@@ -279,7 +314,18 @@ func (c *converter) provider() error {
 	issuer, ist := c.str("oidc_issuer_url")
 	fixed, needsIssuer, supported := providerIssuer(provider)
 	tenant, tst := c.str("azure_tenant")
+	c.providerType = provider
 	switch {
+	case provider == "github":
+		// gatehouse's github preset (OAuth 2, not OpenID Connect) lives in
+		// a providers entry.
+		c.entry = map[string]any{"id": "github", "preset": "github"}
+		c.entryComment = append(c.entryComment, from(pst, "gatehouse's github preset (docs/providers.md): the user is the login, the primary verified email, organizations and org/team as groups"))
+		if v, st := c.str("login_url"); st != nil {
+			if u, err := url.Parse(v); err == nil && u.Host != "" && u.Host != "github.com" {
+				c.oidc("base_url", u.Scheme+"://"+u.Host, from(st, "GitHub Enterprise Server"))
+			}
+		}
 	case provider == "azure":
 		if tenant == "" || tenant == "common" || tenant == "organizations" || tenant == "consumers" {
 			st := tst
@@ -306,7 +352,11 @@ func (c *converter) provider() error {
 			c.d.set("oidc.issuer_url", fixed, "provider not set: oauth2-proxy's default is google, whose issuer this is")
 			break
 		}
-		c.d.set("oidc.issuer_url", fixed, from(st, provider+"'s OpenID Connect issuer"))
+		more := []string{provider + "'s OpenID Connect issuer"}
+		if provider == "google" {
+			more = append(more, "like oauth2-proxy, access.email_domains checks the email's domain; for a Workspace domain a providers entry with preset: google and domains: [...] also checks the hd claim (docs/providers.md)")
+		}
+		c.d.set("oidc.issuer_url", fixed, from(st, more...))
 	}
 	if tst != nil && provider != "azure" {
 		c.note(tst, Dropped, "only used by the azure provider")
@@ -321,11 +371,13 @@ func (c *converter) provider() error {
 	}
 	if id, st := c.str("client_id"); st != nil {
 		c.plain("oidc.client_id", st, id)
+	} else if c.entry != nil {
+		c.notes = append(c.notes, Note{Setting: "client_id (not set)", Severity: Attention, Text: "set providers[0].client_id to the client ID the provider issued"})
 	} else {
 		c.env = append(c.env, EnvVar{Name: "GATEHOUSE_OIDC_CLIENT_ID", What: "the client ID the provider issued (not set in the oauth2-proxy configuration)"})
 	}
 	if f, st := c.str("client_secret_file"); st != nil {
-		c.d.set("oidc.client_secret_file", f, from(st, "the same file: make it readable by gatehouse"))
+		c.oidc("client_secret_file", f, from(st, "the same file: make it readable by gatehouse"))
 		c.get("client_secret")
 	} else {
 		what := "the provider's client secret"
@@ -338,16 +390,16 @@ func (c *converter) provider() error {
 	switch {
 	case rst != nil && strings.HasPrefix(redirect, "/"):
 		c.note(rst, Attention, "a relative redirect_url: gatehouse needs the absolute callback URL (https://your-host%s); set oidc.redirect_url", redirect)
-		c.d.set("oidc.redirect_url", PlaceholderRedirectURL, "CHANGE THIS: the absolute URL of "+redirect+", as registered at the provider")
+		c.oidc("redirect_url", PlaceholderRedirectURL, "CHANGE THIS: the absolute URL of "+redirect+", as registered at the provider")
 	case rst != nil:
 		c.plain("oidc.redirect_url", rst, redirect)
 	case c.opts.RedirectURL != "":
 		redirect = c.opts.RedirectURL
-		c.d.set("oidc.redirect_url", redirect, "from --redirect-url")
+		c.oidc("redirect_url", redirect, "from --redirect-url")
 	default:
 		c.notes = append(c.notes, Note{Setting: "redirect_url (not set)", Severity: Attention,
-			Text: "oauth2-proxy built the callback from each request's Host; gatehouse needs it fixed: set oidc.redirect_url (or migrate with --redirect-url) to https://<your host>/oauth2/callback, as registered at the provider"})
-		c.d.set("oidc.redirect_url", PlaceholderRedirectURL, "CHANGE THIS: https://<your host>/oauth2/callback, as registered at the provider")
+			Text: "oauth2-proxy built the callback from each request's Host; gatehouse needs it fixed: set redirect_url (or migrate with --redirect-url) to https://<your host>/oauth2/callback, as registered at the provider"})
+		c.oidc("redirect_url", PlaceholderRedirectURL, "CHANGE THIS: https://<your host>/oauth2/callback, as registered at the provider")
 	}
 	if u, err := url.Parse(redirect); err == nil && u.Scheme == "http" {
 		c.redirectHTTPS = false
@@ -359,14 +411,16 @@ func (c *converter) provider() error {
 			c.note(st, Dropped, "gatehouse's callback is absolute, as it was")
 		}
 	}
-	if scope, st := c.str("scope"); st != nil {
+	if scope, st := c.str("scope"); st != nil && c.entry != nil {
+		c.note(st, Dropped, "the github preset asks for read:user user:email read:org itself")
+	} else if st != nil {
 		scopes := strings.Fields(scope)
 		more := []string{}
 		if !slices.Contains(scopes, "openid") {
 			scopes = append([]string{"openid"}, scopes...)
 			more = append(more, "openid added: gatehouse signs in with OpenID Connect")
 		}
-		c.d.set("oidc.scopes", scopes, from(st, more...))
+		c.oidc("scopes", scopes, from(st, more...))
 	}
 	emailClaim, est := c.str("oidc_email_claim")
 	if uc, st := c.str("user_id_claim"); st != nil {
@@ -384,13 +438,13 @@ func (c *converter) provider() error {
 		}
 	}
 	if est != nil && emailClaim != "email" {
-		c.d.set("oidc.email_claim", emailClaim, from(est))
+		c.oidc("email_claim", emailClaim, from(est))
 	}
 	if g, st := c.str("oidc_groups_claim"); st != nil && g != "groups" {
-		c.d.set("oidc.groups_claim", g, from(st))
+		c.oidc("groups_claim", g, from(st))
 	}
 	if on, st := c.boolean("insecure_oidc_allow_unverified_email", false); on {
-		c.d.set("oidc.allow_unverified_email", true, from(st, "WARNING: admits addresses the provider did not verify; keep it only for a provider that verifies every address"))
+		c.oidc("allow_unverified_email", true, from(st, "WARNING: admits addresses the provider did not verify; keep it only for a provider that verifies every address"))
 	}
 	if on, st := c.boolean("insecure_oidc_skip_issuer_verification", false); on {
 		c.note(st, Blocked, "gatehouse always checks that the ID token's issuer is oidc.issuer_url (a multi-tenant issuer cannot be accepted)")
@@ -766,7 +820,26 @@ func (c *converter) access() error {
 	if groups != nil {
 		restrictGroups, groupSrc = groups.Values, groups
 	}
-	for _, n := range []string{"google_groups", "google_group", "keycloak_groups", "gitlab_groups", "gitlab_projects", "github_org", "github_team", "github_repo", "github_users", "bitbucket_team", "bitbucket_repository", "allowed_roles"} {
+	checks := []string{"google_groups", "google_group", "keycloak_groups", "gitlab_groups", "gitlab_projects", "github_org", "github_team", "github_repo", "github_users", "bitbucket_team", "bitbucket_repository", "allowed_roles"}
+	if c.providerType == "github" {
+		org, ost := c.str("github_org")
+		teams := c.get("github_team")
+		switch {
+		case ost != nil && teams != nil:
+			var gs []string
+			for _, t := range splitList(strings.Join(teams.Values, ",")) {
+				gs = append(gs, org+"/"+t)
+			}
+			c.note(teams, Dropped, "carried as access.groups org/team (with %s)", ost.Source)
+			restrictGroups, groupSrc = append(restrictGroups, gs...), teams
+		case ost != nil:
+			restrictGroups, groupSrc = append(restrictGroups, org), ost
+		case teams != nil:
+			c.note(teams, Blocked, "a team without github_org: gatehouse's groups are org/team")
+		}
+		checks = slices.DeleteFunc(checks, func(n string) bool { return n == "github_org" || n == "github_team" })
+	}
+	for _, n := range checks {
 		if st := c.get(n); st != nil {
 			c.note(st, Blocked, "a membership check gatehouse does not make (it reads groups from the ID token's %s claim only); until it is replaced by access.groups or a require rule on a claim, the users it kept out would be admitted by the other lists", "groups")
 		}
@@ -912,7 +985,7 @@ func (c *converter) headers() error {
 		}
 	}
 	if on, st := c.boolean("prefer_email_to_user", false); on {
-		c.d.set("oidc.user_claim", "email", from(st, "the user header carries the email"))
+		c.oidc("user_claim", "email", from(st, "the user header carries the email"))
 	}
 	pw := c.get("basic_auth_password")
 	setBasic, sbst := c.boolean("set_basic_auth", false)

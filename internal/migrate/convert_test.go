@@ -123,7 +123,9 @@ func TestSecurityRelevantNotCarried(t *testing.T) {
 		{"unanchored skip regex", []string{"OAUTH2_PROXY_SKIP_AUTH_REGEX=/health"}, "OAUTH2_PROXY_SKIP_AUTH_REGEX", "access.skip"},
 		{"negated skip route", []string{"OAUTH2_PROXY_SKIP_AUTH_ROUTES=GET!=^/admin"}, "OAUTH2_PROXY_SKIP_AUTH_ROUTES", "access.skip"},
 		{"insecure TLS to the provider", []string{"OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY=true"}, "OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY", ""},
-		{"unsupported provider", []string{"OAUTH2_PROXY_PROVIDER=github"}, "OAUTH2_PROXY_PROVIDER", "oidc.issuer_url"},
+		{"unsupported provider", []string{"OAUTH2_PROXY_PROVIDER=bitbucket"}, "OAUTH2_PROXY_PROVIDER", "oidc.issuer_url"},
+		{"github collaborators", []string{"OAUTH2_PROXY_PROVIDER=github", "OAUTH2_PROXY_GITHUB_REPO=org/repo"}, "OAUTH2_PROXY_GITHUB_REPO", ""},
+		{"github team without org", []string{"OAUTH2_PROXY_PROVIDER=github", "OAUTH2_PROXY_GITHUB_TEAM=ops"}, "OAUTH2_PROXY_GITHUB_TEAM", "access.groups"},
 		{"insecure cookie on https", []string{"OAUTH2_PROXY_COOKIE_SECURE=false", "OAUTH2_PROXY_REDIRECT_URL=https://app.company.com/oauth2/callback"}, "OAUTH2_PROXY_COOKIE_SECURE", "cookie.secure"},
 		{"domain AND group", []string{"OAUTH2_PROXY_EMAIL_DOMAINS=company.com", "OAUTH2_PROXY_ALLOWED_GROUPS=admins"}, "OAUTH2_PROXY_EMAIL_DOMAINS", "access.email_domains"},
 		{"google groups", []string{"OAUTH2_PROXY_GOOGLE_GROUPS=eng@company.com"}, "OAUTH2_PROXY_GOOGLE_GROUPS", ""},
@@ -330,5 +332,32 @@ func TestComposeInterpolationGoesToTheEnvironment(t *testing.T) {
 	}
 	if v, _ := at(decoded(t, res), "oidc.redirect_url"); v != "https://app.company.com/oauth2/callback" {
 		t.Errorf("redirect_url %v", v)
+	}
+}
+
+// TestGitHub: oauth2-proxy's github provider becomes a providers entry with
+// gatehouse's github preset, its organization and teams access.groups.
+func TestGitHub(t *testing.T) {
+	res := convertEnv(t, "OAUTH2_PROXY_PROVIDER=github", "OAUTH2_PROXY_GITHUB_ORG=acme", "OAUTH2_PROXY_GITHUB_TEAM=ops,dev",
+		"OAUTH2_PROXY_EMAIL_DOMAINS=*", "OAUTH2_PROXY_CLIENT_ID=Iv1.abc", "OAUTH2_PROXY_CLIENT_SECRET=gh-secret-never-printed",
+		"OAUTH2_PROXY_REDIRECT_URL=https://app.company.com/oauth2/callback",
+		"OAUTH2_PROXY_LOGIN_URL=https://github.company.com/login/oauth/authorize")
+	if res.Blocked() {
+		t.Fatalf("blocked: %+v", res.Notes)
+	}
+	m := decoded(t, res)
+	ps, _ := at(m, "providers")
+	want := "[map[base_url:https://github.company.com client_id:Iv1.abc client_secret_file:secrets/github_client_secret id:github preset:github redirect_url:https://app.company.com/oauth2/callback]]"
+	if got := fmtAny(ps); got != want {
+		t.Errorf("providers = %s\nwant %s", got, want)
+	}
+	if got, _ := at(m, "access.groups"); fmtAny(got) != "[acme/ops acme/dev]" {
+		t.Errorf("access.groups = %v", got)
+	}
+	if _, ok := at(m, "oidc"); ok {
+		t.Error("an oidc: section beside the providers entry")
+	}
+	if strings.Contains(string(res.YAML), "gh-secret-never-printed") {
+		t.Error("the secret was written")
 	}
 }
