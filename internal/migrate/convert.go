@@ -455,9 +455,13 @@ func (c *converter) provider() error {
 	if on, st := c.boolean("skip_oidc_discovery", false); on {
 		c.note(st, Blocked, "gatehouse reads the provider's endpoints and keys from its discovery document only")
 	}
+	endpoints := "gatehouse takes the provider's endpoints and keys from its discovery document"
+	if c.entry != nil {
+		endpoints = "the github preset knows GitHub's endpoints (base_url for an Enterprise Server)"
+	}
 	for _, n := range []string{"login_url", "redeem_url", "profile_url", "validate_url", "oidc_jwks_url", "oidc_public_key_files", "skip_claims_from_profile_url"} {
 		if st := c.get(n); st != nil {
-			c.note(st, Dropped, "gatehouse takes the provider's endpoints and keys from its discovery document")
+			c.note(st, Dropped, "%s", endpoints)
 		}
 	}
 	if on, st := c.boolean("ssl_insecure_skip_verify", false); on {
