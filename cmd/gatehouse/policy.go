@@ -86,6 +86,7 @@ func (c claimFlags) Set(s string) error {
 // identityFlags is a signed-in user as flags or a test case describe it.
 type identityFlags struct {
 	email, user, groups string
+	provider            string // "" is the default provider
 	unverified          bool
 	claims              claimFlags
 }
@@ -94,7 +95,7 @@ func (f identityFlags) identity() *authz.Identity {
 	if f.email == "" && f.user == "" && f.groups == "" && len(f.claims) == 0 {
 		return nil
 	}
-	id := &authz.Identity{User: f.user, Email: f.email, EmailVerified: !f.unverified, Claims: f.claims}
+	id := &authz.Identity{User: f.user, Email: f.email, EmailVerified: !f.unverified, Claims: f.claims, Provider: f.provider}
 	if id.User == "" {
 		id.User = f.email
 	}

@@ -25,6 +25,7 @@ func policyExplain(args []string, stdout, stderr io.Writer, lookup func(string) 
 	fs.BoolVar(&id.unverified, "email-unverified", false, "the email is not verified by the provider")
 	fs.StringVar(&id.user, "user", "", "the signed-in user's name (default: the email)")
 	fs.StringVar(&id.groups, "groups", "", "comma-separated groups")
+	fs.StringVar(&id.provider, "provider", "", "the ID of the provider the user signed in through (default: the first)")
 	fs.Var(id.claims, "claim", "a claim as name=value (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

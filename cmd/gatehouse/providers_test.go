@@ -151,3 +151,43 @@ access:
 		}
 	}
 }
+
+// policy explain --provider judges the user as signed in through that
+// provider, so a rule that names providers can be tried out.
+func TestPolicyExplainProvider(t *testing.T) {
+	cfg := writeTemp(t, "gatehouse.yaml", `
+cookie:
+  secrets: ["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]
+providers:
+  - id: staff
+    issuer_url: https://idp.example.com
+    client_id: c
+    client_secret: s
+    redirect_url: https://auth.example.com/oauth2/callback/staff
+  - id: partner
+    issuer_url: https://partner.example.org
+    client_id: c
+    client_secret: s
+    redirect_url: https://auth.example.com/oauth2/callback/partner
+access:
+  email_domains: [example.com]
+  rules:
+    - name: corp
+      hosts: [corp.example.com]
+      action: authenticate
+      providers: [staff]
+`)
+	for provider, want := range map[string]string{
+		"":        "verdict:  allow",
+		"staff":   "verdict:  allow",
+		"partner": "verdict:  deny (403, reason provider_not_accepted, decided by corp)",
+	} {
+		out, _, err := runPolicy("explain", "--config", cfg, "--url", "https://corp.example.com/", "--email", "a@example.com", "--provider", provider)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("--provider %q: missing %q in:\n%s", provider, want, out)
+		}
+	}
+}
