@@ -54,24 +54,6 @@ func (d *document) set(path string, value any, comment ...string) {
 	}
 }
 
-// has reports whether path is set.
-func (d *document) has(path string) bool {
-	m := d.root
-	for _, k := range strings.Split(path, ".") {
-		var child *yaml.Node
-		for j := 0; j+1 < len(m.Content); j += 2 {
-			if m.Content[j].Value == k {
-				child = m.Content[j+1]
-			}
-		}
-		if child == nil {
-			return false
-		}
-		m = child
-	}
-	return true
-}
-
 func joinComment(prev string, lines []string) string {
 	var b strings.Builder
 	b.WriteString(prev)
