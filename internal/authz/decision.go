@@ -64,6 +64,11 @@ const (
 	// ReasonProviderNotAccepted: the matching rule names the providers it
 	// accepts, and the user signed in through another.
 	ReasonProviderNotAccepted Reason = "provider_not_accepted"
+	// ReasonInvalidIdentity: the identity to send upstream (user, email,
+	// preferred username, a group) holds a control character, which every
+	// proxy would spell differently in a header (a space, "%0D%0A"); the
+	// request is refused with 403 rather than sent one way or another.
+	ReasonInvalidIdentity Reason = "invalid_identity"
 )
 
 // Header is one HTTP header name and value.
@@ -205,6 +210,9 @@ func allow(p *Policy, reason Reason, id *Identity) Decision {
 	hs[0].Name, hs[1].Name, hs[2].Name, hs[3].Name = h.User, h.Email, h.Groups, h.PreferredUsername
 	var token string
 	if id != nil {
+		if !id.headerSafe() {
+			return forbidden(id, ReasonInvalidIdentity)
+		}
 		d.User = id.User
 		hs[0].Value, hs[1].Value, hs[3].Value = id.User, id.Email, id.PreferredUsername
 		hs[2].Value = joinGroups(id.Groups)
@@ -227,6 +235,30 @@ func allow(p *Policy, reason Reason, id *Identity) Decision {
 	}
 	d.UpstreamHeaders = hs
 	return d
+}
+
+// headerSafe reports whether every identity value can be sent as a header
+// value the same way by every proxy: no control character (C0 or DEL).
+func (id *Identity) headerSafe() bool {
+	if hasControl(id.User) || hasControl(id.Email) || hasControl(id.PreferredUsername) {
+		return false
+	}
+	for _, g := range id.Groups {
+		if hasControl(g) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasControl reports whether s holds a C0 control character or DEL.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // joinGroups is strings.Join(groups, ","), without allocating for zero or

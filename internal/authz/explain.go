@@ -106,7 +106,10 @@ func verdict(p *Policy, rl *Rule, d Decision, id *Identity) string {
 		if d.Reason == ReasonDeniedByRule {
 			return "denied for everyone"
 		}
-		if d.Reason == ReasonProviderNotAccepted && rl != nil && id != nil {
+		if d.Reason == ReasonProviderNotAccepted && id != nil {
+			if !p.knownProvider(id.Provider) || rl == nil || len(rl.Providers) == 0 {
+				return fmt.Sprintf("signed in through provider %q, which is not configured", providerOf(p, id))
+			}
 			return fmt.Sprintf("signed in through provider %q, but the rule accepts only %s", providerOf(p, id), strings.Join(rl.Providers, ", "))
 		}
 		return "signed in, but not on the allow-list"

@@ -184,6 +184,18 @@ type Policy struct {
 	// empty (sessions written before there were several providers), for
 	// rules that name providers.
 	DefaultProvider string
+	// Providers, when set, are the IDs of the configured sign-in
+	// providers: a session naming any other (a provider since removed
+	// from the configuration) is refused like one a rule does not accept.
+	// Bearer identities of issuers that are no sign-in provider (Provider
+	// "bearer:...") are not sessions and pass.
+	Providers []string
+}
+
+// knownProvider reports whether id (an Identity's Provider) is a
+// configured provider, or no check applies.
+func (p *Policy) knownProvider(id string) bool {
+	return len(p.Providers) == 0 || id == "" || strings.HasPrefix(id, "bearer:") || slices.Contains(p.Providers, id)
 }
 
 // admits reports whether the identity is on the policy's default

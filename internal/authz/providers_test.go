@@ -40,6 +40,20 @@ func TestRuleProviders(t *testing.T) {
 			}
 		})
 	}
+	// A session of a provider no longer configured is refused everywhere
+	// a signed-in user is needed; a bearer token of another issuer is not
+	// a session and passes where no rule names providers.
+	p.Providers = []string{"oidc", "corp", "google"}
+	if d := Decide(p, req("GET", "else.example.com", "/", "1.2.3.4"), ValidSession, &Identity{User: "x", Provider: "removed"}); d.Reason != ReasonProviderNotAccepted {
+		t.Fatalf("removed provider: %s", d.Reason)
+	}
+	if d := Decide(p, req("GET", "else.example.com", "/", "1.2.3.4"), ValidSession, &Identity{User: "x", Provider: "bearer:https://ci.example.com"}); d.Outcome != Allow {
+		t.Fatalf("bearer of another issuer: %v %s", d.Outcome, d.Reason)
+	}
+	if d := Decide(p, req("GET", "corp.example.com", "/", "1.2.3.4"), ValidSession, &Identity{User: "x", Provider: "bearer:https://ci.example.com"}); d.Reason != ReasonProviderNotAccepted {
+		t.Fatalf("bearer of another issuer on a rule naming providers: %s", d.Reason)
+	}
+
 	// Every view is judged: a letter-case variant of the path cannot
 	// escape the provider check either.
 	d := Decide(p, req("GET", "CORP.example.com", "/X", "1.2.3.4"), ValidSession, google)

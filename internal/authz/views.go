@@ -98,7 +98,8 @@ func (p *Policy) judge(v View, host string, r *Request, state SessionState, id *
 		vd.class = classForbidden
 	case state != ValidSession || id == nil:
 		vd.class = classUnauthenticated
-	case vd.idx >= 0 && !p.Rules[vd.idx].acceptsProvider(id.Provider, p.DefaultProvider):
+	case !p.knownProvider(id.Provider),
+		vd.idx >= 0 && !p.Rules[vd.idx].acceptsProvider(id.Provider, p.DefaultProvider):
 		vd.class, vd.wrongProvider = classForbidden, true
 	case vd.action == ActionRequire && p.Rules[vd.idx].Require.admits(id, p.AllowUnverifiedEmail),
 		vd.action != ActionRequire && p.admits(id):

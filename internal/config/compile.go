@@ -31,6 +31,7 @@ func (c *Config) compilePolicy(prefix string, a *Access) (*authz.Policy, Errors)
 		AllowAnyAuthenticated: a.AllowAnyAuthenticated,
 		AllowUnverifiedEmail:  c.anyAllowsUnverified(),
 		DefaultProvider:       c.LoginProviders()[0].ID,
+		Providers:             c.providerIDs(),
 		EmailDomains:          compileDomains(&errs, prefix+"email_domains", a.EmailDomains),
 		Emails:                compileEmails(&errs, prefix+"emails", a.Emails),
 		Groups:                set(a.Groups),
