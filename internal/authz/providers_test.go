@@ -61,3 +61,20 @@ func TestRuleProviders(t *testing.T) {
 		t.Fatalf("mixed case: got %s", d.Reason)
 	}
 }
+
+// BenchmarkDecideProviders is BenchmarkDecideAllowed with three
+// configured providers and a session of the last, through a rule naming it.
+func BenchmarkDecideProviders(b *testing.B) {
+	p := testPolicy()
+	p.Providers = []string{"oidc", "google", "corp"}
+	p.DefaultProvider = "oidc"
+	p.Rules = []Rule{{Name: "corp", Action: ActionAuthenticate, Providers: []string{"google", "corp"}}}
+	r := browserReq("/dashboard")
+	id := &Identity{User: "alice", Email: "alice@example.com", EmailVerified: true, Groups: []string{"dev"}, Provider: "corp"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Decide(p, r, ValidSession, id); d.Outcome != Allow {
+			b.Fatal(d.Reason)
+		}
+	}
+}
