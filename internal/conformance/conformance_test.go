@@ -201,6 +201,10 @@ func scenarios() []scenario {
 			want: verdict{Status: 403, Reason: "provider_not_accepted"}},
 		{name: "rule naming providers, session from that provider", target: "/corp/x", accept: apiAccept, cookie: "dave-corp",
 			want: verdict{Status: 200, Reason: "allowed", Identity: map[string]string{"x-auth-request-user": "dave", "x-auth-request-email": "dave@example.com"}, Cookie: "theme=dark"}},
+		{name: "identity with CR LF: refused, never spelt one way or another in a header", target: "/app", accept: apiAccept, cookie: "crlf",
+			want: verdict{Status: 403, Reason: "invalid_identity"}},
+		{name: "a group with DEL: refused", target: "/app", accept: apiAccept, cookie: "ctl-group",
+			want: verdict{Status: 403, Reason: "invalid_identity"}},
 		{name: "store failure, browser", target: "/app", accept: browserAccept, cookie: "alice", storeDown: true,
 			want: verdict{Status: 503, Reason: "store_unavailable"}},
 		{name: "store failure, API client", target: "/app", accept: apiAccept, cookie: "alice", storeDown: true, spoof: spoofed,
@@ -268,6 +272,8 @@ func newFixture(t *testing.T) *fixture {
 	add("mallory", "mallory", "mallory@evil.com", true)
 	add("unverified", "bob", "bob@example.com", false)
 	add("twoat", "eve", "alice@example.com@evil.com", true)
+	add("crlf", "eve\r\nX-Injected: 1", "eve@example.com", true, "eng")
+	add("ctl-group", "frank", "frank@example.com", true, "eng\x7f")
 	provider = "corp"
 	add("dave-corp", "dave", "dave@example.com", true)
 	provider = ""

@@ -117,11 +117,11 @@ func splitAbsolute(t string) (authority, path string, err error) {
 		return "", "", fmt.Errorf("%w: request target is neither origin nor absolute form", errBadRequest)
 	}
 	i := strings.IndexAny(rest, "/?")
-	if i < 0 {
-		return rest, "/", nil
-	}
-	if rest[i] == '?' {
-		return rest[:i], "/" + rest[i:], nil
+	if i < 0 || rest[i] == '?' {
+		// No path: HAProxy sends such a target (an HTTP/2 "OPTIONS *", an
+		// absolute URL without its "/") to the app as it is, so judging it
+		// as "/" would judge another request than the one routed.
+		return "", "", fmt.Errorf("%w: absolute request target without a path", errBadRequest)
 	}
 	return rest[:i], rest[i:], nil
 }

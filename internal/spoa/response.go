@@ -46,9 +46,10 @@ func VarName(prefix, name string) string {
 }
 
 // appendVerdict appends the set-var actions that tell HAProxy the verdict.
-// On allow every upstream header with a value gets its variable and one
-// without a value gets none, so the shipped config removes it; the client's
-// own value of such a header never survives.
+// On allow every upstream header gets its variable, an empty one for a
+// header to remove, so that the shipped config (and a config whose lines
+// were renamed with headers.*) overwrites or removes the client's own value
+// of every header gatehouse manages.
 func appendVerdict(dst []byte, v *check.Verdict) []byte {
 	status := v.Reply.Status
 	if v.Outcome != authz.Allow && (status < 300 || status > 599) {
@@ -64,7 +65,7 @@ func appendVerdict(dst []byte, v *check.Verdict) []byte {
 	}
 	if v.Outcome == authz.Allow {
 		for _, h := range v.UpstreamHeaders {
-			if h.Name == "" || h.Value == "" {
+			if h.Name == "" {
 				continue
 			}
 			dst = spop.AppendSetVar(dst, spop.ScopeTransaction, VarName(UpstreamPrefix, h.Name), spop.StringValue(h.Value))
