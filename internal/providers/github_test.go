@@ -1,14 +1,18 @@
 package providers_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/providers"
 	"github.com/gatehouse/gatehouse/internal/providers/github"
 	"github.com/gatehouse/gatehouse/internal/providers/providertest"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 func TestGitHub(t *testing.T) {
@@ -64,4 +68,38 @@ func TestGitHubAPIFailure(t *testing.T) {
 	g := newGate(t, f, providers.GitHub, providers.Params{}, func(p *login.Provider) { p.Connector = github.New("") })
 	s, resp, _ := g.signIn(t)
 	refused(t, s, resp, http.StatusServiceUnavailable, login.ReasonProviderUnavailable)
+}
+
+// A GitHub App's user tokens expire: the session is refreshed with the
+// refresh token, and the groups are read again.
+func TestGitHubAppRefresh(t *testing.T) {
+	u := &providertest.GitHubUser{ID: 7, Login: "octocat", Orgs: []string{"acme"}}
+	f := providertest.GitHub(t, providers.GitHubCom, 100, u)
+	f.Expiring = true
+	g := newGate(t, f, providers.GitHub, providers.Params{}, func(p *login.Provider) { p.Connector = github.New("") })
+	s, resp, _ := g.signIn(t)
+	if s == nil || s.RefreshToken == "" || s.TokenExpiry.IsZero() || !g.h.RefreshDue(&session.Session{RefreshToken: "x", TokenExpiry: time.Now()}) {
+		t.Fatalf("sign-in: %d %+v", resp.StatusCode, s)
+	}
+	u.Orgs = []string{"acme", "new-org"}
+	next, err := g.h.Refresh(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.TokensIssued() != 2 || next.RefreshToken == s.RefreshToken || !slices.Equal(next.Groups, []string{"acme", "new-org"}) || next.Subject != "7" {
+		t.Fatalf("refreshed: tokens issued %d, groups %v", f.TokensIssued(), next.Groups)
+	}
+	// A spent refresh token is refused by GitHub (bad_refresh_token): the
+	// session ends.
+	spent := *next
+	spent.RefreshToken = s.RefreshToken
+	if err := g.store.Save(context.Background(), &spent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.h.Refresh(context.Background(), &spent); !errors.Is(err, login.ErrRefreshRejected) {
+		t.Fatalf("spent refresh token: %v", err)
+	}
+	if _, err := g.store.Load(context.Background(), spent.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("the session outlived a refused refresh: %v", err)
+	}
 }

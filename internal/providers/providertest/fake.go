@@ -39,6 +39,10 @@ type Fake struct {
 	// OAuth2Only makes the fake an OAuth 2 provider that is not an
 	// OpenID provider (GitHub): no discovery document, no ID token.
 	OAuth2Only bool
+	// Expiring makes an OAuth2Only fake issue expiring user tokens with a
+	// refresh token, as a GitHub App does (8 hours, refresh token rotated
+	// at each use).
+	Expiring bool
 
 	t     testing.TB
 	srv   *httptest.Server
@@ -49,6 +53,8 @@ type Fake struct {
 	claims   map[string]any // of the next ID token
 	userinfo map[string]any
 	codes    map[string]grant
+	refresh  string // the refresh token that is valid now
+	issued   int    // tokens issued, to make each access token differ
 	apis     map[string]http.HandlerFunc // "METHOD host/path"
 	calls    map[string]int
 }
@@ -222,6 +228,19 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client"})
 		return
 	}
+	if r.PostForm.Get("grant_type") == "refresh_token" && f.OAuth2Only && f.Expiring {
+		f.mu.Lock()
+		ok := f.refresh != "" && r.PostForm.Get("refresh_token") == f.refresh
+		f.mu.Unlock()
+		if !ok { // GitHub answers token errors with 200
+			writeJSON(w, http.StatusOK, map[string]any{"error": "bad_refresh_token",
+				"error_description": "The refresh token passed is incorrect or expired.",
+				"error_uri":         "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"})
+			return
+		}
+		writeJSON(w, http.StatusOK, f.expiringToken())
+		return
+	}
 	f.mu.Lock()
 	g, ok := f.codes[r.PostForm.Get("code")]
 	delete(f.codes, r.PostForm.Get("code"))
@@ -237,6 +256,10 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 	for k, v := range g.claims {
 		c[k] = v
 	}
+	if f.OAuth2Only && f.Expiring {
+		writeJSON(w, http.StatusOK, f.expiringToken())
+		return
+	}
 	if f.OAuth2Only { // GitHub's answer (asked for JSON): no expiry, no ID token
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": "at-" + f.ClientID, "token_type": "bearer", "scope": "read:org,read:user,user:email"})
 		return
@@ -245,6 +268,24 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 		"access_token": "at-" + f.ClientID, "token_type": "Bearer", "expires_in": 3599,
 		"id_token": f.sign(c),
 	})
+}
+
+// expiringToken issues a GitHub App's user token and a new refresh token.
+// Every access token is accepted by the API (see AccessToken).
+func (f *Fake) expiringToken() map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.issued++
+	f.refresh = "ghr_" + rand.Text()
+	return map[string]any{"access_token": "at-" + f.ClientID, "token_type": "bearer", "scope": "",
+		"expires_in": 28800, "refresh_token": f.refresh, "refresh_token_expires_in": 15811200}
+}
+
+// TokensIssued counts the tokens an Expiring fake issued.
+func (f *Fake) TokensIssued() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.issued
 }
 
 // sign returns the claims as an RS256 JWT with the fake's key.
