@@ -270,6 +270,13 @@ func TestSources(t *testing.T) {
 	if st, _ := fromFile.Get("provider"); st.Value() != "oidc" {
 		t.Errorf("flags win over the file: %+v", st)
 	}
+	unknown, _, err := FromFlags([]string{"--some-new-switch", "--provider=oidc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := unknown.Get("provider"); st == nil || st.Value() != "oidc" {
+		t.Errorf("an unknown flag swallowed the next one: %+v", unknown.Names())
+	}
 	if _, _, err := FromFlags([]string{"--cookie-secure=maybe"}); err == nil || !strings.Contains(err.Error(), "--cookie-secure") {
 		t.Errorf("bad bool: %v", err)
 	}

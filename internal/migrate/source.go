@@ -176,7 +176,9 @@ func FromFlags(args []string) (s *Settings, configFile string, err error) {
 			o = option{name: strings.ReplaceAll(name, "-", "_"), kind: kindString, flag: name}
 		}
 		if !hasVal {
-			if o.kind == kindBool {
+			// A flag this package does not know, followed by another flag,
+			// is taken as a boolean rather than swallowing that flag.
+			if o.kind == kindBool || !known && (i+1 >= len(args) || strings.HasPrefix(args[i+1], "-")) {
 				val = "true"
 			} else {
 				if i+1 >= len(args) {
