@@ -53,8 +53,8 @@ type Fake struct {
 	claims   map[string]any // of the next ID token
 	userinfo map[string]any
 	codes    map[string]grant
-	refresh  string // the refresh token that is valid now
-	issued   int    // tokens issued, to make each access token differ
+	refresh  string                      // the refresh token that is valid now
+	issued   int                         // tokens issued, to make each access token differ
 	apis     map[string]http.HandlerFunc // "METHOD host/path"
 	calls    map[string]int
 }
