@@ -88,12 +88,11 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, h.cookies.New(name, value, expires))
 	w.Header().Set("Cache-Control", "no-store")
+	// AuthParams never name the flow's own parameters (see flowParams).
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(ls.Verifier), oidc.Nonce(ls.Nonce)}
 	for k, v := range pv.cfg.AuthParams {
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
-	// The flow's own parameters go last, so no AuthParams can replace them.
-	opts = append(opts[2:], opts[:2]...)
 	http.Redirect(w, r, p.oauth.AuthCodeURL(ls.State, opts...), http.StatusFound)
 	return nil
 }

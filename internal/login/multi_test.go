@@ -201,6 +201,11 @@ func TestSeveralProvidersConfigErrors(t *testing.T) {
 		"same ID twice":      {[]login.Provider{p("a", "https://g.example.com/oauth2/callback"), p("a", "https://g.example.com/oauth2/callback/b")}, "ID used twice"},
 		"same callback path": {[]login.Provider{p("a", "https://g.example.com/oauth2/callback"), p("b", "https://h.example.com/oauth2/callback")}, "each needs its own"},
 		"bad ID":             {[]login.Provider{p("A B", "https://g.example.com/oauth2/callback")}, "lower-case letters"},
+		"auth param of the flow": {[]login.Provider{func() login.Provider {
+			q := p("a", "https://g.example.com/oauth2/callback")
+			q.AuthParams = map[string]string{"state": "fixed"}
+			return q
+		}()}, `auth parameter "state" is the flow's own`},
 	}
 	v := mustValidator(t)
 	codec, _ := cookie.NewCodec([][]byte{make([]byte, cookie.KeySize)}, nil)

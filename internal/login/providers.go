@@ -72,6 +72,10 @@ type ClaimsHook interface {
 // fails with 503.
 var ErrClaimsRefused = errors.New("login: claims refused")
 
+// flowParams are the authorization request's parameters that the flow
+// sets itself; Provider.AuthParams may not name them.
+var flowParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method"}
+
 var providerIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // ValidProviderID reports whether id may name a provider.
@@ -133,6 +137,11 @@ func (c Config) providers() ([]Provider, error) {
 			errs = append(errs, fmt.Errorf("%s: redirect URL path %s is also provider %q's; each needs its own", where, ru.EscapedPath(), other))
 		} else {
 			paths[ru.EscapedPath()] = p.ID
+		}
+		for k := range p.AuthParams {
+			if slices.Contains(flowParams, k) {
+				errs = append(errs, fmt.Errorf("%s: auth parameter %q is the flow's own", where, k))
+			}
 		}
 		if p.Connector == nil && !slices.Contains(p.Scopes, "openid") {
 			errs = append(errs, fmt.Errorf(`%s: scopes must include "openid"`, where))
