@@ -60,6 +60,7 @@ type options struct {
 	redis            string
 	oauth2Proxy      string
 	gatehouse        string
+	baseline         string
 	profile          string
 	profileFor       time.Duration
 	keep             string
@@ -84,6 +85,7 @@ func main() {
 	flag.StringVar(&o.redis, "redis", "127.0.0.1:6379", "Redis address (loopback); keys use a unique prefix and are deleted afterwards")
 	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "oauth2-proxy v7.15.6 binary (scripts/bench-load.sh builds it); empty leaves it out")
 	flag.StringVar(&o.gatehouse, "gatehouse", "", "a gatehouse binary to run instead of building one from the checkout")
+	flag.StringVar(&o.baseline, "baseline", "", "a second gatehouse binary (say, an earlier commit's) measured in the same rounds, as \"baseline\" targets")
 	flag.StringVar(&o.profile, "profile", "", "folder to save pprof profiles of each gatehouse under load into; empty takes none")
 	flag.DurationVar(&o.profileFor, "profile-for", 8*time.Second, "length of each profile")
 	flag.StringVar(&o.keep, "keep", "", "folder for configurations and logs (default: a temporary one, removed)")
@@ -112,6 +114,8 @@ const (
 	tO2P       = "oauth2-proxy /oauth2/auth, Redis sessions"
 	tNoopGRPC  = "no-op ext_authz server"
 	tGRPC      = "gatehouse ext_authz, Redis + local cache"
+	tNoopHdrs  = "no-op sending gatehouse's response headers"
+	baseSuffix = " (baseline)"
 )
 
 // The comparisons reported, with issue 11's targets.
@@ -122,6 +126,15 @@ var comparisons = []comparison{
 	{title: "gatehouse (cache off) / oauth2-proxy", target: tNoCache, base: tO2P},
 	{title: "oauth2-proxy / no-op + GET", target: tO2P, base: tNoopRedis},
 	{title: "ext_authz / no-op ext_authz", target: tGRPC, base: tNoopGRPC, minRPS: 0.9, maxP99: 1.3},
+	{title: "forward-auth (cache) / no-op + its headers", target: tCache, base: tNoopHdrs},
+	{title: "no-op + its headers / no-op", target: tNoopHdrs, base: tNoop},
+	{title: "baseline: forward-auth (cache) / no-op", target: tCache + baseSuffix, base: tNoop, minRPS: 0.85, maxP99: 1.5},
+	{title: "baseline: forward-auth (cache off) / GET", target: tNoCache + baseSuffix, base: tNoopRedis, minRPS: 0.8},
+	{title: "baseline: gatehouse (cache) / oauth2-proxy", target: tCache + baseSuffix, base: tO2P, minRPS: 5, lowerP99: true},
+	{title: "baseline: ext_authz / no-op ext_authz", target: tGRPC + baseSuffix, base: tNoopGRPC, minRPS: 0.9, maxP99: 1.3},
+	{title: "gatehouse / baseline, forward-auth (cache)", target: tCache, base: tCache + baseSuffix},
+	{title: "gatehouse / baseline, cache off", target: tNoCache, base: tNoCache + baseSuffix},
+	{title: "gatehouse / baseline, ext_authz", target: tGRPC, base: tGRPC + baseSuffix},
 }
 
 type target struct {
@@ -173,7 +186,7 @@ func run(out io.Writer, o options) error {
 
 	var ps procs
 	defer ps.stopAll()
-	addrs := make([]string, 6)
+	addrs := make([]string, 11)
 	for i := range addrs {
 		a, err := freeAddr()
 		if err != nil {
@@ -184,12 +197,14 @@ func run(out io.Writer, o options) error {
 	ghA := gatehouseInstance{name: "gatehouse-cache", http: addrs[0], grpc: addrs[1], admin: addrs[2]}
 	ghB := gatehouseInstance{name: "gatehouse-nocache", http: addrs[3], admin: addrs[4], noCache: true}
 	o2pAddr := addrs[5]
+	baseA := gatehouseInstance{name: "baseline-cache", http: addrs[6], grpc: addrs[7], admin: addrs[8]}
+	baseB := gatehouseInstance{name: "baseline-nocache", http: addrs[9], admin: addrs[10], noCache: true}
 
 	provider, err := oidctest.New(oidctest.Options{
 		Users: []oidctest.User{{Subject: "alice", Email: "alice@example.com", EmailVerified: true,
 			Groups: []string{"ml-team"}, PreferredUsername: "alice", Password: "alice"}},
 		Client: oidctest.Client{ID: "gatehouse-bench", Secret: randomHex(24),
-			RedirectURIs: []string{ghA.callback(), ghB.callback(), "http://" + o2pAddr + "/oauth2/callback"}},
+			RedirectURIs: []string{ghA.callback(), ghB.callback(), "http://" + o2pAddr + "/oauth2/callback", baseA.callback(), baseB.callback()}},
 		IDTokenLifetime: time.Hour, AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 2 * time.Hour,
 	})
 	if err != nil {
@@ -204,8 +219,16 @@ func run(out io.Writer, o options) error {
 	if err := os.WriteFile(shared.tokenFile, []byte(randomHex(32)), 0o600); err != nil {
 		return err
 	}
-	for _, g := range []gatehouseInstance{ghA, ghB} {
-		p, err := g.start(ctx, dir, bin, shared)
+	type instance struct {
+		g   gatehouseInstance
+		bin string
+	}
+	instances := []instance{{ghA, bin}, {ghB, bin}}
+	if o.baseline != "" {
+		instances = append(instances, instance{baseA, o.baseline}, instance{baseB, o.baseline})
+	}
+	for _, in := range instances {
+		p, err := in.g.start(ctx, dir, in.bin, shared)
 		if err != nil {
 			return err
 		}
@@ -255,6 +278,12 @@ func run(out io.Writer, o options) error {
 	}
 	ps.add(pg)
 	grpcTargets := []target{{name: tNoopGRPC, grpc: grpcNoop}, {name: tGRPC, grpc: ghA.grpc}}
+	if o.baseline != "" {
+		httpTargets = append(httpTargets,
+			target{name: tCache + baseSuffix, url: "http://" + baseA.http + "/authz/forward-auth"},
+			target{name: tNoCache + baseSuffix, url: "http://" + baseB.http + "/authz/forward-auth"})
+		grpcTargets = append(grpcTargets, target{name: tGRPC + baseSuffix, grpc: baseA.grpc})
+	}
 
 	headers := []string{cookieHeader, "X-Forwarded-Method: GET", "X-Forwarded-Proto: https",
 		"X-Forwarded-Host: app.example.com", "X-Forwarded-Uri: /dashboard?tab=runs", "X-Forwarded-For: 203.0.113.7",
@@ -265,6 +294,27 @@ func run(out io.Writer, o options) error {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
+	// A no-op that answers with the response headers gatehouse sends for
+	// this request (same names and values): what the answer alone costs.
+	answer, err := allowedHeaders(ctx, httpTargets[1].url, headers)
+	if err != nil {
+		return err
+	}
+	args := []string{self, "noop", "-kind", "http"}
+	for k, vs := range answer {
+		if k == "Date" || k == "Content-Length" {
+			continue // net/http adds these itself
+		}
+		for _, v := range vs {
+			args = append(args, "-header", k+": "+v)
+		}
+	}
+	ph, hdrsAddr, err := start(dir, "noop-headers", nil, true, args...)
+	if err != nil {
+		return err
+	}
+	ps.add(ph)
+	httpTargets = append(httpTargets, target{name: tNoopHdrs, url: "http://" + hdrsAddr + "/authz/forward-auth"})
 
 	fmt.Fprintf(out, "gatehouse %s; %d CPUs; load average %s; wrk -t%d; %v per run after a %v warm-up; %d rounds; gRPC over %d connections\n",
 		bin, nproc(), loadavg(), o.threads, o.duration, o.warmup, o.rounds, o.grpcConns)
@@ -367,9 +417,15 @@ const maxRefused = 0.05
 
 // allowed sends one request with headers to url and wants a 2xx.
 func allowed(ctx context.Context, url string, headers []string) error {
+	_, err := allowedHeaders(ctx, url, headers)
+	return err
+}
+
+// allowedHeaders is allowed, returning the answer's headers.
+func allowedHeaders(ctx context.Context, url string, headers []string) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ": ")
@@ -377,13 +433,13 @@ func allowed(ctx context.Context, url string, headers []string) error {
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("answered %d (reason %q), not an allow", resp.StatusCode, resp.Header.Get("X-Gatehouse-Reason"))
+		return nil, fmt.Errorf("answered %d (reason %q), not an allow", resp.StatusCode, resp.Header.Get("X-Gatehouse-Reason"))
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // onlyKey returns the one Redis key matching pattern.

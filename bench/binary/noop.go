@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,8 @@ func noopMain(args []string) error {
 	kind := fs.String("kind", "http", "http, redis or grpc")
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address (kind redis)")
 	key := fs.String("key", "", "the key to GET (kind redis)")
+	var headers headerList
+	fs.Var(&headers, "header", "a response header \"Name: value\" to send (kind http; repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,6 +46,15 @@ func noopMain(args []string) error {
 	switch *kind {
 	case "http", "redis":
 		h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+		if len(headers) > 0 {
+			h = func(w http.ResponseWriter, _ *http.Request) {
+				hdr := w.Header()
+				for _, kv := range headers {
+					hdr[kv[0]] = append(hdr[kv[0]], kv[1])
+				}
+				w.WriteHeader(http.StatusOK)
+			}
+		}
 		if *kind == "redis" {
 			if *key == "" {
 				return errors.New("noop: kind redis needs -key")
@@ -81,4 +93,18 @@ func noopMain(args []string) error {
 	case err := <-done:
 		return err
 	}
+}
+
+// headerList is the repeatable -header flag: canonical name and value.
+type headerList [][2]string
+
+func (h *headerList) String() string { return fmt.Sprint(*h) }
+
+func (h *headerList) Set(s string) error {
+	k, v, ok := strings.Cut(s, ": ")
+	if !ok || k == "" {
+		return fmt.Errorf("want \"Name: value\", got %q", s)
+	}
+	*h = append(*h, [2]string{http.CanonicalHeaderKey(k), v})
+	return nil
 }
