@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,15 +12,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 )
 
-// TestServeSeveralProviders runs gatehouse serve with two providers: the
-// sign-in page offers both, each signs users in at its own callback, and a
-// rule that names one refuses the other's sessions through forward-auth.
+// TestServeSeveralProviders runs gatehouse serve with two providers, its
+// sessions in Redis (behind the local cache): the sign-in page offers
+// both, each signs users in at its own callback, and a rule that names one
+// refuses the other's sessions through forward-auth, so the session's
+// provider survives the store.
 func TestServeSeveralProviders(t *testing.T) {
+	prefix := fmt.Sprintf("gatehouse-test:%d:", time.Now().UnixNano())
+	requireRedis(t, prefix)
 	staff := oidctest.Start(t, oidctest.Options{Users: []oidctest.User{
 		{Subject: "u-alice", Email: "alice@example.com", EmailVerified: true, Password: "pw-a"}}})
 	partner := oidctest.Start(t, oidctest.Options{Users: []oidctest.User{
@@ -43,6 +49,11 @@ redirect:
   allowed_domains: [app.example.com, corp.example.com]
 log:
   level: error
+session:
+  store: redis
+redis:
+  addrs: ["` + testRedisAddr() + `"]
+  key_prefix: "` + prefix + `"
 providers:
   - id: staff
     name: Staff SSO
