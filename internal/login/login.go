@@ -3,6 +3,13 @@
 // x/oauth2. It serves /oauth2/start, /oauth2/callback and /oauth2/sign_out,
 // writes sessions to a session.Store and sets the session cookie.
 //
+// Several providers may be configured at once (Config.Providers), each
+// with an ID: /oauth2/start?provider=ID starts a sign-in with one, each
+// has its own callback path, which must be that of the provider the
+// sign-in's login cookie names, and the session records its provider, so
+// that refresh, sign-out and back-channel logout go to it. A provider that
+// speaks OAuth 2 but not OpenID Connect (GitHub) plugs in as a Connector.
+//
 // Sign-out is a state change, so it is not left to any site that can make
 // the browser send a request: /oauth2/sign_out ends the session only when
 // the request comes from gatehouse's own pages, a typed URL or bookmark, or
