@@ -53,5 +53,5 @@ bench-inprocess: ## the adapters wired in one process (not the binary) beside no
 bench-traefik: ## wrk through the shipped Traefik config with and without ForwardAuth (builds Traefik on first use)
 	bash scripts/bench-traefik.sh
 
-bench-scale: ## 1M sessions in private Redis (standalone, Cluster): checks vs 1k, revocation latency, memory per session (~4 min)
+bench-scale: ## 1M sessions in private Redis (standalone, Cluster): checks vs 1k, revocation latency, memory per session (~7 min)
 	$(GO) run ./bench/scale
