@@ -22,7 +22,7 @@
 //     the live Go heap after GC, runtime.MemStats.HeapAlloc, over -mem-n
 //     sessions) and Redis (used_memory growth over the load).
 //
-//     go run ./bench/scale                   # the full run, about 4 minutes
+//     go run ./bench/scale                   # the full run, about 7 minutes
 //     go run ./bench/scale -n 100000 -d 2s   # a quick one
 //
 // Needs redis-server, redis-cli and wrk. Everything it starts is killed
