@@ -4,7 +4,8 @@
 # against real nginx, Caddy, Traefik and HAProxy started from deploy/, the zitadel/oidc
 # example OpenID provider, two gatehouse replicas on the real Redis and
 # headless Chromium, plus fault tests (Redis stopped, killed and restarted,
-# a replica killed, under load) on a private redis-server. Everything
+# a replica killed, under load) on a private redis-server, and failover
+# tests (a Sentinel and a Cluster master SIGKILLed under load). Everything
 # listens on loopback; the provider runs in a private network namespace
 # (needs root, or CAP_SYS_ADMIN, for unshare -n).
 #
