@@ -63,10 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return cli.ExitCode("gatehouse-dev", err, stderr)
 }
 
-// errUsage, newFlagSet and parseFlags are the cli package's, for this
-// command.
-var errUsage = cli.ErrUsage
-
+// newFlagSet and parseFlags are the cli package's, for this command.
 func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 	return cli.NewFlagSet("gatehouse-dev", name, synopsis, out)
 }
