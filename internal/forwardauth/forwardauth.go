@@ -94,9 +94,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // browser as they are, so the decision is written out unchanged.
 func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, v, ok := h.parse(r, fromForwardedHeaders)
+	var req authz.Request // on the stack: the check keeps no pointer to it
+	v, ok := h.parse(r, fromForwardedHeaders, &req)
 	if ok {
-		v = h.checker.Check(r.Context(), req, credentials(r))
+		v = h.checker.Check(r.Context(), &req, credentials(r))
 	}
 	writeVerdict(w, v, v.Reply.Status)
 	h.observe("forward_auth", v, start)
@@ -106,9 +107,10 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 // allow becomes a 307 to the request's own URL with no upstream header.
 func (h *Handler) deniedPage(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, v, ok := h.parse(r, fromForwardedHeaders)
+	var req authz.Request
+	v, ok := h.parse(r, fromForwardedHeaders, &req)
 	if ok {
-		v = h.checker.Check(r.Context(), req, credentials(r))
+		v = h.checker.Check(r.Context(), &req, credentials(r))
 	}
 	if v.Outcome != authz.Allow {
 		writeVerdict(w, v, v.Reply.Status)
@@ -136,10 +138,11 @@ func (h *Handler) observe(adapter string, v check.Verdict, start time.Time) {
 // nginx passes at most one Set-Cookie on, so at most one is sent.
 func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, v, ok := h.parse(r, fromOriginalURL)
+	var req authz.Request
+	v, ok := h.parse(r, fromOriginalURL, &req)
 	if ok {
 		// The denial is logged with the status nginx is told.
-		v = h.checker.CheckFor(r.Context(), req, credentials(r), authRequestStatus)
+		v = h.checker.CheckFor(r.Context(), &req, credentials(r), authRequestStatus)
 	}
 	status := authRequestStatus(v)
 	if v.Outcome == authz.Unauthenticated {
@@ -167,15 +170,16 @@ func authRequestStatus(v check.Verdict) int {
 }
 
 // parse checks the peer and reads the proxy's view of the original request.
-// When ok is false, the verdict is the refusal to send.
-func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request, error)) (*authz.Request, check.Verdict, bool) {
+// It fills *req (the caller's, so that it can stay on the stack). When ok is
+// false, the verdict is the refusal to send.
+func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request, error), req *authz.Request) (check.Verdict, bool) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil || !h.isTrusted(peer.Addr()) {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonUntrustedSource)), slog.String("peer", r.RemoteAddr))
-		return nil, check.Refused(authz.ReasonUntrustedSource), false
+		return check.Refused(authz.ReasonUntrustedSource), false
 	}
-	req, err := read(r)
+	*req, err = read(r)
 	if err == nil {
 		// Every value of a repeated header counts: frameworks differ on
 		// which one they act on, so two of them are refused.
@@ -184,14 +188,14 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
-		return nil, check.Refused(authz.ReasonBadRequest), false
+		return check.Refused(authz.ReasonBadRequest), false
 	}
 	req.ClientIP = clientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), peer.Addr().Unmap())
 	req.Accept = r.Header.Get("Accept")
 	req.FetchMode = strings.Join(r.Header.Values("Sec-Fetch-Mode"), ",")
 	req.RequestedWith = strings.Join(r.Header.Values("X-Requested-With"), ",")
 	req.UnderscoreHeaders = authz.UnderscoreHeaders(r.Header)
-	return &req, check.Verdict{}, true
+	return check.Verdict{}, true
 }
 
 func (h *Handler) isTrusted(a netip.Addr) bool {
