@@ -1,4 +1,6 @@
-// Command grpcload measures gatehouse's Envoy ext_authz path under load.
+// Command grpcload measures gatehouse's Envoy ext_authz path under load,
+// wired in this process (make bench-inprocess; bench/binary measures the
+// shipped binary, with the same client from bench/internal/extauthz).
 //
 // It starts, in one process, gatehouse's ext_authz gRPC server (a real
 // check.Checker over the in-memory session store, with a signed-in session)

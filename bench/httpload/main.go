@@ -1,6 +1,8 @@
 // Command httpload measures gatehouse's forward-auth check over HTTP with
 // wrk, beside no-op servers measured in the same run, and prints requests
-// per second, p50 and p99 and the ratios.
+// per second, p50 and p99 and the ratios. It wires the adapter in this
+// process (make bench-inprocess); bench/binary measures the shipped
+// binary (make bench-load).
 //
 // It starts, in this process and on loopback only: gatehouse's forward-auth
 // handler with a signed-in session on (1) the in-memory store, (2) Redis
