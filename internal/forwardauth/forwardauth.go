@@ -7,7 +7,6 @@ package forwardauth
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/httpin"
 )
 
 // Paths the Handler serves.
@@ -97,7 +97,7 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	var req authz.Request // on the stack: the check keeps no pointer to it
 	v, ok := h.parse(r, fromForwardedHeaders, &req)
 	if ok {
-		v = h.checker.Check(r.Context(), &req, credentials(r))
+		v = h.checker.Check(r.Context(), &req, httpin.Credentials(r))
 	}
 	writeVerdict(w, v, v.Reply.Status)
 	h.observe("forward_auth", v, start)
@@ -110,7 +110,7 @@ func (h *Handler) deniedPage(w http.ResponseWriter, r *http.Request) {
 	var req authz.Request
 	v, ok := h.parse(r, fromForwardedHeaders, &req)
 	if ok {
-		v = h.checker.Check(r.Context(), &req, credentials(r))
+		v = h.checker.Check(r.Context(), &req, httpin.Credentials(r))
 	}
 	if v.Outcome != authz.Allow {
 		writeVerdict(w, v, v.Reply.Status)
@@ -142,7 +142,7 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request) {
 	v, ok := h.parse(r, fromOriginalURL, &req)
 	if ok {
 		// The denial is logged with the status nginx is told.
-		v = h.checker.CheckFor(r.Context(), &req, credentials(r), authRequestStatus)
+		v = h.checker.CheckFor(r.Context(), &req, httpin.Credentials(r), authRequestStatus)
 	}
 	status := authRequestStatus(v)
 	if v.Outcome == authz.Unauthenticated {
@@ -174,7 +174,7 @@ func authRequestStatus(v check.Verdict) int {
 // false, the verdict is the refusal to send.
 func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request, error), req *authz.Request) (check.Verdict, bool) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !h.isTrusted(peer.Addr()) {
+	if err != nil || !httpin.Trusted(h.trusted, peer.Addr()) {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 			slog.String("reason", string(authz.ReasonUntrustedSource)), slog.String("peer", r.RemoteAddr))
 		return check.Refused(authz.ReasonUntrustedSource), false
@@ -190,22 +190,12 @@ func (h *Handler) parse(r *http.Request, read func(*http.Request) (authz.Request
 			slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
 		return check.Refused(authz.ReasonBadRequest), false
 	}
-	req.ClientIP = clientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), peer.Addr().Unmap())
+	req.ClientIP = httpin.ClientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), peer.Addr().Unmap())
 	req.Accept = r.Header.Get("Accept")
 	req.FetchMode = strings.Join(r.Header.Values("Sec-Fetch-Mode"), ",")
 	req.RequestedWith = strings.Join(r.Header.Values("X-Requested-With"), ",")
 	req.UnderscoreHeaders = authz.UnderscoreHeaders(r.Header)
 	return check.Verdict{}, true
-}
-
-func (h *Handler) isTrusted(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range h.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // fromForwardedHeaders reads the Traefik / Caddy headers.
@@ -268,47 +258,6 @@ func onlyValues(h http.Header, names []string, dst ...*string) error {
 		}
 	}
 	return nil
-}
-
-// clientIP returns the original client: the right-most X-Forwarded-For entry,
-// which the trusted proxy itself added, or the peer when there is none.
-func clientIP(xff string, peer netip.Addr) netip.Addr {
-	if xff == "" {
-		return peer
-	}
-	last := xff
-	if i := strings.LastIndexByte(xff, ','); i >= 0 {
-		last = xff[i+1:]
-	}
-	last = strings.TrimSpace(last)
-	if a, err := netip.ParseAddr(last); err == nil {
-		return a.Unmap()
-	}
-	if host, _, err := net.SplitHostPort(last); err == nil {
-		if a, err := netip.ParseAddr(host); err == nil {
-			return a.Unmap()
-		}
-	}
-	return peer
-}
-
-// credentials returns the request's Cookie and Authorization headers.
-func credentials(r *http.Request) check.Credentials {
-	// Repeated Authorization headers are joined as Envoy joins them, which
-	// no bearer token parses from: the check never picks one of several.
-	return check.Credentials{Cookie: cookieHeader(r), Authorization: strings.Join(r.Header.Values("Authorization"), ", ")}
-}
-
-// cookieHeader joins the request's Cookie headers.
-func cookieHeader(r *http.Request) string {
-	v := r.Header["Cookie"]
-	switch len(v) {
-	case 0:
-		return ""
-	case 1:
-		return v[0]
-	}
-	return strings.Join(v, "; ")
 }
 
 // writeVerdict writes v with the given status. On allow the identity

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/httpin"
 )
 
 // Compatibility names: the paths oauth2-proxy serves, so that nginx
@@ -32,7 +33,7 @@ const (
 func (h *Handler) OAuth2Auth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		peer, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err == nil && h.isTrusted(peer.Addr()) {
+		if err == nil && httpin.Trusted(h.trusted, peer.Addr()) {
 			if err := asOriginalURL(r); err != nil {
 				h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 					slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()), slog.String("peer", r.RemoteAddr))
@@ -138,7 +139,7 @@ func UserInfo(c *check.Checker) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		state, id := c.SessionIdentity(r.Context(), cookieHeader(r))
+		state, id := c.SessionIdentity(r.Context(), httpin.Credentials(r).Cookie)
 		switch state {
 		case authz.ValidSession:
 		case authz.StoreFailed:

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
+	"github.com/gatehouse/gatehouse/internal/httpin"
 	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
@@ -134,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, reasonNoUpstream)
 		return
 	}
-	v = h.checker.Check(r.Context(), fw.req, credentials(r))
+	v = h.checker.Check(r.Context(), fw.req, httpin.Credentials(r))
 	h.observe(v, start)
 	if v.Outcome != authz.Allow {
 		writeRefusal(w, v)
@@ -187,7 +188,7 @@ func (h *Handler) parse(r *http.Request) (fw *forward, v check.Verdict, ok bool)
 		return nil, check.Refused(authz.ReasonBadRequest), false
 	}
 	fw = &forward{peer: peer.Addr().Unmap()}
-	fw.trusted = h.isTrusted(fw.peer)
+	fw.trusted = httpin.Trusted(h.trusted, fw.peer)
 	req, err := h.read(r, fw.trusted)
 	if err == nil {
 		// Every value of a repeated override counts, as in forward-auth.
@@ -200,7 +201,7 @@ func (h *Handler) parse(r *http.Request) (fw *forward, v check.Verdict, ok bool)
 	}
 	req.ClientIP = fw.peer
 	if fw.trusted {
-		req.ClientIP = clientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), fw.peer)
+		req.ClientIP = httpin.ClientIP(strings.Join(r.Header.Values("X-Forwarded-For"), ","), fw.peer)
 	}
 	req.Accept = r.Header.Get("Accept")
 	req.FetchMode = strings.Join(r.Header.Values("Sec-Fetch-Mode"), ",")
@@ -254,44 +255,6 @@ func targetOf(r *http.Request) string {
 		return r.RequestURI
 	}
 	return r.URL.RequestURI()
-}
-
-func (h *Handler) isTrusted(a netip.Addr) bool {
-	for _, p := range h.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// clientIP returns the original client as a trusted proxy reports it: the
-// right-most X-Forwarded-For entry, which that proxy added itself, or the
-// peer when there is none or it cannot be read.
-func clientIP(xff string, peer netip.Addr) netip.Addr {
-	if xff == "" {
-		return peer
-	}
-	last := xff
-	if i := strings.LastIndexByte(xff, ','); i >= 0 {
-		last = xff[i+1:]
-	}
-	if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-		return a.Unmap()
-	}
-	if ap, err := netip.ParseAddrPort(strings.TrimSpace(last)); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return peer
-}
-
-// credentials returns the request's Cookie and Authorization headers,
-// joined as forward-auth joins them.
-func credentials(r *http.Request) check.Credentials {
-	return check.Credentials{
-		Cookie:        strings.Join(r.Header.Values("Cookie"), "; "),
-		Authorization: strings.Join(r.Header.Values("Authorization"), ", "),
-	}
 }
 
 // writeRefusal sends the decision core's reply for a refused request.
