@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,12 +148,60 @@ func httpOK(url string) func(context.Context) error {
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if handedOut.take(port) {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("free port: the kernel kept offering ports already handed out")
+	return 0
+}
+
+// listenLoopback listens on a fresh loopback port that freePort has not
+// handed out (and will not), so a listener the test holds never takes the
+// port a proxy started later is to bind.
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		if handedOut.take(l.Addr().(*net.TCPAddr).Port) {
+			return l
+		}
+		l.Close()
+	}
+	t.Fatal("listen: the kernel kept offering ports already handed out")
+	return nil
+}
+
+// handedOut remembers the ports freePort has returned in this process: a
+// port is closed again as soon as it is found, so the kernel may offer it
+// a second time before its first taker (a proxy started later) binds it.
+var handedOut = &portSet{taken: map[int]bool{}}
+
+// portSet is a set of ports safe for concurrent use.
+type portSet struct {
+	mu    sync.Mutex
+	taken map[int]bool
+}
+
+// take adds port and reports whether it was not in the set.
+func (s *portSet) take(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken[port] {
+		return false
+	}
+	s.taken[port] = true
+	return true
 }
 
 // lookTool finds a program: the environment variable env if set, else the
