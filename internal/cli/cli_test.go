@@ -39,6 +39,7 @@ func TestExitCode(t *testing.T) {
 			t.Errorf("ExitCode(%v) = %d, want %d", err, got, want)
 		}
 	}
+	stderr.Reset()
 	ExitCode("gatehouse-dev", errors.New("boom"), &stderr)
 	if stderr.String() != "gatehouse-dev: boom\n" {
 		t.Fatalf("stderr = %q", stderr.String())
