@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -56,6 +57,35 @@ type loginResult struct {
 	Status   int
 	Body     []byte
 	Cookies  []*http.Cookie // the client's cookies for the app's origin
+}
+
+// cookieHeader is the Cookie header that sends every cookie of r.
+func (r *loginResult) cookieHeader() string {
+	parts := make([]string, 0, len(r.Cookies))
+	for _, ck := range r.Cookies {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// aliceSessions signs alice in n times through the proxy of ps, each time
+// with a fresh client, and returns each session's Cookie header; probe
+// names the logins in the app's log.
+func aliceSessions(ctx context.Context, t *testing.T, ps proxySetup, n int, probe string) []string {
+	t.Helper()
+	var cookies []string
+	for range n {
+		appURL := ps.origin() + "/dashboard?probe=" + probe + "-" + randHex(4)
+		res, err := goLogin(ctx, newClient(true), appURL, userAlice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != http.StatusOK || res.FinalURL != appURL {
+			t.Fatalf("login: %d at %s: %.300s", res.Status, res.FinalURL, res.Body)
+		}
+		cookies = append(cookies, res.cookieHeader())
+	}
+	return cookies
 }
 
 // goLogin signs in as u through the proxy with a plain HTTP client: open

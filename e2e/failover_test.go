@@ -299,23 +299,10 @@ func runFailover(t *testing.T, s *suite, fc failoverCase) {
 	// Three sessions of alice from real logins through nginx, and their
 	// handles (the hash of the ID, which names the Redis key), to find
 	// where they live.
-	var cookies, handles []string
-	for range 3 {
-		c := newClient(true)
-		appURL := ps.origin() + "/dashboard?probe=failover-login-" + randHex(4)
-		res, err := goLogin(ctx, c, appURL, userAlice)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Status != http.StatusOK || res.FinalURL != appURL {
-			t.Fatalf("login: %d at %s: %.300s", res.Status, res.FinalURL, res.Body)
-		}
-		var parts []string
-		for _, ck := range res.Cookies {
-			parts = append(parts, ck.Name+"="+ck.Value)
-		}
-		cookies = append(cookies, strings.Join(parts, "; "))
-		handles = append(handles, sessionHandle(t, base.CookieKey, cookies[len(cookies)-1]))
+	cookies := aliceSessions(ctx, t, ps, 3, "failover-login")
+	var handles []string
+	for _, c := range cookies {
+		handles = append(handles, sessionHandle(t, base.CookieKey, c))
 	}
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

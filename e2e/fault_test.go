@@ -112,23 +112,7 @@ func TestFaults(t *testing.T) {
 	}
 
 	// Three sessions of alice, each from a real login through nginx.
-	var cookies []string
-	for range 3 {
-		c := newClient(true)
-		appURL := ps.origin() + "/dashboard?probe=fault-login-" + randHex(4)
-		res, err := goLogin(ctx, c, appURL, userAlice)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Status != http.StatusOK || res.FinalURL != appURL {
-			t.Fatalf("login: %d at %s: %.300s", res.Status, res.FinalURL, res.Body)
-		}
-		var parts []string
-		for _, ck := range res.Cookies {
-			parts = append(parts, ck.Name+"="+ck.Value)
-		}
-		cookies = append(cookies, strings.Join(parts, "; "))
-	}
+	cookies := aliceSessions(ctx, t, ps, 3, "fault-login")
 
 	tl := &timeline{}
 	ld := startLoad(ps, []string{addrA, addrB}, cookies, 3)

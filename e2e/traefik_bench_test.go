@@ -89,11 +89,7 @@ func BenchmarkTraefik(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var parts []string
-	for _, ck := range res.Cookies {
-		parts = append(parts, ck.Name+"="+ck.Value)
-	}
-	cookie := strings.Join(parts, "; ")
+	cookie := res.cookieHeader()
 
 	// The URL wrk asks for, and the Host header that picks the route.
 	target := fmt.Sprintf("https://127.0.0.1:%d/projects/7/experiments?tab=runs", ps.HTTPSPort)
