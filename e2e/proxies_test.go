@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -49,9 +50,11 @@ func substitute(src string, pairs ...string) (string, error) {
 		if !strings.Contains(src, pairs[i]) {
 			return "", fmt.Errorf("overlay: %q not found in the shipped file", pairs[i])
 		}
-		src = strings.ReplaceAll(src, pairs[i], pairs[i+1])
 	}
-	return src, nil
+	// One pass over the original text: a value written by one pair (a
+	// port such as 50503) is never rewritten by a later one (the
+	// "127.0.0.1:5050" of the app's address).
+	return strings.NewReplacer(pairs...).Replace(src), nil
 }
 
 // overlayFile reads deploy/<rel>, substitutes and writes it to dst.
@@ -105,8 +108,8 @@ func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", s.HTTPSPort),
 		"listen [::]:443 ssl http2;", v6(s.HTTPSPort, " ssl http2;"),
 		"app.example.com", s.Host,
-		"/etc/ssl/certs/"+s.Host+".crt", crt, // names were just rewritten above
-		"/etc/ssl/private/"+s.Host+".key", key,
+		"/etc/ssl/certs/app.example.com.crt", crt,
+		"/etc/ssl/private/app.example.com.key", key,
 		"127.0.0.1:5050", s.AppAddr,
 		"127.0.0.1:4180", s.GatehouseAddr,
 		// The fallback page shown when gatehouse cannot be asked, from deploy/nginx.
@@ -202,4 +205,22 @@ func selfSignedCert(dir, host string) (crtPath, keyPath string, err error) {
 		return "", "", err
 	}
 	return crtPath, keyPath, nil
+}
+
+// TestSubstituteOnePass: a port written by one pair is not rewritten by a
+// later pair that matches its prefix (CI once started nginx on
+// "127.0.0.1:398273": HTTPPort 50503 became the app's address plus "3").
+func TestSubstituteOnePass(t *testing.T) {
+	got, err := substitute("listen 80;\nproxy_pass http://127.0.0.1:5050;\n",
+		"listen 80;", "listen 127.0.0.1:50503;",
+		"127.0.0.1:5050", "127.0.0.1:39827")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "listen 127.0.0.1:50503;\nproxy_pass http://127.0.0.1:39827;\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if _, err := substitute("listen 80;", "listen 443;", "x"); err == nil {
+		t.Error("an old string missing from the shipped file was not reported")
+	}
 }

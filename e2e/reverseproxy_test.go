@@ -76,8 +76,8 @@ func startNginxReverseProxy(ctx context.Context, s proxySetup, bin string) (*pro
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", s.HTTPSPort),
 		"listen [::]:443 ssl http2;", v6(s.HTTPSPort, " ssl http2;"),
 		"app.example.com", s.Host,
-		"/etc/ssl/certs/"+s.Host+".crt", crt,
-		"/etc/ssl/private/"+s.Host+".key", key,
+		"/etc/ssl/certs/app.example.com.crt", crt,
+		"/etc/ssl/private/app.example.com.key", key,
 		"127.0.0.1:4180", s.GatehouseAddr,
 	)
 	if err != nil {
