@@ -163,6 +163,18 @@ func (c *Checker) Check(ctx context.Context, r *authz.Request, cr Credentials) V
 // and 403): told maps the verdict to the status the proxy is told, which
 // the denial's log line then gives as status. A nil told is Check.
 func (c *Checker) CheckFor(ctx context.Context, r *authz.Request, cr Credentials, told func(Verdict) int) Verdict {
+	return c.check(ctx, r, cr, told, true)
+}
+
+// Recheck is Check for a second look at a request that an adapter has
+// already refused and logged (the shipped nginx config asks for the
+// denied page after auth_request said no): the same verdict, with no
+// second log line for the same browser request.
+func (c *Checker) Recheck(ctx context.Context, r *authz.Request, cr Credentials) Verdict {
+	return c.check(ctx, r, cr, nil, false)
+}
+
+func (c *Checker) check(ctx context.Context, r *authz.Request, cr Credentials, told func(Verdict) int, logDenial bool) Verdict {
 	p := c.policy.Load() // one snapshot for the whole request
 	w := c.identify(ctx, p, cr)
 	id := w.identity() // w stays on the stack: Decide keeps no pointer to it
@@ -193,6 +205,9 @@ func (c *Checker) CheckFor(ctx context.Context, r *authz.Request, cr Credentials
 		if w.sess != nil && c.refresher != nil {
 			c.refresher.MaybeRefresh(w.key, w.sess)
 		}
+		return v
+	}
+	if !logDenial {
 		return v
 	}
 	status := v.Reply.Status

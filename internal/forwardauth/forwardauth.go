@@ -51,8 +51,14 @@ type Options struct {
 	Observer Observer
 }
 
+// DeniedPageAdapter is the adapter name DeniedPagePath's decisions are
+// observed under: a second look at a request auth_request has already
+// counted, kept apart so that forward_auth and auth_request count each
+// proxied request once.
+const DeniedPageAdapter = "denied_page"
+
 // Observer is told about every decision an adapter answers, for metrics.
-// adapter is "forward_auth" or "auth_request".
+// adapter is "forward_auth", "auth_request" or DeniedPageAdapter.
 type Observer interface {
 	ObserveDecision(adapter string, d authz.Decision, took time.Duration)
 }
@@ -110,11 +116,11 @@ func (h *Handler) deniedPage(w http.ResponseWriter, r *http.Request) {
 	var req authz.Request
 	v, ok := h.parse(r, fromForwardedHeaders, &req)
 	if ok {
-		v = h.checker.Check(r.Context(), &req, httpin.Credentials(r))
+		v = h.checker.Recheck(r.Context(), &req, httpin.Credentials(r))
 	}
 	if v.Outcome != authz.Allow {
 		writeVerdict(w, v, v.Reply.Status)
-		h.observe("forward_auth", v, start)
+		h.observe(DeniedPageAdapter, v, start)
 		return
 	}
 	hdr := w.Header()
@@ -122,7 +128,7 @@ func (h *Handler) deniedPage(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Location", req.URL())
 	w.WriteHeader(http.StatusTemporaryRedirect)
-	h.observe("forward_auth", v, start)
+	h.observe(DeniedPageAdapter, v, start)
 }
 
 func (h *Handler) observe(adapter string, v check.Verdict, start time.Time) {

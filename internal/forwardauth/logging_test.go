@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -118,5 +119,66 @@ func TestDenialLogNamesTheStatusTheProxyGot(t *testing.T) {
 				t.Errorf("logged status %v reason %v, want %d %s: %v", got, denied[0]["reason"], c.logged, c.wantReason, denied[0])
 			}
 		})
+	}
+}
+
+// recordingObserver keeps the adapters decisions were observed under.
+type recordingObserver struct {
+	mu       sync.Mutex
+	adapters []string
+}
+
+func (o *recordingObserver) ObserveDecision(adapter string, _ authz.Decision, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.adapters = append(o.adapters, adapter)
+}
+
+// TestDeniedPageCountedApart: behind the shipped nginx config one refused
+// browser request is checked twice (auth_request, then the denied page).
+// It is logged once, by the first check, and counted once under
+// auth_request; the second look is counted under denied_page.
+func TestDeniedPageCountedApart(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	codec, err := cookie.NewCodec([][]byte{make([]byte, 32)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeStore{m: map[string]session.Session{}}
+	p := &authz.Policy{LoginURL: "https://auth.example.com/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
+	chk := check.New(st, codec, cookie.Settings{Name: "_gatehouse", Secure: true}, p, check.Options{Timeout: 50 * time.Millisecond, Logger: logger})
+	obs := &recordingObserver{}
+	srv := httptest.NewServer(NewHandler(chk, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: logger, Observer: obs}))
+	t.Cleanup(srv.Close)
+	f := &fixture{store: st, srv: srv, codec: codec}
+
+	browser := map[string]string{"Accept": "text/html"}
+	if resp := f.authRequest(t, "https://app.example.com/x", browser); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("auth_request: %d, want 401", resp.StatusCode)
+	}
+	req := f.forwardAuthRequest("/x", browser)
+	req.URL.Path = DeniedPagePath
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("denied page: %d, want 302 to sign in", resp.StatusCode)
+	}
+	var denied int
+	for _, l := range logs.take(t) {
+		if l["msg"] == "denied" {
+			denied++
+		}
+	}
+	if denied != 1 {
+		t.Errorf("%d denied lines for one browser request, want 1", denied)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if want := []string{"auth_request", DeniedPageAdapter}; !slices.Equal(obs.adapters, want) {
+		t.Errorf("observed as %v, want %v", obs.adapters, want)
 	}
 }

@@ -49,7 +49,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_decisions_total",
-			Help: "Access decisions, by adapter (forward_auth, auth_request, ext_authz, spoe), outcome and reason code.",
+			Help: "Access decisions, by adapter (forward_auth, auth_request, ext_authz, spoe, and denied_page for the shipped nginx config's second look at a refusal), outcome and reason code.",
 		}, []string{"adapter", "outcome", "reason"}),
 		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_check_duration_seconds",
