@@ -97,8 +97,8 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 		return toResponse(&v, in.route, ""), nil
 	}
 
-	ctx, cancel := withHeadroom(ctx)
-	defer cancel()
+	ctx, h := withHeadroom(ctx)
+	defer h.release()
 	start := time.Now()
 	v := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
 	s.log.LogAttrs(ctx, slog.LevelDebug, "ext_authz check",
@@ -114,20 +114,4 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 		s.observer.ObserveDecision("ext_authz", v.Decision, time.Since(start))
 	}
 	return toResponse(&v, in.route, in.cookie), nil
-}
-
-// withHeadroom shortens the caller's deadline (Envoy sends its ext_authz
-// timeout as the gRPC deadline) by a tenth, at most 20ms, so that a slow
-// session store yields gatehouse's own 503 before Envoy gives up on the
-// call and answers with its generic error status.
-func withHeadroom(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return ctx, func() {}
-	}
-	margin := min(time.Until(dl)/10, 20*time.Millisecond)
-	if margin <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithDeadline(ctx, dl.Add(-margin))
 }
