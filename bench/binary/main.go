@@ -41,6 +41,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ type options struct {
 	profileFor       time.Duration
 	keep             string
 	max              time.Duration
+	only             *regexp.Regexp // targets measured; nil measures all
 }
 
 func main() {
@@ -90,6 +92,11 @@ func main() {
 	flag.DurationVar(&o.profileFor, "profile-for", 8*time.Second, "length of each profile")
 	flag.StringVar(&o.keep, "keep", "", "folder for configurations and logs (default: a temporary one, removed)")
 	flag.DurationVar(&o.max, "max", 30*time.Minute, "stop everything after this long")
+	flag.Func("targets", "measure only the targets whose names match this regular expression (say, 'forward-auth|no-op net'); the comparisons need both of their targets", func(s string) error {
+		re, err := regexp.Compile(s)
+		o.only = re
+		return err
+	})
 	flag.Parse()
 	for _, s := range strings.Split(*conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -320,7 +327,15 @@ func run(out io.Writer, o options) error {
 		bin, nproc(), loadavg(), o.threads, o.duration, o.warmup, o.rounds, o.grpcConns)
 	fmt.Fprintf(out, "session from a real login at %s; every HTTP target gets the same headers\n", provider.Issuer())
 	res := results{}
-	all := append(append([]target{}, httpTargets...), grpcTargets...)
+	var all []target
+	for _, t := range append(append([]target{}, httpTargets...), grpcTargets...) {
+		if o.only == nil || o.only.MatchString(t.name) {
+			all = append(all, t)
+		}
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("-targets %s matches no target", o.only)
+	}
 	for round := range o.rounds {
 		for _, c := range o.conns {
 			fmt.Fprintf(out, "\nround %d, c%d (load average %s)\n", round+1, c, loadavg())
