@@ -36,11 +36,13 @@ const (
 // clientCookie is the Cookie header the client sent: when the decision's
 // upstream Cookie (check.UpstreamCookieHeader) equals it, it is not repeated.
 func toResponse(v *check.Verdict, route, clientCookie string) *authv3.CheckResponse {
-	resp := &authv3.CheckResponse{DynamicMetadata: metadata(&v.Decision, route)}
 	if v.Outcome == authz.Allow {
-		resp.Status = &rpcstatus.Status{Code: int32(codes.OK)}
-		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(&v.Decision, clientCookie)}
-		return resp
+		a := new(allowed)
+		a.resp.DynamicMetadata = a.meta.set(&v.Decision, route)
+		a.resp.Status = &a.status // code OK
+		a.ok.OkResponse = okResponse(&a.okResp, &v.Decision, clientCookie)
+		a.resp.HttpResponse = &a.ok
+		return &a.resp
 	}
 	code := codes.PermissionDenied
 	switch {
@@ -51,29 +53,113 @@ func toResponse(v *check.Verdict, route, clientCookie string) *authv3.CheckRespo
 	case v.Reply.Status == 400:
 		code = codes.InvalidArgument
 	}
+	var m meta
+	resp := &authv3.CheckResponse{DynamicMetadata: m.set(&v.Decision, route)}
 	resp.Status = &rpcstatus.Status{Code: int32(code), Message: string(v.Reason)}
 	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: deniedResponse(&v.Reply)}
 	return resp
 }
 
-// okResponse sets every identity header that has a value, overwriting what
-// the client sent, and removes every identity header that has none. The
-// Cookie header without gatehouse's cookies is handled the same way, and
-// left alone when nothing was removed from it.
-func okResponse(d *authz.Decision, clientCookie string) *authv3.OkHttpResponse {
-	ok := &authv3.OkHttpResponse{}
-	for _, h := range d.UpstreamHeaders {
-		if h.Name == "" || h.Value == clientCookie && strings.EqualFold(h.Name, check.UpstreamCookieHeader) {
+// allowed holds every message of an allow's CheckResponse but the header
+// lists, so that the answer to most calls is one allocation instead of a
+// dozen (the messages are only ever used through pointers into it).
+type allowed struct {
+	resp   authv3.CheckResponse
+	status rpcstatus.Status
+	ok     authv3.CheckResponse_OkResponse
+	okResp authv3.OkHttpResponse
+	meta   meta
+}
+
+// okHeader is one header an OkHttpResponse sets, with its value.
+type okHeader struct {
+	opt corev3.HeaderValueOption
+	val corev3.HeaderValue
+}
+
+// okResponse fills ok: it sets every identity header that has a value,
+// overwriting what the client sent, and removes every identity header that
+// has none. The Cookie header without gatehouse's cookies is handled the
+// same way, and left alone when nothing was removed from it. The header
+// lists are allocated once at their final sizes, and the lower-case names
+// share one string.
+func okResponse(ok *authv3.OkHttpResponse, d *authz.Decision, clientCookie string) *authv3.OkHttpResponse {
+	hs := d.UpstreamHeaders
+	skip := func(h *authz.Header) bool {
+		return h.Name == "" || h.Value == clientCookie && strings.EqualFold(h.Name, check.UpstreamCookieHeader)
+	}
+	var nSet, nRemove, nameLen int
+	for i := range hs {
+		switch {
+		case skip(&hs[i]):
+			continue
+		case hs[i].Value == "":
+			nRemove++
+		default:
+			nSet++
+		}
+		nameLen += len(hs[i].Name)
+	}
+	names := lowerNames{}
+	names.b.Grow(nameLen)
+	ends := make([]int, 0, 16)
+	for i := range hs {
+		if !skip(&hs[i]) {
+			ends = append(ends, names.add(hs[i].Name))
+		}
+	}
+	all := names.b.String()
+	var set []okHeader
+	if nSet > 0 {
+		set = make([]okHeader, 0, nSet)
+		ok.Headers = make([]*corev3.HeaderValueOption, 0, nSet)
+	}
+	if nRemove > 0 {
+		ok.HeadersToRemove = make([]string, 0, nRemove)
+	}
+	j, from := 0, 0
+	for i := range hs {
+		if skip(&hs[i]) {
 			continue
 		}
-		name := strings.ToLower(h.Name)
-		if h.Value == "" {
+		name := all[from:ends[j]]
+		from = ends[j]
+		j++
+		if hs[i].Value == "" {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, name)
 			continue
 		}
-		ok.Headers = append(ok.Headers, headerOption(name, h.Value, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD))
+		set = append(set, okHeader{})
+		h := &set[len(set)-1]
+		h.val.Key, h.val.Value = name, hs[i].Value
+		h.opt.Header = &h.val
+		h.opt.AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		ok.Headers = append(ok.Headers, &h.opt)
 	}
 	return ok
+}
+
+// lowerNames writes header names in lower case, one after the other, into
+// one string.
+type lowerNames struct{ b strings.Builder }
+
+// add writes name in lower case, as strings.ToLower would, and returns
+// the length written so far: the end of name in the final string.
+func (l *lowerNames) add(name string) int {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			l.b.WriteString(strings.ToLower(name))
+			return l.b.Len()
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		l.b.WriteByte(c)
+	}
+	return l.b.Len()
 }
 
 // deniedResponse carries the reply's status, headers and body to the
@@ -106,17 +192,32 @@ func headerOption(name, value string, action corev3.HeaderValueOption_HeaderAppe
 	}
 }
 
-// metadata is the dynamic metadata of a response. It never holds a cookie
-// or token: only the stable reason code, the outcome, the user and the
-// route label.
-func metadata(d *authz.Decision, route string) *structpb.Struct {
-	f := map[string]*structpb.Value{
-		MetadataReason:  structpb.NewStringValue(string(d.Reason)),
-		MetadataOutcome: structpb.NewStringValue(d.Outcome.String()),
-		MetadataUser:    structpb.NewStringValue(d.User),
-	}
+// meta is the dynamic metadata of a response, with its values.
+type meta struct {
+	st   structpb.Struct
+	vals [4]structpb.Value
+	strs [4]structpb.Value_StringValue
+}
+
+// set fills m and returns its Struct. It never holds a cookie or token:
+// only the stable reason code, the outcome, the user and the route label.
+func (m *meta) set(d *authz.Decision, route string) *structpb.Struct {
+	n := 3
 	if route != "" {
-		f[MetadataRoute] = structpb.NewStringValue(route)
+		n = 4
 	}
-	return &structpb.Struct{Fields: f}
+	m.st.Fields = make(map[string]*structpb.Value, n)
+	m.str(0, MetadataReason, string(d.Reason))
+	m.str(1, MetadataOutcome, d.Outcome.String())
+	m.str(2, MetadataUser, d.User)
+	if route != "" {
+		m.str(3, MetadataRoute, route)
+	}
+	return &m.st
+}
+
+func (m *meta) str(i int, key, value string) {
+	m.strs[i].StringValue = value
+	m.vals[i].Kind = &m.strs[i]
+	m.st.Fields[key] = &m.vals[i]
 }
