@@ -1,7 +1,6 @@
 package record
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,7 +9,8 @@ import (
 )
 
 // Encode checks s before a store writes it and returns its key (the
-// Handle), its sealed record, and how long it has left to live at now.
+// Handle), its sealed record (always in the v3 format), and how long it
+// has left to live at now.
 func Encode(s *session.Session, now time.Time) (key string, data []byte, ttl time.Duration, err error) {
 	if s == nil {
 		return "", nil, 0, errors.New("session: save: nil session")
@@ -24,26 +24,51 @@ func Encode(s *session.Session, now time.Time) (key string, data []byte, ttl tim
 		return "", nil, 0, fmt.Errorf("session: save: ExpiresAt %s is not in the future: %w",
 			s.ExpiresAt.UTC().Format(time.RFC3339), session.ErrExpired)
 	}
-	data, err = marshalSession(s)
+	data, err = encodeV3(s)
 	if err != nil {
 		return "", nil, 0, fmt.Errorf("session: save: encode: %w", err)
 	}
 	return key, data, ttl, nil
 }
 
-// Decode turns a stored record back into a session.Session for id. A record
-// that has expired at now is reported as session.ErrNotFound. A record that cannot be
-// decoded (written by an incompatible version, or altered in the store) is
-// also reported as session.ErrNotFound, wrapped with the reason, so the user signs in
-// again rather than being refused until the record expires.
+// Decode turns a stored record (v3, or v2 from an earlier release) back
+// into a session.Session for id, times in UTC. A record that has expired at
+// now is reported as session.ErrNotFound. A record that cannot be decoded
+// (written by an incompatible version, or altered in the store) is also
+// reported as session.ErrNotFound, wrapped with the reason, so the user
+// signs in again rather than being refused until the record expires.
 func Decode(id string, data []byte, now time.Time) (*session.Session, error) {
-	s, err := unmarshalSession(id, data)
+	s, err := decode(id, data)
 	if err != nil {
 		return nil, fmt.Errorf("session: stored record unreadable (%v): %w", err, session.ErrNotFound)
 	}
 	if !now.Before(s.ExpiresAt) {
 		return nil, session.ErrNotFound
 	}
+	return s, nil
+}
+
+// decode opens a record of either format with id.
+func decode(id string, data []byte) (*session.Session, error) {
+	idBytes, err := session.ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	var s *session.Session
+	switch {
+	case len(data) == 0:
+		return nil, errors.New("empty record")
+	case data[0] == versionV3:
+		s, err = decodeV3(idBytes, data)
+	case data[0] == '{':
+		s, err = decodeV2(idBytes, data)
+	default:
+		return nil, fmt.Errorf("unknown record version %#x", data[0])
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.ID = id
 	return s, nil
 }
 
@@ -61,11 +86,16 @@ func DecodeIdentity(handle string, data []byte, now time.Time) (*session.Session
 	return s, nil
 }
 
-// Identity decodes the clear part of a stored record, whatever its expiry.
+// Identity decodes the clear part of a stored record (v3 or v2), whatever
+// its expiry. It is not authenticated: only Decode, with the ID, checks it.
 func Identity(data []byte) (*session.Session, error) {
-	s := &session.Session{}
-	if err := json.Unmarshal(data, &record{Session: s}); err != nil {
-		return nil, err
+	switch {
+	case len(data) == 0:
+		return nil, errors.New("empty record")
+	case data[0] == versionV3:
+		return identityV3(data)
+	case data[0] == '{':
+		return identityV2(data)
 	}
-	return s, nil
+	return nil, fmt.Errorf("unknown record version %#x", data[0])
 }
