@@ -146,19 +146,23 @@ type lowerNames struct{ b strings.Builder }
 // add writes name in lower case, as strings.ToLower would, and returns
 // the length written so far: the end of name in the final string.
 func (l *lowerNames) add(name string) int {
-	for i := 0; i < len(name); i++ {
-		if name[i] >= 0x80 {
-			l.b.WriteString(strings.ToLower(name))
-			return l.b.Len()
-		}
+	var buf [64]byte
+	if len(name) > len(buf) {
+		l.b.WriteString(strings.ToLower(name))
+		return l.b.Len()
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if 'A' <= c && c <= 'Z' {
+		switch {
+		case c >= 0x80:
+			l.b.WriteString(strings.ToLower(name))
+			return l.b.Len()
+		case 'A' <= c && c <= 'Z':
 			c += 'a' - 'A'
 		}
-		l.b.WriteByte(c)
+		buf[i] = c
 	}
+	l.b.Write(buf[:len(name)])
 	return l.b.Len()
 }
 

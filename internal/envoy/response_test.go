@@ -65,6 +65,7 @@ func TestResponseEqualsThePlainConstruction(t *testing.T) {
 		"cookie removed":                 {headers: []authz.Header{{Name: "Cookie"}, {Name: "X-User", Value: "a"}}},
 		"empty names skipped":            {headers: []authz.Header{{Name: "", Value: "x"}, {Name: "A", Value: "1"}, {Name: ""}, {Name: "B"}}},
 		"non-ascii name":                 {headers: []authz.Header{{Name: "X-Ünï-İ", Value: "1"}, {Name: "X-Ok", Value: "2"}, {Name: "X-Gone-Ä"}}},
+		"long name":                      {headers: []authz.Header{{Name: "X-" + strings.Repeat("Long", 20), Value: "1"}, {Name: "X-Next", Value: "2"}}},
 		"lower case already":             {headers: []authz.Header{{Name: "x-a", Value: "1"}, {Name: "x-b"}}},
 		"only removals":                  {headers: []authz.Header{{Name: "X-A"}, {Name: "X-B"}}},
 		"no headers":                     {},
