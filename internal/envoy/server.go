@@ -2,7 +2,6 @@ package envoy
 
 import (
 	"crypto/tls"
-	"runtime"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -52,6 +51,13 @@ type ServerOptions struct {
 // NewServer returns a gRPC server with svc, its grpc.health.v1 server and,
 // if asked, reflection registered. The caller serves it on a listener and
 // stops it with GracefulStop after svc.SetServing(false).
+//
+// NewServer starts no goroutine, so a server built and never served (a
+// start that fails later) leaves none behind (cmd/gatehouse's
+// TestFailedStartLeavesNoGoroutine). That is why grpc.NumStreamWorkers is
+// not set: its pool starts here, although it would spare every call the
+// growth of a fresh goroutine's stack (9-11% of an allowed Check's CPU in
+// BenchmarkCheckGRPC, 2-6% with 16 workers per CPU).
 func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) {
 	kp := keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}
 	minTime := opts.KeepaliveMinTime
@@ -66,15 +72,6 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 		grpc.KeepaliveParams(kp),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minTime, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(maxRecv),
-		// A pool of goroutines serves the calls instead of a new goroutine
-		// per call, which starts on a small stack and grows it (copying
-		// it) on the way down through gRPC's receive and the cookie
-		// codec: that copying was 9-11% of the CPU of allowed Checks over
-		// loopback (BenchmarkCheckGRPC), 2-6% with the pool. When every
-		// worker is busy (calls waiting on Redis, say), gRPC starts a
-		// goroutine for the call as before: no call ever queues behind
-		// another. Each worker replaces itself after 65536 calls.
-		grpc.NumStreamWorkers(streamWorkers()),
 	}
 	if opts.MaxConcurrentStreams > 0 {
 		so = append(so, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
@@ -93,11 +90,6 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 	}
 	return srv, svc.Health()
 }
-
-// streamWorkers is the size of the server's goroutine pool: 16 calls in
-// flight per CPU (32 on 2 CPUs, where make bench-load's 64 callers keep
-// 30-60 calls in flight). Idle workers cost only their (shrinking) stacks.
-func streamWorkers() uint32 { return uint32(16 * runtime.GOMAXPROCS(0)) }
 
 // RequestHeaders returns the proxied request's headers of a CheckRequest
 // (nil for any other message), so an interceptor can continue the trace
