@@ -73,6 +73,7 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minTime, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(maxRecv),
 	}
+	so = append(so, codecOptions()...) // built with -tags vtprotobuf: see codec
 	if opts.MaxConcurrentStreams > 0 {
 		so = append(so, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
 	}
