@@ -292,7 +292,7 @@ func parseIdentity(b []byte) (*session.Session, error) {
 			return nil, fmt.Errorf("identity: %w", protowire.ParseError(n))
 		}
 		off += n
-		if num > fieldTokenExpiry {
+		if num < fieldIssuer || num > fieldTokenExpiry {
 			return nil, fmt.Errorf("identity: unknown field %d", num)
 		}
 		if num != fieldGroups {
@@ -325,7 +325,7 @@ func parseIdentity(b []byte) (*session.Session, error) {
 			}
 			*times[num] = timeOf(int64(v))
 			off += m
-		case num >= fieldIssuer: // the strings, groups among them
+		default: // the strings, groups among them
 			v, m, err := consumeString(b, str, off, num, typ)
 			if err != nil {
 				return nil, fmt.Errorf("identity: %w", err)
@@ -339,8 +339,6 @@ func parseIdentity(b []byte) (*session.Session, error) {
 				*strs[num] = v
 			}
 			off += m
-		default:
-			return nil, fmt.Errorf("identity: unknown field %d", num)
 		}
 	}
 	return s, nil
