@@ -31,16 +31,17 @@ type checkInput struct {
 // metadata and never changes a verdict. Every other extension is ignored.
 const ContextExtensionRoute = "gatehouse_route"
 
-// toRequest maps a CheckRequest to the core's request. It returns
-// errBadRequest (wrapped with the detail) when the HTTP attributes are
-// missing or malformed; it never panics on any input.
-func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
+// parseRequest maps a CheckRequest to the core's request, in in (the
+// caller's, which holds nothing else: a returned copy would cost its frame
+// the room twice). It returns errBadRequest (wrapped with the detail) when
+// the HTTP attributes are missing or malformed, and in is then to be
+// ignored; it never panics on any input.
+func parseRequest(cr *authv3.CheckRequest, in *checkInput) error {
 	attrs := cr.GetAttributes()
 	h := attrs.GetRequest().GetHttp()
 	if h == nil {
-		return checkInput{}, errors.Join(errBadRequest, errors.New("no http request attributes"))
+		return errors.Join(errBadRequest, errors.New("no http request attributes"))
 	}
-	var in checkInput
 	if r := attrs.GetContextExtensions()[ContextExtensionRoute]; len(r) <= maxRouteLen && !hasCTL(r) {
 		in.route = r
 	}
@@ -53,12 +54,12 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 	}
 	req, err := authz.NewRequest(h.GetMethod(), h.GetScheme(), h.GetHost(), target)
 	if err != nil {
-		return checkInput{}, errors.Join(errBadRequest, err)
+		return errors.Join(errBadRequest, err)
 	}
 	in.req = req
 	in.req.UnderscoreHeaders = underscoreHeaders(h)
 	if err := in.req.SetMethodOverride(func(name string) string { return header(h, methodOverrideKey(name), ",") }); err != nil {
-		return checkInput{}, errors.Join(errBadRequest, err)
+		return errors.Join(errBadRequest, err)
 	}
 
 	in.req.Accept = header(h, "accept", ", ")
@@ -72,7 +73,7 @@ func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
 			in.req.ClientIP = ip.Unmap()
 		}
 	}
-	return in, nil
+	return nil
 }
 
 // methodOverrideKeys are authz.MethodOverrideHeaders as Envoy keys them,

@@ -22,6 +22,16 @@ func httpReq(h *authv3.AttributeContext_HttpRequest, source string) *authv3.Chec
 	return cr
 }
 
+// toRequest is parseRequest returning its result, the zero checkInput
+// on error.
+func toRequest(cr *authv3.CheckRequest) (checkInput, error) {
+	var in checkInput
+	if err := parseRequest(cr, &in); err != nil {
+		return checkInput{}, err
+	}
+	return in, nil
+}
+
 func TestToRequestMapping(t *testing.T) {
 	in, err := toRequest(httpReq(&authv3.AttributeContext_HttpRequest{
 		Method: "GET", Scheme: "HTTPS", Host: "App.Example.com:8443", Path: "/a/b?x=1&y=/admin",

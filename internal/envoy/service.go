@@ -82,25 +82,39 @@ func (s *Service) SetServing(serving bool) {
 // explicit CheckResponse, so Envoy's failure_mode_allow never comes into
 // play and the client sees gatehouse's own status and body.
 func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check panicked", slog.String("reason", string(reasonInternal)), slog.Any("panic", r))
-			v := check.Failed(reasonInternal)
-			resp = toResponse(&v, "", "")
-		}
-	}()
-
-	in, err := toRequest(cr)
-	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "ext_authz bad request", slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()))
-		v := check.Refused(authz.ReasonBadRequest)
-		return toResponse(&v, in.route, ""), nil
+	defer s.recoverCheck(ctx, &resp)
+	// Check's frame holds only the request while the checker runs (the
+	// request is parsed in place; logging, denials and the response have
+	// frames of their own): with check's, 1.2 KiB of stack instead of the
+	// 2 KiB that inlined logging and copies of the request made. gRPC runs
+	// every call on a fresh goroutine, and that difference keeps an allowed
+	// check, down to the cookie codec, within the stack the goroutine has
+	// then, instead of copying it to a larger one on every call (4-6% of
+	// the CPU in BenchmarkCheckGRPC). Mind the frames on this path.
+	var in checkInput
+	if err := parseRequest(cr, &in); err != nil {
+		return s.badRequest(ctx, err), nil
 	}
+	return s.check(ctx, &in), nil
+}
 
+// check decides in and answers it.
+func (s *Service) check(ctx context.Context, in *checkInput) *authv3.CheckResponse {
 	ctx, h := withHeadroom(ctx)
 	defer h.release()
 	start := time.Now()
 	v := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.logCheck(ctx, &v, in)
+	}
+	if s.observer != nil {
+		s.observer.ObserveDecision("ext_authz", v.Decision, time.Since(start))
+	}
+	return toResponse(&v, in.route, in.cookie)
+}
+
+// logCheck logs a decided check at debug level.
+func (s *Service) logCheck(ctx context.Context, v *check.Verdict, in *checkInput) {
 	s.log.LogAttrs(ctx, slog.LevelDebug, "ext_authz check",
 		slog.String("outcome", v.Outcome.String()),
 		slog.String("reason", string(v.Reason)),
@@ -110,8 +124,20 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 		slog.String("host", in.req.Host),
 		slog.String("path", in.req.Path),
 	)
-	if s.observer != nil {
-		s.observer.ObserveDecision("ext_authz", v.Decision, time.Since(start))
+}
+
+// badRequest answers a request parseRequest refused.
+func (s *Service) badRequest(ctx context.Context, err error) *authv3.CheckResponse {
+	s.log.LogAttrs(ctx, slog.LevelInfo, "ext_authz bad request", slog.String("reason", string(authz.ReasonBadRequest)), slog.String("error", err.Error()))
+	v := check.Refused(authz.ReasonBadRequest)
+	return toResponse(&v, "", "")
+}
+
+// recoverCheck turns a panic in Check into a denial in *resp.
+func (s *Service) recoverCheck(ctx context.Context, resp **authv3.CheckResponse) {
+	if r := recover(); r != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "ext_authz check panicked", slog.String("reason", string(reasonInternal)), slog.Any("panic", r))
+		v := check.Failed(reasonInternal)
+		*resp = toResponse(&v, "", "")
 	}
-	return toResponse(&v, in.route, in.cookie), nil
 }
