@@ -2,6 +2,7 @@ package envoy_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -13,8 +14,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/envoy"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/session/cookie"
+	"github.com/gatehouse/gatehouse/internal/session/memstore"
 )
 
 // BenchmarkCheck measures one authenticated, allowed Check without the
@@ -55,16 +60,14 @@ func (noopAuthz) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResp
 // BenchmarkCheckGRPC measures an allowed Check over a real gRPC connection
 // on loopback, against a no-op Authorization server on the same server
 // options: gatehouse's server from NewServer with gatehouse serve's
-// defaults (max_concurrent_streams 1000), the caller's deadline of a
-// second, the request of bench/internal/extauthz, and 2 connections shared
-// by 32 callers per GOMAXPROCS (64 at -cpu 2, as make bench-load's c64).
-// Compare the two with -cpu 2: ns/op is the inverse of the throughput;
-// cpu-ns/op, the process's CPU time per call, is steadier on a busy machine.
+// defaults (max_concurrent_streams 1000) and its session store layers for
+// session.store memory (the metrics over the memory store), the caller's
+// deadline of a second, the request of bench/internal/extauthz, and 2
+// connections shared by 32 callers per GOMAXPROCS (64 at -cpu 2, as make
+// bench-load's c64). Compare the two with -cpu 2: ns/op is the inverse of
+// the throughput; cpu-ns/op is the process's CPU time per call.
 func BenchmarkCheckGRPC(b *testing.B) {
-	e := newEnv(b, 0)
-	svc := envoy.NewService(e.checker, envoy.ServiceOptions{Observer: metrics.New()})
-	svc.SetServing(true)
-	cookie := e.login(b, "alice@example.com", true, "eng")
+	svc, cookie := serveService(b)
 	req := checkReq("GET", "app.example.com", "/dashboard/projects?filter=mine", map[string]string{
 		":authority": "app.example.com", ":method": "GET", ":path": "/dashboard/projects?filter=mine",
 		"accept": browserAccept, "cookie": cookie, "user-agent": "Mozilla/5.0 (X11; Linux x86_64) grpcload",
@@ -80,6 +83,40 @@ func BenchmarkCheckGRPC(b *testing.B) {
 		authv3.RegisterAuthorizationServer(g, noopAuthz{})
 		benchGRPC(b, g, req)
 	})
+}
+
+// serveService is the ext_authz service as gatehouse serve wires it for
+// session.store memory, and the Cookie header of a signed-in user.
+func serveService(b *testing.B) (*envoy.Service, string) {
+	b.Helper()
+	key := make([]byte, cookie.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		b.Fatal(err)
+	}
+	codec, err := cookie.NewCodec([][]byte{key}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := metrics.New()
+	mem := memstore.New(memstore.Options{})
+	b.Cleanup(func() { _ = mem.Close() })
+	c := check.New(m.InstrumentStore(mem), codec, cookie.Settings{Name: cookieName, Secure: true}, testPolicy(), check.Options{})
+	id, err := session.NewID()
+	if err != nil {
+		b.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	s := &session.Session{ID: id, Subject: "sub-alice", User: "alice", Email: "alice@example.com", EmailVerified: true, Groups: []string{"eng"}, ExpiresAt: exp}
+	if err := mem.Save(context.Background(), s); err != nil {
+		b.Fatal(err)
+	}
+	v, err := codec.SealID(cookieName, id, exp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := envoy.NewService(c, envoy.ServiceOptions{Observer: m})
+	svc.SetServing(true)
+	return svc, "theme=dark; " + cookieName + "=" + v
 }
 
 func benchGRPC(b *testing.B, srv *grpc.Server, req *authv3.CheckRequest) {
