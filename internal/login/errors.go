@@ -56,6 +56,9 @@ const (
 	// ReasonClaimsRefused: the provider's claims check refused the user
 	// (a Google account outside the Workspace domain, say).
 	ReasonClaimsRefused Reason = "claims_refused"
+	// ReasonSessionTooLarge: the signed-in account's groups or tokens are
+	// more than a session may hold (session.ErrTooLarge).
+	ReasonSessionTooLarge Reason = "session_too_large"
 )
 
 // message is what the error page tells the user for each reason.
@@ -75,6 +78,8 @@ func (r Reason) message() string {
 		return "The sign-in provider did not say who you are."
 	case ReasonStoreUnavailable:
 		return "Sessions cannot be stored right now. Please try again in a moment."
+	case ReasonSessionTooLarge:
+		return "Your account carries more groups or larger tokens than a session can hold. Ask the administrator to have the sign-in provider send fewer groups."
 	case ReasonUnknownProvider:
 		return "There is no such sign-in provider here."
 	case ReasonClaimsRefused:

@@ -240,6 +240,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) (err error) {
 	sctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
 	err = h.store.Save(sctx, s)
 	cancel()
+	if errors.Is(err, session.ErrTooLarge) {
+		return fail(http.StatusInternalServerError, ReasonSessionTooLarge, err)
+	}
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, ReasonStoreUnavailable, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -44,6 +45,9 @@ type memStore struct {
 	mu   sync.Mutex
 	m    map[string]session.Session
 	fail atomic.Bool
+	// saveErr, when set, is what Save returns (as a real store's does for
+	// a session it refuses to write).
+	saveErr error
 }
 
 var _ session.Store = (*memStore)(nil)
@@ -58,6 +62,9 @@ func (s *memStore) Save(ctx context.Context, v *session.Session) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saveErr != nil {
+		return s.saveErr
+	}
 	s.m[v.ID] = *v
 	return nil
 }
@@ -679,6 +686,21 @@ func TestStoreFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertRefused(t, resp, http.StatusServiceUnavailable, login.ReasonStoreUnavailable)
+}
+
+// TestSessionTooLarge: an account whose session a store refuses as too
+// large (more groups than a record may hold) gets its own reason and a
+// page that says so, not "the store is unavailable, try again".
+func TestSessionTooLarge(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.store.mu.Lock()
+	e.store.saveErr = fmt.Errorf("session: save: 10001 groups: %w", session.ErrTooLarge)
+	e.store.mu.Unlock()
+	resp, err := e.op.Login(context.Background(), newClient(t), e.startURL("/"), "alice", "wonderland")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRefused(t, resp, http.StatusInternalServerError, login.ReasonSessionTooLarge)
 }
 
 func payloads(t *testing.T) []string {

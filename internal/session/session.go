@@ -20,6 +20,9 @@ var (
 	// ErrExpired: Save was given a session whose ExpiresAt is not in the
 	// future (a zero ExpiresAt counts as expired).
 	ErrExpired = errors.New("session already expired")
+	// ErrTooLarge: Save was given a session with more groups or larger
+	// tokens than a stored record may hold.
+	ErrTooLarge = errors.New("session too large to store")
 )
 
 // IDBytes is the size of a session ID's randomness: 256 bits.

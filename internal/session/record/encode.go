@@ -8,6 +8,18 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
+// Limits on what a record may hold. A record is read whole and its groups
+// each become a string, so whoever can write to the store could otherwise
+// make every lookup, listing or sign-out allocate without bound (a 32 MiB
+// record of empty groups made a listing allocate 1.6 GiB). Both limits are
+// far above what a provider's claims carry (Entra ID, for one, sends at
+// most 200 groups in a token), and a session beyond them is refused when
+// it is saved, never written.
+const (
+	MaxBytes  = 1 << 20 // a whole stored record, tokens included
+	MaxGroups = 10000
+)
+
 // Encode checks s before a store writes it and returns its key (the
 // Handle), its sealed record (always in the v3 format), and how long it
 // has left to live at now.
@@ -24,9 +36,15 @@ func Encode(s *session.Session, now time.Time) (key string, data []byte, ttl tim
 		return "", nil, 0, fmt.Errorf("session: save: ExpiresAt %s is not in the future: %w",
 			s.ExpiresAt.UTC().Format(time.RFC3339), session.ErrExpired)
 	}
+	if len(s.Groups) > MaxGroups {
+		return "", nil, 0, fmt.Errorf("session: save: %d groups, more than the %d a session may hold: %w", len(s.Groups), MaxGroups, session.ErrTooLarge)
+	}
 	data, err = encodeV3(s)
 	if err != nil {
 		return "", nil, 0, fmt.Errorf("session: save: encode: %w", err)
+	}
+	if len(data) > MaxBytes {
+		return "", nil, 0, fmt.Errorf("session: save: the record is %d bytes, more than the %d a session may take: %w", len(data), MaxBytes, session.ErrTooLarge)
 	}
 	return key, data, ttl, nil
 }
@@ -58,6 +76,8 @@ func decode(id string, data []byte) (*session.Session, error) {
 	switch {
 	case len(data) == 0:
 		return nil, errors.New("empty record")
+	case len(data) > MaxBytes:
+		return nil, fmt.Errorf("record of %d bytes, more than %d", len(data), MaxBytes)
 	case data[0] == versionV3:
 		s, err = decodeV3(idBytes, data)
 	case data[0] == '{':
@@ -92,6 +112,8 @@ func Identity(data []byte) (*session.Session, error) {
 	switch {
 	case len(data) == 0:
 		return nil, errors.New("empty record")
+	case len(data) > MaxBytes:
+		return nil, fmt.Errorf("record of %d bytes, more than %d", len(data), MaxBytes)
 	case data[0] == versionV3:
 		return identityV3(data)
 	case data[0] == '{':

@@ -334,6 +334,9 @@ func parseIdentity(b []byte) (*session.Session, error) {
 				if s.Groups == nil {
 					s.Groups = make([]string, 0, 4)
 				}
+				if len(s.Groups) == MaxGroups {
+					return nil, fmt.Errorf("identity: more than %d groups", MaxGroups)
+				}
 				s.Groups = append(s.Groups, v)
 			} else {
 				*strs[num] = v

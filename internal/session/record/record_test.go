@@ -333,3 +333,59 @@ func TestEncodeRefusesWhatItCannotStoreExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordLimits: a session beyond MaxGroups or MaxBytes is refused when
+// it is saved, and a stored record beyond them (written by whoever can
+// write to the store) is refused by every reader, sealed or not, before it
+// is parsed: a writer cannot make one lookup or listing allocate without
+// bound.
+func TestRecordLimits(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	many := benchSession(t, now)
+	many.Groups = make([]string, MaxGroups+1)
+	for i := range many.Groups {
+		many.Groups[i] = "g"
+	}
+	if _, _, _, err := Encode(many, now); !errors.Is(err, session.ErrTooLarge) {
+		t.Errorf("Encode of more than MaxGroups groups = %v, want ErrTooLarge", err)
+	}
+	big := benchSession(t, now)
+	big.AccessToken = strings.Repeat("a", MaxBytes)
+	if _, _, _, err := Encode(big, now); !errors.Is(err, session.ErrTooLarge) {
+		t.Errorf("Encode of a record larger than MaxBytes = %v, want ErrTooLarge", err)
+	}
+	atLimit := benchSession(t, now)
+	atLimit.Groups = many.Groups[:MaxGroups]
+	if _, data, _, err := Encode(atLimit, now); err != nil {
+		t.Errorf("Encode refused MaxGroups groups: %v", err)
+	} else if got, err := Decode(atLimit.ID, data, now); err != nil || len(got.Groups) != MaxGroups {
+		t.Errorf("Decode of MaxGroups groups: %v", err)
+	}
+
+	// Sealed properly (encodeV3 has no limits of its own), still refused.
+	for name, s := range map[string]*session.Session{"groups": many, "bytes": big} {
+		data, err := encodeV3(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Decode(s.ID, data, now); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: Decode = %v, want ErrNotFound", name, err)
+		}
+		if _, err := Identity(data); err == nil {
+			t.Errorf("%s: Identity accepted it", name)
+		}
+	}
+	// Unsealed, as a writer without the ID would write it: a listing
+	// refuses it too, v3 and v2 alike.
+	groups := make([]string, MaxGroups+1)
+	v2, err := json.Marshal(map[string]any{"groups": groups, "tokens": "AAAA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Identity(v2); err == nil {
+		t.Error("Identity accepted a v2 record with more than MaxGroups groups")
+	}
+	if _, err := Identity(append([]byte{'{'}, make([]byte, MaxBytes)...)); err == nil {
+		t.Error("Identity accepted a v2 record larger than MaxBytes")
+	}
+}

@@ -36,6 +36,9 @@ func identityV2(data []byte) (*session.Session, error) {
 	if err := json.Unmarshal(data, &recordV2{Session: s}); err != nil {
 		return nil, fmt.Errorf("decode v2 identity: %w", err)
 	}
+	if len(s.Groups) > MaxGroups {
+		return nil, fmt.Errorf("decode v2 identity: more than %d groups", MaxGroups)
+	}
 	return s, nil
 }
 
