@@ -120,6 +120,18 @@ func listen(cfg *config.Config) (Listeners, error) {
 type server struct {
 	serve func() error
 	stop  func(context.Context) error
+	// discard releases what a server that is never served holds (gRPC's
+	// stream workers start when it is built); nil when it holds nothing.
+	discard func()
+}
+
+// discardAll releases every server of a start that failed.
+func discardAll(servers []server) {
+	for _, s := range servers {
+		if s.discard != nil {
+			s.discard()
+		}
+	}
 }
 
 // Serve serves on ls, and runs the app's background work, until ctx ends
@@ -180,6 +192,7 @@ func (a *app) servers(ctx context.Context, ls Listeners) ([]server, error) {
 		}
 		out = append(out, s)
 	}
+	// From here on, a failure discards what was built.
 	if ls.SPOE != nil {
 		out = append(out, a.spoeServer(ls.SPOE))
 	}
@@ -191,6 +204,7 @@ func (a *app) servers(ctx context.Context, ls Listeners) ([]server, error) {
 		}
 		s, err := a.adminServer(ls.Admin)
 		if err != nil {
+			discardAll(out)
 			return nil, err
 		}
 		out = append(out, s)
@@ -331,6 +345,10 @@ func (a *app) extAuthzServer(ctx context.Context, ln net.Listener) (server, erro
 				<-done
 			}
 			return nil
+		},
+		discard: func() {
+			stopReady()
+			srv.Stop()
 		},
 	}, nil
 }

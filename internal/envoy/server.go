@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"crypto/tls"
+	"runtime"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -48,16 +49,20 @@ type ServerOptions struct {
 	TLS *tls.Config
 }
 
+// streamWorkersPerCPU sizes NewServer's pool of stream workers.
+const streamWorkersPerCPU = 16
+
 // NewServer returns a gRPC server with svc, its grpc.health.v1 server and,
 // if asked, reflection registered. The caller serves it on a listener and
 // stops it with GracefulStop after svc.SetServing(false).
 //
-// NewServer starts no goroutine, so a server built and never served (a
-// start that fails later) leaves none behind (cmd/gatehouse's
-// TestFailedStartLeavesNoGoroutine). That is why grpc.NumStreamWorkers is
-// not set: its pool starts here, although it would spare every call the
-// growth of a fresh goroutine's stack (9-11% of an allowed Check's CPU in
-// BenchmarkCheckGRPC, 2-6% with 16 workers per CPU).
+// Calls are served by a pool of streamWorkersPerCPU stream workers per CPU
+// (grpc.NumStreamWorkers) rather than a fresh goroutine each, whose stack
+// grows by copying on every call through gRPC's receive path and the
+// cookie codec (9-11% of an allowed Check's CPU in BenchmarkCheckGRPC, 2-6%
+// with the pool). When every worker is busy (lookups waiting on Redis),
+// gRPC starts a goroutine for the call as before. The pool starts here: a
+// server that is built but never served must be stopped (Stop) to end it.
 func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) {
 	kp := keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}
 	minTime := opts.KeepaliveMinTime
@@ -72,6 +77,7 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 		grpc.KeepaliveParams(kp),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minTime, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(maxRecv),
+		grpc.NumStreamWorkers(uint32(streamWorkersPerCPU * runtime.GOMAXPROCS(0))),
 	}
 	so = append(so, codecOptions()...) // built with -tags vtprotobuf: see codec
 	if opts.MaxConcurrentStreams > 0 {
