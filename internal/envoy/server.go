@@ -79,7 +79,6 @@ func NewServer(svc *Service, opts ServerOptions) (*grpc.Server, *health.Server) 
 		grpc.MaxRecvMsgSize(maxRecv),
 		grpc.NumStreamWorkers(uint32(streamWorkersPerCPU * runtime.GOMAXPROCS(0))),
 	}
-	so = append(so, codecOptions()...) // built with -tags vtprotobuf: see codec
 	if opts.MaxConcurrentStreams > 0 {
 		so = append(so, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
 	}
