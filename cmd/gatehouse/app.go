@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session/cookie"
 	"github.com/gatehouse/gatehouse/internal/session/idle"
 	"github.com/gatehouse/gatehouse/internal/session/memstore"
+	"github.com/gatehouse/gatehouse/internal/session/record"
 	"github.com/gatehouse/gatehouse/internal/session/redisstore"
 	"github.com/gatehouse/gatehouse/internal/tlsfiles"
 	"github.com/gatehouse/gatehouse/internal/tracing"
@@ -206,14 +207,19 @@ func newRedisStore(cfg *config.Config) (*redisstore.Store, error) {
 			return nil, fmt.Errorf("redis.tls.%w", err)
 		}
 	}
+	format, err := record.ParseFormat(cfg.Redis.RecordFormat)
+	if err != nil {
+		return nil, fmt.Errorf("redis.record_format: %w", err) // validated; kept for callers that skip it
+	}
 	st, err := redisstore.New(redisstore.Options{
-		Addrs:      cfg.Redis.Addrs,
-		MasterName: cfg.Redis.MasterName,
-		Username:   cfg.Redis.Username,
-		Password:   cfg.Redis.Password,
-		DB:         cfg.Redis.DB,
-		KeyPrefix:  cfg.Redis.KeyPrefix,
-		TLSConfig:  tlsConf,
+		Addrs:        cfg.Redis.Addrs,
+		MasterName:   cfg.Redis.MasterName,
+		Username:     cfg.Redis.Username,
+		Password:     cfg.Redis.Password,
+		DB:           cfg.Redis.DB,
+		KeyPrefix:    cfg.Redis.KeyPrefix,
+		TLSConfig:    tlsConf,
+		RecordFormat: format,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)

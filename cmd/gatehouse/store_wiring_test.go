@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/check"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -163,5 +165,32 @@ func TestHostOnlySecureCookieUsesHostPrefix(t *testing.T) {
 			}
 			t.Errorf("secure=%s domain=%q: login start (%d) set cookies %q, want %s_login_<hash>", tc.secure, tc.domain, rec.Code, names, tc.want)
 		}
+	}
+}
+
+// TestRedisRecordFormatWired: redis.record_format reaches the Redis store:
+// with "v2" a saved session is stored in the JSON format of releases
+// before v3 (which they can read), by default in v3.
+func TestRedisRecordFormatWired(t *testing.T) {
+	for format, first := range map[string]byte{"v2": '{', "v3": 0x03} {
+		t.Run(format, func(t *testing.T) {
+			a, cfg := wiredApp(t, map[string]string{"GATEHOUSE_SESSION_STORE": "redis", "GATEHOUSE_REDIS_RECORD_FORMAT": format})
+			ctx := context.Background()
+			id, _ := session.NewID()
+			now := time.Now()
+			if err := a.stores.fresh.Save(ctx, &session.Session{ID: id, Subject: "s", Email: "a@example.com", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := session.HandleOf(id)
+			rc := redis.NewClient(&redis.Options{Addr: testRedisAddr()})
+			defer rc.Close()
+			data, err := rc.Get(ctx, cfg.Redis.KeyPrefix+"session:{"+h+"}").Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if data[0] != first {
+				t.Errorf("record_format %s: stored record starts with %#x, want %#x", format, data[0], first)
+			}
+		})
 	}
 }

@@ -192,6 +192,10 @@ type Redis struct {
 	DB           int      `yaml:"db"`
 	KeyPrefix    string   `yaml:"key_prefix"`
 	TLS          RedisTLS `yaml:"tls"`
+	// RecordFormat is the format session records are written in: "v3"
+	// (the default), or "v2" while replicas of a release before v3 still
+	// share the store (a rolling upgrade). Both are always read.
+	RecordFormat string `yaml:"record_format"`
 }
 
 // RedisTLS configures TLS to Redis.
@@ -368,7 +372,7 @@ func Default() Config {
 		Cookie: Cookie{Name: "_gatehouse", Secure: true},
 		Session: Session{Lifetime: 168 * time.Hour, Store: "memory", Timeout: 250 * time.Millisecond,
 			CacheSize: 10000, CacheTTL: 5 * time.Second},
-		Redis: Redis{KeyPrefix: "gatehouse:"},
+		Redis: Redis{KeyPrefix: "gatehouse:", RecordFormat: "v3"},
 		TrustedProxies: []string{
 			"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 		},

@@ -167,6 +167,9 @@ func (c *Config) validateRedis(errs *Errors) {
 	if c.Redis.DB < 0 {
 		errs.add("redis.db", "must not be negative")
 	}
+	if f := c.Redis.RecordFormat; f != "v3" && f != "v2" {
+		errs.add("redis.record_format", `must be "v3" (the default) or "v2" (during a rolling upgrade from a release before v3), not %q`, f)
+	}
 	if c.Redis.DB != 0 && c.Redis.MasterName == "" && len(c.Redis.Addrs) > 1 {
 		errs.add("redis.db", "Redis Cluster has only db 0")
 	}

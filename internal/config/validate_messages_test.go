@@ -51,9 +51,10 @@ func TestValidationMessages(t *testing.T) {
 		"redis": {map[string]string{"GATEHOUSE_SESSION_STORE": "redis", "GATEHOUSE_REDIS_ADDRS": "a:1,b", "GATEHOUSE_REDIS_DB": "2"}, []string{
 			"redis.addrs[1]: must be host:port, not \"b\"",
 			"redis.db: Redis Cluster has only db 0"}},
-		"redis without addresses": {map[string]string{"GATEHOUSE_SESSION_STORE": "redis", "GATEHOUSE_REDIS_DB": "-1"}, []string{
+		"redis without addresses": {map[string]string{"GATEHOUSE_SESSION_STORE": "redis", "GATEHOUSE_REDIS_DB": "-1", "GATEHOUSE_REDIS_RECORD_FORMAT": "json"}, []string{
 			`redis.addrs: required when session.store is "redis"`,
-			"redis.db: must not be negative"}},
+			"redis.db: must not be negative",
+			`redis.record_format: must be "v3" (the default) or "v2" (during a rolling upgrade from a release before v3), not "json"`}},
 		"network": {map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/33", "GATEHOUSE_REDIRECT_ALLOWED_DOMAINS": "https://evil.example"}, []string{
 			`redirect.allowed_domains[0]: must be a host (app.example.com) or a suffix (.example.com), not "https://evil.example"`,
 			`trusted_proxies[0]: not an IP address or CIDR: "10.0.0.0/33"`}},

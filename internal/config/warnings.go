@@ -41,6 +41,9 @@ func (c *Config) Warnings() Warnings {
 	c.warnExampleSecrets(&ws)
 	c.warnPlainText(&ws)
 	c.warnCallbackHost(&ws)
+	if c.Session.Store == "redis" && c.Redis.RecordFormat == "v2" {
+		ws.add("redis.record_format", `"v2": session records are written in the slower JSON format of earlier releases, for a rolling upgrade from one; set "v3" (the default) once every replica runs this release`)
+	}
 	if c.AdmitsNobody() {
 		ws.add("access", "email_domains, emails and groups are empty and allow_any_authenticated is false: every signed-in user will get 403")
 	}

@@ -59,6 +59,9 @@ func TestWarnings(t *testing.T) {
 			"redis.tls.enabled: false, but redis.password is set and redis.addrs[1] (redis.internal:6379) is not on loopback: the password and the session records cross the network unencrypted",
 			"admin.addr: 0.0.0.0:9090 is not loopback and admin.tls is not set: the admin token and /metrics cross the network unencrypted; set admin.tls or bind to 127.0.0.1",
 		}},
+		"v2 session records": {base + "session:\n  store: redis\nredis:\n  addrs: [127.0.0.1:6379]\n  record_format: v2\n", []string{
+			`redis.record_format: "v2": session records are written in the slower JSON format of earlier releases, for a rolling upgrade from one; set "v3" (the default) once every replica runs this release`,
+		}},
 		"plain text on loopback is fine": {strings.Replace(base, "https://login.example.com", "http://127.0.0.1:5556", 1) + "admin:\n  addr: 127.0.0.1:9090\n  token_file: /t\n", nil},
 		"callback on another host than public_url": {base + "http:\n  public_url: https://auth.example.com\n", []string{
 			"oidc.redirect_url: on app.example.com, but http.public_url is on auth.example.com: the provider sends people back to a host where gatehouse's /oauth2/ endpoints are not, or the login cookie is not; use https://auth.example.com/oauth2/callback",

@@ -41,7 +41,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"v2", encodeV2(b, s)}, {"v3", v3}} {
+	}{{"v2", mustEncodeV2(b, s)}, {"v3", v3}} {
 		b.Run(f.name, func(b *testing.B) {
 			b.SetBytes(int64(len(f.data)))
 			b.ReportAllocs()
@@ -65,7 +65,7 @@ func BenchmarkIdentity(b *testing.B) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"v2", encodeV2(b, s)}, {"v3", v3}} {
+	}{{"v2", mustEncodeV2(b, s)}, {"v3", v3}} {
 		b.Run(f.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -20,10 +20,38 @@ const (
 	MaxGroups = 10000
 )
 
-// Encode checks s before a store writes it and returns its key (the
-// Handle), its sealed record (always in the v3 format), and how long it
-// has left to live at now.
+// Format is the format a record is written in; every format is read.
+type Format int
+
+const (
+	// V3 is a version byte and a protobuf message (record.proto): the
+	// default.
+	V3 Format = iota
+	// V2 is the JSON format of releases before v3, for a rolling upgrade
+	// from one: write it until no replica of the earlier release is left.
+	V2
+)
+
+// ParseFormat reads a format's name, "v3" or "v2" ("" is V3).
+func ParseFormat(name string) (Format, error) {
+	switch name {
+	case "", "v3":
+		return V3, nil
+	case "v2":
+		return V2, nil
+	}
+	return 0, fmt.Errorf(`record format %q: want "v3" or "v2"`, name)
+}
+
+// Encode is EncodeAs in the V3 format.
 func Encode(s *session.Session, now time.Time) (key string, data []byte, ttl time.Duration, err error) {
+	return EncodeAs(s, now, V3)
+}
+
+// EncodeAs checks s before a store writes it and returns its key (the
+// Handle), its sealed record in format f, and how long it has left to live
+// at now.
+func EncodeAs(s *session.Session, now time.Time, f Format) (key string, data []byte, ttl time.Duration, err error) {
 	if s == nil {
 		return "", nil, 0, errors.New("session: save: nil session")
 	}
@@ -39,7 +67,11 @@ func Encode(s *session.Session, now time.Time) (key string, data []byte, ttl tim
 	if len(s.Groups) > MaxGroups {
 		return "", nil, 0, fmt.Errorf("session: save: %d groups, more than the %d a session may hold: %w", len(s.Groups), MaxGroups, session.ErrTooLarge)
 	}
-	data, err = encodeV3(s)
+	if f == V2 {
+		data, err = encodeV2(s)
+	} else {
+		data, err = encodeV3(s)
+	}
 	if err != nil {
 		return "", nil, 0, fmt.Errorf("session: save: encode: %w", err)
 	}

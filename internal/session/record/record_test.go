@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -275,7 +276,7 @@ func nonMinimal(t *testing.T, data []byte) []byte {
 // must not open it.
 func v3AsV2(t *testing.T, s *session.Session, sealed []byte) []byte {
 	t.Helper()
-	v2 := encodeV2(t, s)
+	v2 := mustEncodeV2(t, s)
 	if _, err := Decode(s.ID, v2, time.Now()); err != nil {
 		t.Fatalf("v2 record of the same session refused: %v", err)
 	}
@@ -387,5 +388,49 @@ func TestRecordLimits(t *testing.T) {
 	}
 	if _, err := Identity(append([]byte{'{'}, make([]byte, MaxBytes)...)); err == nil {
 		t.Error("Identity accepted a v2 record larger than MaxBytes")
+	}
+}
+
+// TestEncodeAsV2: during a rolling upgrade records are written as releases
+// before v3 wrote them (the golden v2 record's shape: the same JSON keys),
+// and read back like any v2 record.
+func TestEncodeAsV2(t *testing.T) {
+	id, golden, now := golden(t)
+	s := goldenSession(id, now)
+	_, data, _, err := EncodeAs(s, now, V2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[0] != '{' {
+		t.Fatalf("EncodeAs(V2) wrote %#x first, want a JSON object", data[0])
+	}
+	keys := func(b []byte) []string {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	if got, want := keys(data), keys(golden); !slices.Equal(got, want) {
+		t.Errorf("v2 keys %v, want the earlier release's %v", got, want)
+	}
+	got, err := Decode(id, data, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, got, s)
+
+	for name, want := range map[string]Format{"": V3, "v3": V3, "v2": V2} {
+		if f, err := ParseFormat(name); err != nil || f != want {
+			t.Errorf("ParseFormat(%q) = %v, %v; want %v", name, f, err, want)
+		}
+	}
+	if _, err := ParseFormat("json"); err == nil {
+		t.Error(`ParseFormat("json") succeeded`)
 	}
 }

@@ -160,7 +160,7 @@ func TestReviewSpliceBetweenSessions(t *testing.T) {
 	reviewRefused(t, "newer identity, older seal", user.ID, frame(li, us), now)
 	// The v2 key of the same ID does not open a v3 seal, nor the v3 key a
 	// v2 seal moved into a v3 frame.
-	v2 := encodeV2(t, user)
+	v2 := mustEncodeV2(t, user)
 	var rec recordV2
 	rec.Session = &session.Session{}
 	if err := json.Unmarshal(v2, &rec); err != nil {
@@ -216,7 +216,7 @@ func TestReviewTokensNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _ := session.NewID()
-	for format, data := range map[string][]byte{"v3": v3, "v2": encodeV2(t, s)} {
+	for format, data := range map[string][]byte{"v3": v3, "v2": mustEncodeV2(t, s)} {
 		for what, f := range map[string]func() (*session.Session, error){
 			"Identity":       func() (*session.Session, error) { return Identity(data) },
 			"DecodeIdentity": func() (*session.Session, error) { return DecodeIdentity("h", data, now) },
@@ -275,7 +275,7 @@ func TestReviewV2RewritesChangeNothing(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	s := benchSession(t, now)
 	s.LastSeenAt = now.Add(-30 * time.Second)
-	v2 := encodeV2(t, s)
+	v2 := mustEncodeV2(t, s)
 	tok := func() string {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(v2, &m); err != nil {

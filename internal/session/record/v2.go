@@ -1,6 +1,7 @@
 package record
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
-// The v2 format, read and never written: a JSON object (so its first byte
-// is '{') holding the identity in clear and, under "tokens", the base64 of
+// The v2 format of earlier releases: a JSON object (so its first byte is
+// '{') holding the identity in clear and, under "tokens", the base64 of
 // nonce || AES-GCM(JSON tokens) sealed under the key of infoV2 with the
-// JSON encoding of the decoded identity as additional data. Sessions
-// written before v3 keep working until they expire.
+// JSON encoding of the decoded identity as additional data. Always read,
+// so sessions written before v3 keep working until they expire; written
+// only when asked (V2), while replicas of an earlier release still read
+// the same store during a rolling upgrade.
 
 // infoV2 is the HKDF info string of v2 record keys.
 const infoV2 = "gatehouse session record v2"
@@ -73,4 +76,33 @@ func decodeV2(idBytes []byte, data []byte) (*session.Session, error) {
 	}
 	s.IDToken, s.AccessToken, s.RefreshToken = t.IDToken, t.AccessToken, t.RefreshToken
 	return s, nil
+}
+
+// encodeV2 encodes s as a v2 record, as releases before v3 did.
+func encodeV2(s *session.Session) ([]byte, error) {
+	idBytes, err := session.ParseID(s.ID)
+	if err != nil {
+		return nil, err
+	}
+	ad, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode v2 identity: %w", err)
+	}
+	plain, err := json.Marshal(tokensV2{s.IDToken, s.AccessToken, s.RefreshToken})
+	if err != nil {
+		return nil, fmt.Errorf("encode v2 tokens: %w", err)
+	}
+	aead, err := recordAEAD(idBytes, infoV2)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	data, err := json.Marshal(recordV2{Session: s, Tokens: aead.Seal(nonce, nonce, plain, ad)})
+	if err != nil {
+		return nil, fmt.Errorf("encode v2 record: %w", err)
+	}
+	return data, nil
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// PoolSize is the connection pool size per node; zero means go-redis's
 	// default (10 per CPU).
 	PoolSize int
+	// RecordFormat is the format records are written in (every format is
+	// read); the zero value is record.V3.
+	RecordFormat record.Format
 }
 
 // Store is a session.Manager in Redis (standalone, Sentinel or Cluster), shared
@@ -77,6 +80,7 @@ type Store struct {
 	prefix  string
 	channel string
 	owned   bool
+	format  record.Format
 	now     func() time.Time
 	touch   *redis.Script
 	update  *redis.Script
@@ -136,6 +140,7 @@ func New(opts Options) (*Store, error) {
 		s.channel = opts.RevocationChannel
 	}
 	s.owned = true
+	s.format = opts.RecordFormat
 	return s, nil
 }
 
@@ -192,7 +197,7 @@ func (r *Store) write(ctx context.Context, op string, s *session.Session, mustEx
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
-	key, data, ttl, err := record.Encode(s, r.now())
+	key, data, ttl, err := record.EncodeAs(s, r.now(), r.format)
 	if err != nil {
 		return err
 	}

@@ -388,3 +388,41 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestRedisRecordFormat: with RecordFormat V2 (a rolling upgrade from a
+// release before v3) the store writes v2 records, and a store of either
+// format reads what the other wrote.
+func TestRedisRecordFormat(t *testing.T) {
+	v3, rc := newTestRedisStore(t)
+	v2 := NewFromClient(rc, v3.prefix)
+	v2.format = record.V2
+	ctx := t.Context()
+	now := time.Now()
+	for name, c := range map[string]struct {
+		writer, reader *Store
+		first          byte
+	}{
+		"v2 written, read by v3": {v2, v3, '{'},
+		"v3 written, read by v2": {v3, v2, 0x03},
+	} {
+		s := sessiontest.FullSession(t, now, now.Add(time.Hour))
+		if err := c.writer.Save(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := session.HandleOf(s.ID)
+		data, err := rc.Get(ctx, v3.key(h)).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data[0] != c.first {
+			t.Errorf("%s: stored record starts with %#x, want %#x", name, data[0], c.first)
+		}
+		got, err := c.reader.Load(ctx, s.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got.Email != s.Email || got.AccessToken != s.AccessToken {
+			t.Errorf("%s: read back %q, %q", name, got.Email, got.AccessToken)
+		}
+	}
+}
