@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/bearer"
+	"github.com/gatehouse/gatehouse/internal/lazydeadline"
 	"github.com/gatehouse/gatehouse/internal/render"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/session/cookie"
@@ -285,8 +286,8 @@ func (c *Checker) lookup(ctx context.Context, p *authz.Policy, cookieHeader stri
 	case err != nil:
 		return who{state: authz.InvalidSession}
 	}
-	lctx := withLazyTimeout(ctx, c.timeout)
-	defer lctx.release()
+	lctx := lazydeadline.WithTimeout(ctx, c.timeout)
+	defer lctx.Release()
 	ctx = lctx
 	// Both reads go through every layer (idle timeout, cache, metrics); the
 	// identity alone skips opening the tokens where a layer can.

@@ -103,7 +103,7 @@ func (s *Service) Check(ctx context.Context, cr *authv3.CheckRequest) (resp *aut
 // check decides in and answers it.
 func (s *Service) check(ctx context.Context, in *checkInput) *authv3.CheckResponse {
 	ctx, h := withHeadroom(ctx)
-	defer h.release()
+	defer h.Release()
 	start := time.Now()
 	v := s.checker.Check(ctx, &in.req, check.Credentials{Cookie: in.cookie, Authorization: in.authorization})
 	if s.log.Enabled(ctx, slog.LevelDebug) {
