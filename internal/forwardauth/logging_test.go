@@ -49,13 +49,12 @@ func (l *lockedBuffer) take(t *testing.T) []map[string]any {
 	return out
 }
 
-// TestDenialLogNamesTheStatusTheProxyGot: the "denied" line of an
-// auth-request check gives the status nginx was told (401 for a sign-in,
-// 403 for a store outage), while forward-auth's gives the reply's own
-// (302, 503), which Traefik and Caddy pass on as it is.
-func TestDenialLogNamesTheStatusTheProxyGot(t *testing.T) {
-	var logs lockedBuffer
-	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+// loggedFixture is a handler whose checker and handler log JSON into the
+// returned buffer, with obs (nil for none) told about every decision.
+func loggedFixture(t *testing.T, obs Observer) (*fixture, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	codec, err := cookie.NewCodec([][]byte{make([]byte, 32)}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +62,18 @@ func TestDenialLogNamesTheStatusTheProxyGot(t *testing.T) {
 	st := &fakeStore{m: map[string]session.Session{}}
 	p := &authz.Policy{LoginURL: "https://auth.example.com/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
 	chk := check.New(st, codec, cookie.Settings{Name: "_gatehouse", Secure: true}, p, check.Options{Timeout: 50 * time.Millisecond, Logger: logger})
-	srv := httptest.NewServer(NewHandler(chk, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: logger}))
+	srv := httptest.NewServer(NewHandler(chk, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: logger, Observer: obs}))
 	t.Cleanup(srv.Close)
-	f := &fixture{store: st, srv: srv, codec: codec}
+	return &fixture{store: st, srv: srv, codec: codec}, logs
+}
+
+// TestDenialLogNamesTheStatusTheProxyGot: the "denied" line of an
+// auth-request check gives the status nginx was told (401 for a sign-in,
+// 403 for a store outage), while forward-auth's gives the reply's own
+// (302, 503), which Traefik and Caddy pass on as it is.
+func TestDenialLogNamesTheStatusTheProxyGot(t *testing.T) {
+	f, logs := loggedFixture(t, nil)
+	st, codec := f.store, f.codec
 	id, _ := session.NewID()
 	st.m[id] = session.Session{ID: id, User: "alice", Email: "alice@example.com", EmailVerified: true, ExpiresAt: time.Now().Add(time.Hour)}
 	v, err := codec.SealID("_gatehouse", id, time.Now().Add(time.Hour))
@@ -139,19 +147,8 @@ func (o *recordingObserver) ObserveDecision(adapter string, _ authz.Decision, _ 
 // It is logged once, by the first check, and counted once under
 // auth_request; the second look is counted under denied_page.
 func TestDeniedPageCountedApart(t *testing.T) {
-	var logs lockedBuffer
-	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	codec, err := cookie.NewCodec([][]byte{make([]byte, 32)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &fakeStore{m: map[string]session.Session{}}
-	p := &authz.Policy{LoginURL: "https://auth.example.com/oauth2/start", EmailDomains: []string{"example.com"}, Headers: authz.DefaultHeaderNames()}
-	chk := check.New(st, codec, cookie.Settings{Name: "_gatehouse", Secure: true}, p, check.Options{Timeout: 50 * time.Millisecond, Logger: logger})
 	obs := &recordingObserver{}
-	srv := httptest.NewServer(NewHandler(chk, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: logger, Observer: obs}))
-	t.Cleanup(srv.Close)
-	f := &fixture{store: st, srv: srv, codec: codec}
+	f, logs := loggedFixture(t, obs)
 
 	browser := map[string]string{"Accept": "text/html"}
 	if resp := f.authRequest(t, "https://app.example.com/x", browser); resp.StatusCode != http.StatusUnauthorized {

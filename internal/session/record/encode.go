@@ -98,24 +98,37 @@ func Decode(id string, data []byte, now time.Time) (*session.Session, error) {
 	return s, nil
 }
 
+// formatOf tells a stored record's format by its first byte, refusing an
+// empty record and one larger than MaxBytes before anything parses it.
+func formatOf(data []byte) (Format, error) {
+	switch {
+	case len(data) == 0:
+		return 0, errors.New("empty record")
+	case len(data) > MaxBytes:
+		return 0, fmt.Errorf("record of %d bytes, more than %d", len(data), MaxBytes)
+	case data[0] == versionV3:
+		return V3, nil
+	case data[0] == '{':
+		return V2, nil
+	}
+	return 0, fmt.Errorf("unknown record version %#x", data[0])
+}
+
 // decode opens a record of either format with id.
 func decode(id string, data []byte) (*session.Session, error) {
 	idBytes, err := session.ParseID(id)
 	if err != nil {
 		return nil, err
 	}
+	f, err := formatOf(data)
+	if err != nil {
+		return nil, err
+	}
 	var s *session.Session
-	switch {
-	case len(data) == 0:
-		return nil, errors.New("empty record")
-	case len(data) > MaxBytes:
-		return nil, fmt.Errorf("record of %d bytes, more than %d", len(data), MaxBytes)
-	case data[0] == versionV3:
-		s, err = decodeV3(idBytes, data)
-	case data[0] == '{':
+	if f == V2 {
 		s, err = decodeV2(idBytes, data)
-	default:
-		return nil, fmt.Errorf("unknown record version %#x", data[0])
+	} else {
+		s, err = decodeV3(idBytes, data)
 	}
 	if err != nil {
 		return nil, err
@@ -141,15 +154,12 @@ func DecodeIdentity(handle string, data []byte, now time.Time) (*session.Session
 // Identity decodes the clear part of a stored record (v3 or v2), whatever
 // its expiry. It is not authenticated: only Decode, with the ID, checks it.
 func Identity(data []byte) (*session.Session, error) {
-	switch {
-	case len(data) == 0:
-		return nil, errors.New("empty record")
-	case len(data) > MaxBytes:
-		return nil, fmt.Errorf("record of %d bytes, more than %d", len(data), MaxBytes)
-	case data[0] == versionV3:
-		return identityV3(data)
-	case data[0] == '{':
+	f, err := formatOf(data)
+	if err != nil {
+		return nil, err
+	}
+	if f == V2 {
 		return identityV2(data)
 	}
-	return nil, fmt.Errorf("unknown record version %#x", data[0])
+	return identityV3(data)
 }
