@@ -134,7 +134,9 @@ func TestFailoverCluster(t *testing.T) {
 	var addrs []string
 	for i := range 6 {
 		name := fmt.Sprintf("node-%d", i)
-		n := startRedisNode(t, bin, dir, name, "--cluster-enabled", "yes",
+		// The cluster bus gets a port of its own (Redis's default,
+		// port+10000, may be taken or past 65535).
+		n := startRedisNode(t, bin, dir, name, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(freePort(t)),
 			"--cluster-config-file", filepath.Join(dir, name, "nodes.conf"),
 			"--cluster-node-timeout", strconv.Itoa(int(failoverDownAfter.Milliseconds())))
 		nodes = append(nodes, n)

@@ -122,7 +122,13 @@ func (ps *procs) startCluster(ctx context.Context) ([]string, error) {
 	var addrs []string
 	for i := range 3 {
 		name := fmt.Sprintf("cluster-%d", i)
-		a, err := ps.startRedis(ctx, name, "--cluster-enabled", "yes",
+		// The cluster bus gets a port of its own (Redis's default,
+		// port+10000, may be taken or past 65535).
+		bus, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		a, err := ps.startRedis(ctx, name, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
 			"--cluster-config-file", filepath.Join(ps.dir, name, "nodes.conf"), "--cluster-node-timeout", "2000")
 		if err != nil {
 			return nil, err

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,9 +28,7 @@ func TestRedisClusterFailover(t *testing.T) {
 	var nodes []*sessiontest.RedisServer
 	var addrs []string
 	for range 6 {
-		dir := t.TempDir()
-		srv := sessiontest.StartRedisServer(t, sessiontest.FreePort(t), "--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "1000")
+		srv := sessiontest.StartClusterNode(t, time.Second)
 		nodes = append(nodes, srv)
 		addrs = append(addrs, srv.Addr())
 	}

@@ -53,10 +53,7 @@ func TestRedisStoreSentinelSuite(t *testing.T) {
 func TestRedisStoreClusterSuite(t *testing.T) {
 	var addrs []string
 	for range 3 {
-		dir := t.TempDir()
-		srv := sessiontest.StartRedisServer(t, sessiontest.FreePort(t), "--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000")
-		addrs = append(addrs, srv.Addr())
+		addrs = append(addrs, sessiontest.StartClusterNode(t, 2*time.Second).Addr())
 	}
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {

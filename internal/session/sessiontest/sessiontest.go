@@ -5,12 +5,16 @@
 package sessiontest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -107,46 +111,116 @@ func FreePort(t testing.TB) int {
 
 // RedisServer is a redis-server process of one test.
 type RedisServer struct {
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
+	t      testing.TB
+	port   int
+	cmd    *exec.Cmd
+	out    *bytes.Buffer // its output, for a start that fails
+	exited chan struct{} // closed when the process has ended and been reaped
 }
 
 // StartRedisServer starts redis-server on port without persistence, with
 // extra arguments, and waits until it accepts connections.
 func StartRedisServer(t testing.TB, port int, extra ...string) *RedisServer {
 	t.Helper()
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	return StartRedisProcess(t, port, redisServerArgs(t, port, extra)...)
+}
+
+func redisServerArgs(t testing.TB, port int, extra []string) []string {
+	return append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
-	return StartRedisProcess(t, port, args...)
+}
+
+// StartClusterNode starts a cluster-enabled redis-server (node timeout
+// nodeTimeout) on free loopback ports. Its cluster bus gets a port of its
+// own: by default Redis takes port+10000, which may be taken (the
+// ephemeral range) or past 65535. A port another process took between
+// FreePort and the server's bind makes it exit; it is tried again on new
+// ports, up to five times.
+func StartClusterNode(t testing.TB, nodeTimeout time.Duration) *RedisServer {
+	t.Helper()
+	var last error
+	for range 5 {
+		port, bus := FreePort(t), FreePort(t)
+		extra := []string{"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", filepath.Join(t.TempDir(), "nodes.conf"),
+			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10)}
+		rs, err := startRedisProcess(t, port, redisServerArgs(t, port, extra))
+		if err == nil {
+			return rs
+		}
+		last = err
+	}
+	t.Fatalf("cluster node: %v", last)
+	return nil
 }
 
 // StartRedisProcess runs redis-server with args and waits for port. The
 // process is killed when t ends.
 func StartRedisProcess(t testing.TB, port int, args ...string) *RedisServer {
 	t.Helper()
+	rs, err := startRedisProcess(t, port, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// startRedisProcess is StartRedisProcess, reporting a server that exits or
+// does not answer within 10s as an error (with its output).
+func startRedisProcess(t testing.TB, port int, args []string) (*RedisServer, error) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not installed: %v", err)
 	}
+	out := &bytes.Buffer{}
 	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out // exec copies into out until Wait returns
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	rs := &RedisServer{t: t, port: port, cmd: cmd}
+	rs := &RedisServer{t: t, port: port, cmd: cmd, out: out, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(rs.exited) }()
 	t.Cleanup(rs.Stop)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", rs.Addr(), 100*time.Millisecond)
+		err := ping(rs.Addr())
 		if err == nil {
-			_ = c.Close()
-			return rs
+			return rs, nil
+		}
+		select {
+		case <-rs.exited:
+			return nil, fmt.Errorf("redis-server on port %d exited before it answered: %s", port, bytes.TrimSpace(out.Bytes()))
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %d did not start: %v", port, err)
+			rs.Stop()
+			return nil, fmt.Errorf("redis-server on port %d did not start: %v\n%s", port, err, out.Bytes())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// ping asks addr for PONG: a port that merely accepts (another process
+// took it before the server could bind) is not a Redis server.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != "+PONG\r\n" {
+		return fmt.Errorf("%s answered %q to PING", addr, buf)
+	}
+	return nil
 }
 
 // Addr is the server's address.
@@ -157,11 +231,13 @@ func (rs *RedisServer) Port() int { return rs.port }
 
 // Stop kills the server and reaps it; calling it twice is harmless.
 func (rs *RedisServer) Stop() {
-	if rs.cmd.ProcessState != nil {
+	select {
+	case <-rs.exited:
 		return
+	default:
 	}
 	_ = rs.cmd.Process.Kill()
-	_ = rs.cmd.Wait()
+	<-rs.exited
 }
 
 // WaitFor polls cond every millisecond until it holds, failing t after d.
