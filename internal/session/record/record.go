@@ -87,6 +87,20 @@ func recordAEAD(idBytes []byte, info string) (cipher.AEAD, error) {
 	return aead, nil
 }
 
+// seal returns nonce || AES-GCM(plain) under the record key of idBytes for
+// one format (info), with ad as additional data and a random nonce.
+func seal(idBytes []byte, info string, plain, ad []byte) ([]byte, error) {
+	aead, err := recordAEAD(idBytes, info)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	return aead.Seal(nonce, nonce, plain, ad), nil
+}
+
 // encodeV3 encodes s as a v3 record, sealing its tokens (even none) with
 // the version byte and its identity's bytes as additional data.
 func encodeV3(s *session.Session) ([]byte, error) {
@@ -110,15 +124,10 @@ func encodeV3(s *session.Session) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode tokens: %w", err)
 	}
-	aead, err := recordAEAD(idBytes, infoV3)
+	sealed, err := seal(idBytes, infoV3, plain, additionalData(identity))
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("read random: %w", err)
-	}
-	sealed := aead.Seal(nonce, nonce, plain, additionalData(identity))
 	data, err := deterministic.MarshalAppend([]byte{versionV3},
 		&sessionv1.Record{Identity: identity, SealedTokens: sealed})
 	if err != nil {

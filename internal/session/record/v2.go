@@ -1,7 +1,6 @@
 package record
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,15 +91,11 @@ func encodeV2(s *session.Session) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode v2 tokens: %w", err)
 	}
-	aead, err := recordAEAD(idBytes, infoV2)
+	sealed, err := seal(idBytes, infoV2, plain, ad)
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("read random: %w", err)
-	}
-	data, err := json.Marshal(recordV2{Session: s, Tokens: aead.Seal(nonce, nonce, plain, ad)})
+	data, err := json.Marshal(recordV2{Session: s, Tokens: sealed})
 	if err != nil {
 		return nil, fmt.Errorf("encode v2 record: %w", err)
 	}
