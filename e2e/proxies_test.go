@@ -77,9 +77,11 @@ var proxyKinds = []proxyKind{
 	{name: "haproxy", start: startHAProxy},
 }
 
-// startNginx runs deploy/nginx/nginx.conf with loopback listeners, a
-// self-signed certificate and files in the working directory.
-func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
+// nginxPairs are the overlay pairs both shipped nginx configs take: files
+// in the working directory, loopback listeners (IPv6 when the machine has
+// it), the test's host name and a fresh self-signed certificate for it,
+// and gatehouse's address.
+func nginxPairs(s proxySetup) ([]string, error) {
 	crt, key, err := selfSignedCert(s.Dir, s.Host)
 	if err != nil {
 		return nil, err
@@ -90,13 +92,8 @@ func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
 		}
 		return fmt.Sprintf("listen [::1]:%d%s", port, rest)
 	}
-	fallback, err := nginxFallbackRoot(s.Dir)
-	if err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(s.Dir, "nginx.conf")
-	err = overlayFile("nginx/nginx.conf", conf,
-		"pid /run/nginx.pid;", "pid "+filepath.Join(s.Dir, "nginx.pid")+";",
+	return []string{
+		"pid /run/nginx.pid;", "pid " + filepath.Join(s.Dir, "nginx.pid") + ";",
 		"/var/log/nginx/error.log", filepath.Join(s.Dir, "nginx-error.log"),
 		"/var/log/nginx/access.log", filepath.Join(s.Dir, "nginx-access.log"),
 		"listen 80 default_server;", fmt.Sprintf("listen 127.0.0.1:%d default_server;", s.HTTPPort),
@@ -110,11 +107,27 @@ func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
 		"app.example.com", s.Host,
 		"/etc/ssl/certs/app.example.com.crt", crt,
 		"/etc/ssl/private/app.example.com.key", key,
-		"127.0.0.1:5050", s.AppAddr,
 		"127.0.0.1:4180", s.GatehouseAddr,
+	}, nil
+}
+
+// startNginx runs deploy/nginx/nginx.conf with loopback listeners, a
+// self-signed certificate and files in the working directory.
+func startNginx(ctx context.Context, s proxySetup, bin string) (*proc, error) {
+	common, err := nginxPairs(s)
+	if err != nil {
+		return nil, err
+	}
+	fallback, err := nginxFallbackRoot(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(s.Dir, "nginx.conf")
+	err = overlayFile("nginx/nginx.conf", conf, append(common,
+		"127.0.0.1:5050", s.AppAddr,
 		// The fallback page shown when gatehouse cannot be asked, from deploy/nginx.
 		"root /etc/nginx/gatehouse;", "root "+fallback+";",
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}

@@ -52,34 +52,12 @@ func startNginxReverseProxy(ctx context.Context, s proxySetup, bin string) (*pro
 			return nil, err
 		}
 	}
-	crt, key, err := selfSignedCert(s.Dir, s.Host)
+	pairs, err := nginxPairs(s)
 	if err != nil {
 		return nil, err
 	}
-	v6 := func(port int, rest string) string {
-		if !s.IPv6 {
-			return "# (no IPv6 loopback in this test)"
-		}
-		return fmt.Sprintf("listen [::1]:%d%s", port, rest)
-	}
 	conf := filepath.Join(s.Dir, "nginx-reverse-proxy.conf")
-	err = overlayFile("nginx/nginx-reverse-proxy.conf", conf,
-		"pid /run/nginx.pid;", "pid "+filepath.Join(s.Dir, "nginx.pid")+";",
-		"/var/log/nginx/error.log", filepath.Join(s.Dir, "nginx-error.log"),
-		"/var/log/nginx/access.log", filepath.Join(s.Dir, "nginx-access.log"),
-		"listen 80 default_server;", fmt.Sprintf("listen 127.0.0.1:%d default_server;", s.HTTPPort),
-		"listen [::]:80 default_server;", v6(s.HTTPPort, " default_server;"),
-		"listen 443 ssl default_server;", fmt.Sprintf("listen 127.0.0.1:%d ssl default_server;", s.HTTPSPort),
-		"listen [::]:443 ssl default_server;", v6(s.HTTPSPort, " ssl default_server;"),
-		"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", s.HTTPPort),
-		"listen [::]:80;", v6(s.HTTPPort, ";"),
-		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", s.HTTPSPort),
-		"listen [::]:443 ssl http2;", v6(s.HTTPSPort, " ssl http2;"),
-		"app.example.com", s.Host,
-		"/etc/ssl/certs/app.example.com.crt", crt,
-		"/etc/ssl/private/app.example.com.key", key,
-		"127.0.0.1:4180", s.GatehouseAddr,
-	)
+	err = overlayFile("nginx/nginx-reverse-proxy.conf", conf, pairs...)
 	if err != nil {
 		return nil, err
 	}
